@@ -1,0 +1,162 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cplb/core/duration.hpp"
+#include "cplb/core/socket_address.hpp"
+
+// The configuration of CONTRACT.md as plain structs, with the contract's defaults. Loading and
+// validation live in load.hpp; everything here is already valid once a loader returns it.
+namespace cplb::config {
+
+using namespace std::chrono_literals;
+
+/// `global:`
+struct global_config {
+  unsigned workers = 0;                 ///< proxy threads; 0 = one per CPU
+  std::size_t max_connections = 50000;  ///< over it a new client connection is closed at once
+  duration shutdown_grace = 30s;        ///< how long SIGTERM waits for sessions to finish
+  friend bool operator==(const global_config&, const global_config&) = default;
+};
+
+/// `admin:`
+struct admin_config {
+  socket_address listen = *socket_address::parse("127.0.0.1:9100");  ///< /metrics, /status, /healthz
+  friend bool operator==(const admin_config&, const admin_config&) = default;
+};
+
+/// One entry of `frontends:`.
+struct frontend_config {
+  std::string name;
+  socket_address listen = *socket_address::parse("0.0.0.0:6443");
+  std::string backend;                ///< the name of a backend in `backends:`
+  duration connect_timeout = 3s;
+  duration idle_timeout = 1h;         ///< a session idle both ways this long is closed
+  unsigned retries = 2;               ///< failed connects retried on another healthy server
+  duration tcp_keepalive = 30s;       ///< keepalive probes start after this much idle; 0 = off
+  duration tcp_user_timeout = 30s;    ///< unacknowledged data this long kills the session; 0 = off
+  friend bool operator==(const frontend_config&, const frontend_config&) = default;
+};
+
+/// How a backend chooses a server for a new session.
+enum class balance_algorithm { round_robin, least_conn, random_two, source_hash };
+
+/// What happens to a server's sessions when it goes down or is removed.
+enum class on_server_down_policy { keep, close, drain };
+
+/// What happens when no server of a backend passes its check.
+enum class all_down_policy { reject, any_reachable };
+
+/// The protocol of a health check.
+enum class check_protocol { https, http, tcp };
+
+/// One entry of `servers:`.
+struct server_config {
+  std::string name;
+  socket_address address;
+  std::string host;        ///< the host as written in `address` (the IP literal), for SNI/Host
+  unsigned weight = 1;     ///< 1..256
+  friend bool operator==(const server_config&, const server_config&) = default;
+};
+
+/// `drain:`
+struct drain_config {
+  duration grace = 15s;    ///< sessions of a down server go on this long
+  duration spread = 30s;   ///< then they are closed spread evenly over this window
+  friend bool operator==(const drain_config&, const drain_config&) = default;
+};
+
+/// `health_check.tls:`
+struct tls_config {
+  std::string ca_file;     ///< empty = the system store
+  std::string cert_file;   ///< client certificate (mTLS)
+  std::string key_file;
+  std::string server_name; ///< SNI and the name verified; empty = the server's host
+  bool insecure_skip_verify = false;
+  friend bool operator==(const tls_config&, const tls_config&) = default;
+};
+
+/// `health_check:`
+struct health_check_config {
+  check_protocol protocol = check_protocol::https;
+  std::string path = "/readyz";
+  std::uint16_t port = 0;            ///< 0 = the server's port
+  duration interval = 2s;
+  duration timeout = 1s;
+  unsigned rise = 2;
+  unsigned fall = 2;
+  std::vector<unsigned> expect_status{200};
+  std::map<std::string, std::string> headers;  ///< extra request headers
+  std::string bearer_token_file;     ///< sent as `Authorization: Bearer <token>`
+  tls_config tls;
+  friend bool operator==(const health_check_config&, const health_check_config&) = default;
+};
+
+/// One entry of `backends:`.
+struct backend_config {
+  std::string name;
+  balance_algorithm balance = balance_algorithm::least_conn;
+  on_server_down_policy on_server_down = on_server_down_policy::drain;
+  drain_config drain;
+  all_down_policy all_down = all_down_policy::any_reachable;
+  std::vector<server_config> servers;  ///< 1..64 servers
+  health_check_config health_check;
+  friend bool operator==(const backend_config&, const backend_config&) = default;
+};
+
+/// An IPv4 address with a prefix length, as in `10.0.0.100/24`.
+struct ipv4_cidr {
+  std::uint32_t address = 0;   ///< host byte order
+  unsigned prefix_length = 32;
+  std::string text;            ///< as written
+  friend bool operator==(const ipv4_cidr&, const ipv4_cidr&) = default;
+};
+
+/// `garp:`
+struct garp_config {
+  unsigned count = 5;
+  duration interval = 200ms;
+  duration refresh = 0s;       ///< 0 = no periodic refresh while master
+  friend bool operator==(const garp_config&, const garp_config&) = default;
+};
+
+/// One entry of `vrrp_instances:`.
+struct vrrp_instance_config {
+  std::string name;
+  std::string interface;
+  unsigned virtual_router_id = 0;      ///< 1..255
+  unsigned priority = 100;             ///< 1..254
+  duration advert_interval = 1s;       ///< 10ms steps with v3; whole seconds with v2
+  unsigned version = 3;                ///< 2 or 3
+  bool preempt = true;
+  std::vector<std::uint32_t> unicast_peers;  ///< IPv4, host byte order; empty = multicast
+  std::vector<ipv4_cidr> virtual_ips;
+  std::vector<std::string> track_backends;
+  unsigned track_penalty = 50;
+  garp_config garp;
+  friend bool operator==(const vrrp_instance_config&, const vrrp_instance_config&) = default;
+};
+
+/// The whole configuration, with the file it came from.
+struct config {
+  std::string file;
+  global_config global;
+  admin_config admin;
+  std::vector<frontend_config> frontends;
+  std::vector<backend_config> backends;
+  std::vector<vrrp_instance_config> vrrp_instances;
+
+  /// The backend called `name`, or nullptr.
+  const backend_config* find_backend(const std::string& name) const;
+};
+
+/// Names of the enums as written in YAML.
+const char* to_string(balance_algorithm v);
+const char* to_string(on_server_down_policy v);
+const char* to_string(all_down_policy v);
+const char* to_string(check_protocol v);
+
+}  // namespace cplb::config
