@@ -1,0 +1,195 @@
+#include "daemon.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <csignal>
+#include <thread>
+
+#include "cplb/app/fd_limit.hpp"
+#include "cplb/config/load.hpp"
+#include "cplb/core/log.hpp"
+
+namespace cplb::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned worker_count(unsigned configured) {
+  if (configured > 0) return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::size_t fitted_max_connections(std::size_t wanted) {
+  const auto budget = raise_fd_limit(wanted);
+  if (budget.lowered)
+    log::warn("max_connections lowered to fit the open-files limit",
+              {{"configured", wanted}, {"effective", budget.max_connections},
+               {"nofile_limit", budget.fd_limit}});
+  return budget.max_connections;
+}
+
+}  // namespace
+
+daemon::daemon(const options& opts, config::config cfg)
+    : options_(opts), config_(std::move(cfg)), workers_(worker_count(config_.global.workers)) {}
+
+daemon::~daemon() = default;
+
+int daemon::run() {
+  try {
+    start();
+  } catch (const std::exception& e) {
+    log::error("cannot start", {{"error", e.what()}});
+    if (proxy_) proxy_->stop();
+    return exit_runtime_failure;
+  }
+  control_.run();
+  return exit_ok;
+}
+
+void daemon::start() {
+  const auto max_connections = fitted_max_connections(config_.global.max_connections);
+  proxy_ = std::make_unique<proxy::proxy>(
+      workers_, max_connections, [this](const backend::server_ptr& server) {
+        // Passive detection: hand the failure to the control thread, which owns health state.
+        asio::post(control_, [this, server] { if (checker_) checker_->report_connect_failure(server); });
+      });
+  down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
+  checker_ = std::make_unique<health::checker>(
+      control_, health::checker_listener{
+                    [this](const backend::backend& b, backend::server& s, backend::server_state from,
+                           backend::server_state to) { on_transition(b, s, from, to); },
+                    {}});
+
+  backends_ = backend::backend_set::build(config_, nullptr, workers_);
+  runtime_ = proxy::runtime::build(config_, backends_, nullptr, workers_);
+  checker_->apply(backends_);
+  proxy_->start(runtime_);
+  signals_.add(SIGHUP);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  wait_signals();
+  log::info("cplb started", {{"config", config_.file}, {"workers", workers_},
+                             {"frontends", config_.frontends.size()},
+                             {"max_connections", max_connections}});
+}
+
+void daemon::wait_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP && !stopping_) reload();
+    else if (signo != SIGHUP) begin_shutdown();
+    if (!stopping_) wait_signals();
+  });
+}
+
+void daemon::reload() {
+  log::info("reloading", {{"config", options_.config_file}});
+  auto loaded = config::load_file(options_.config_file);
+  if (auto* problems = std::get_if<std::vector<config::problem>>(&loaded)) {
+    for (const auto& p : *problems)
+      log::error("reload rejected", {{"problem", p.to_string()}});
+    log::error("reload failed: the previous configuration keeps serving",
+               {{"problems", problems->size()}});
+    return;
+  }
+  auto next = std::get<config::config>(std::move(loaded));
+  if (next.global.workers != config_.global.workers) {
+    log::warn("global.workers changes only on restart: keeping the running value",
+              {{"running", config_.global.workers}, {"configured", next.global.workers}});
+    next.global.workers = config_.global.workers;
+  }
+
+  auto backends = backend::backend_set::build(next, backends_.get(), workers_);
+  auto rt = proxy::runtime::build(next, backends, runtime_.get(), workers_);
+  std::string error;
+  if (!proxy_->update(rt, error)) {
+    log::error("reload failed: the previous configuration keeps serving", {{"error", error}});
+    return;
+  }
+  try {
+    checker_->apply(backends);
+  } catch (const std::exception& e) {
+    log::error("reload: health checks could not be updated", {{"error", e.what()}});
+  }
+  retire_removed_servers(*backends_, *backends);
+  backends_ = std::move(backends);
+  runtime_ = std::move(rt);
+  config_ = std::move(next);
+  log::info("reload done", {{"config", config_.file}, {"frontends", config_.frontends.size()},
+                            {"backends", config_.backends.size()}});
+}
+
+void daemon::retire_removed_servers(const backend::backend_set& old_set,
+                                    const backend::backend_set& new_set) {
+  for (const auto& old_backend : old_set.all()) {
+    const auto now = new_set.find(old_backend->name());
+    for (const auto& server : old_backend->servers()) {
+      bool kept = false;
+      if (now)
+        for (const auto& s : now->servers()) kept = kept || s == server;
+      if (!kept) {
+        log::info("server removed", {{"backend", old_backend->name()}, {"server", server->name()},
+                                     {"sessions", server->active_sessions()}});
+        down_policy_->server_removed(*old_backend, server);
+      }
+    }
+  }
+}
+
+void daemon::on_transition(const backend::backend& b, backend::server& s,
+                           backend::server_state from, backend::server_state to) {
+  (void)from;
+  // Find the shared owner: the policy keeps the server alive while it drains.
+  backend::server_ptr owner;
+  for (const auto& candidate : b.servers())
+    if (candidate.get() == &s) owner = candidate;
+  if (owner && to == backend::server_state::down) down_policy_->server_down(b, owner);
+  if (to == backend::server_state::up) down_policy_->server_up(s);
+  note_all_down(b);
+}
+
+void daemon::note_all_down(const backend::backend& b) {
+  const bool now = b.all_down();
+  bool& was = all_down_[b.name()];
+  if (now == was) return;
+  was = now;
+  const bool reachable = b.config().all_down == config::all_down_policy::any_reachable;
+  if (now)
+    log::warn("backend all down", {{"backend", b.name()},
+                                   {"action", reachable ? "any_reachable: using servers that accept TCP"
+                                                        : "reject: refusing new connections"}});
+  else
+    log::info("backend recovered", {{"backend", b.name()}});
+}
+
+void daemon::begin_shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log::info("shutting down: no new connections", {{"sessions", proxy_->active_sessions()},
+                                                   {"grace", format_duration(config_.global.shutdown_grace)}});
+  proxy_->stop_accepting();
+  checker_->stop();
+  down_policy_->stop();
+  wait_sessions_then_stop(std::chrono::steady_clock::now() + config_.global.shutdown_grace);
+}
+
+void daemon::wait_sessions_then_stop(std::chrono::steady_clock::time_point deadline) {
+  if (proxy_->active_sessions() == 0 || std::chrono::steady_clock::now() >= deadline)
+    return finish_shutdown();
+  shutdown_timer_.expires_after(std::chrono::milliseconds(50));
+  shutdown_timer_.async_wait([this, deadline](const boost::system::error_code& ec) {
+    if (!ec) wait_sessions_then_stop(deadline);
+  });
+}
+
+void daemon::finish_shutdown() {
+  const auto left = proxy_->active_sessions();
+  if (left > 0) log::warn("shutdown grace over: closing sessions", {{"sessions", left}});
+  proxy_->stop();
+  signals_.cancel();
+  log::info("stopped");
+}
+
+}  // namespace cplb::app

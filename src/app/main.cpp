@@ -1,0 +1,43 @@
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cplb/app/options.hpp"
+#include "cplb/config/load.hpp"
+#include "cplb/core/log.hpp"
+#include "daemon.hpp"
+
+#ifndef CPLB_VERSION
+#define CPLB_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace cplb;
+  std::string error;
+  const auto opts = app::parse_options({argv + 1, argv + argc}, error);
+  if (!opts) {
+    std::fprintf(stderr, "cplb: %s\n\n%s", error.c_str(), app::usage());
+    return app::exit_bad_config;
+  }
+  if (opts->show_help) {
+    std::fputs(app::usage(), stdout);
+    return app::exit_ok;
+  }
+  if (opts->show_version) {
+    std::puts("cplb " CPLB_VERSION);
+    return app::exit_ok;
+  }
+  log::set_level(opts->log_level);
+
+  auto loaded = config::load_file(opts->config_file);
+  if (auto* problems = std::get_if<std::vector<config::problem>>(&loaded)) {
+    for (const auto& p : *problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+    return app::exit_bad_config;
+  }
+  if (opts->check_only) {
+    std::puts("configuration OK");
+    return app::exit_ok;
+  }
+  app::daemon d(*opts, std::get<config::config>(std::move(loaded)));
+  return d.run();
+}

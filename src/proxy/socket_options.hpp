@@ -1,0 +1,21 @@
+#pragma once
+#include <string>
+
+#include "cplb/config/config.hpp"
+#include "cplb/core/socket_address.hpp"
+
+namespace cplb::proxy {
+
+/// Opens a non-blocking, close-on-exec TCP socket for `family`; -1 with `error` set on failure.
+int open_tcp_socket(int family, std::string& error);
+
+/// Applies TCP_NODELAY, keepalive and TCP_USER_TIMEOUT of a frontend to a socket. Accepted
+/// sockets inherit these from their listener, so listeners and upstream sockets call this.
+void apply_session_options(int fd, const config::frontend_config& frontend);
+
+/// Opens a listening socket on `address` with SO_REUSEPORT (one per worker) and IP_FREEBIND
+/// (so a VIP that is not yet local can be bound). Returns the fd, or -1 with `error` set.
+int open_listener(const socket_address& address, const config::frontend_config& frontend,
+                  std::string& error);
+
+}  // namespace cplb::proxy
