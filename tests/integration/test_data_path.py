@@ -1,0 +1,199 @@
+"""The data path through the real cplb binary: byte-exact transfer, half-close, retries, idle
+timeout, max_connections, IPv6 and balancing, against fake-apiserver in echo mode."""
+
+import concurrent.futures
+import hashlib
+import os
+import socket
+import time
+import unittest
+
+from harness import Cplb, FakeApiserver, format_address, free_port, wait_until
+
+
+def config(listen, servers, balance="round_robin", frontend_extra="", global_extra="", check_port=None):
+    lines = [f"      - {{name: {name}, address: '{address}'}}" for name, address in servers]
+    check_port_line = f"\n      port: {check_port}" if check_port else ""
+    return f"""
+global:
+  workers: 2
+{global_extra}
+admin:
+  listen: 127.0.0.1:{free_port()}
+frontends:
+  - name: fe
+    listen: '{listen}'
+    backend: be
+    connect_timeout: 1s
+{frontend_extra}
+backends:
+  - name: be
+    balance: {balance}
+    servers:
+{os.linesep.join(lines)}
+    health_check:
+      protocol: tcp
+      interval: 200ms
+      timeout: 100ms{check_port_line}
+"""
+
+
+def wait_servers_up(cplb, names):
+    for name in names:
+        cplb.wait_log(rf'msg="server up".*server={name}\b')
+
+
+def recv_all(sock):
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class DataPathTest(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port()
+
+    def start_echo_servers(self, count, host="127.0.0.1", greeting=False):
+        servers = []
+        for i in range(count):
+            server = FakeApiserver(name=f"s{i + 1}", host=host, echo=True, echo_greeting=greeting)
+            self.enterContext(server)
+            servers.append(server)
+        return servers
+
+    def test_fifty_sessions_move_one_mebibyte_each_way_byte_exact(self):
+        servers = self.start_echo_servers(3)
+        cfg = config(f"127.0.0.1:{self.port}", [(s.name, s.address) for s in servers])
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1", "s2", "s3"])
+
+            def session(_):
+                payload = os.urandom(1 << 20)
+                with socket.create_connection(("127.0.0.1", self.port), timeout=20) as sock:
+                    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                        reader = pool.submit(recv_all, sock)
+                        sock.sendall(payload)
+                        sock.shutdown(socket.SHUT_WR)
+                        echoed = reader.result(timeout=30)
+                return hashlib.sha256(payload).digest() == hashlib.sha256(echoed).digest(), len(echoed)
+
+            with concurrent.futures.ThreadPoolExecutor(50) as pool:
+                results = list(pool.map(session, range(50)))
+        self.assertEqual([r[1] for r in results], [1 << 20] * 50)
+        self.assertTrue(all(r[0] for r in results))
+        for server in servers:
+            self.assertGreater(server.stats()["connections"], 0, f"{server.name} got no session")
+
+    def test_half_close_still_delivers_the_whole_reply(self):
+        servers = self.start_echo_servers(1)
+        with Cplb(config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)]), wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            payload = os.urandom(300_000)
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                sock.sendall(payload)
+                sock.shutdown(socket.SHUT_WR)  # done writing; the reply must still arrive in full
+                self.assertEqual(recv_all(sock), payload)
+
+    def test_refused_server_is_retried_and_the_client_never_sees_it(self):
+        live = self.start_echo_servers(1, greeting=True)[0]
+        dead_port = free_port()  # nothing listens here: connects are refused
+        # Both servers are checked on the live server's port, so the dead one passes its check
+        # and only the data path finds it refusing.
+        cfg = config(f"127.0.0.1:{self.port}", [("dead", f"127.0.0.1:{dead_port}"), ("live", live.address)],
+                     check_port=live.port)
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["dead", "live"])
+            for _ in range(20):
+                reply = socket_roundtrip(self.port, b"ping")
+                self.assertEqual(reply, b"s1\nping")
+            self.assertIn("connect failed", cplb.log_text())
+
+    def test_idle_timeout_closes_an_idle_session(self):
+        servers = self.start_echo_servers(1)
+        cfg = config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)], frontend_extra="    idle_timeout: 500ms")
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                sock.sendall(b"x")
+                self.assertEqual(sock.recv(1), b"x")
+                started = time.monotonic()
+                self.assertEqual(sock.recv(1), b"")  # EOF from cplb, not our 10 s timeout
+                self.assertLess(time.monotonic() - started, 5)
+            cplb.wait_log(r"reason=idle_timeout")
+
+    def test_active_session_outlives_idle_timeout(self):
+        servers = self.start_echo_servers(1)
+        cfg = config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)], frontend_extra="    idle_timeout: 400ms")
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                for _ in range(10):  # 1.5 s of traffic, never 400 ms idle
+                    sock.sendall(b"y")
+                    self.assertEqual(sock.recv(1), b"y")
+                    time.sleep(0.15)
+
+    def test_max_connections_rejects_the_excess_and_serves_again(self):
+        servers = self.start_echo_servers(1)
+        cfg = config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)], global_extra="  max_connections: 5")
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            held = []
+            self.addCleanup(lambda: [sock.close() for sock in held])
+            for _ in range(5):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                held.append(sock)
+                sock.sendall(b"a")
+                self.assertEqual(sock.recv(1), b"a")
+            self.assertEqual(excess_connection_outcome(self.port), "closed")
+            held.pop().close()
+            wait_until(lambda: socket_roundtrip(self.port, b"c") == b"c", timeout=5, what="a free slot")
+
+    def test_ipv6_listener_and_server(self):
+        servers = self.start_echo_servers(1, host="::1")
+        port = free_port("::1")
+        cfg = config(format_address("::1", port), [("s1", servers[0].address)])
+        with Cplb(cfg, wait_ports=[port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            with socket.create_connection(("::1", port), timeout=5) as sock:
+                sock.sendall(b"six")
+                sock.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_all(sock), b"six")
+
+    def test_round_robin_spreads_sessions_over_every_server(self):
+        servers = self.start_echo_servers(3, greeting=True)
+        cfg = config(f"127.0.0.1:{self.port}", [(s.name, s.address) for s in servers])
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1", "s2", "s3"])
+            seen = [socket_roundtrip(self.port, b"").decode().strip() for _ in range(30)]
+        for name in ("s1", "s2", "s3"):
+            self.assertGreaterEqual(seen.count(name), 5, f"{name}: {seen}")
+
+    def test_source_hash_sends_one_client_to_one_server(self):
+        servers = self.start_echo_servers(3, greeting=True)
+        cfg = config(f"127.0.0.1:{self.port}", [(s.name, s.address) for s in servers], balance="source_hash")
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1", "s2", "s3"])
+            seen = {socket_roundtrip(self.port, b"") for _ in range(15)}
+        self.assertEqual(len(seen), 1, seen)
+
+
+def socket_roundtrip(port, payload):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        return recv_all(sock)
+
+
+def excess_connection_outcome(port):
+    """"closed" when cplb closes (or resets) a connection at once, "served" when it proxies it."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"b")
+            return "closed" if sock.recv(1) == b"" else "served"
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed"
+
+
+if __name__ == "__main__":
+    unittest.main()
