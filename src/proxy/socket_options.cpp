@@ -52,7 +52,7 @@ int open_listener(const socket_address& address, const config::frontend_config& 
   set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
   if (address.family() == AF_INET) set_int(fd, IPPROTO_IP, IP_FREEBIND, 1);
   if (address.family() == AF_INET6) {
-    set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);  // [::] is dual-stack, as the config assumes
     set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1);
   }
   apply_session_options(fd, frontend);
