@@ -1,0 +1,43 @@
+#pragma once
+#include <cstdint>
+#include <variant>
+
+#include "cplb/vrrp/advert.hpp"
+
+// What the shell tells the state machine.
+namespace cplb::vrrp::events {
+
+/// Start the instance (init -> backup, or fault when the interface is down).
+struct start {};
+
+/// Stop the instance; a master sends priority 0 and hands over (see state_machine).
+struct shutdown {};
+
+/// The deadline of next_deadline() has come.
+struct timer_expired {};
+
+/// A decoded advert arrived (TTL and IP checks already done by the shell).
+struct advert_received {
+  advert message;  ///< with its sender set
+};
+
+/// The interface went up or down.
+struct interface_changed {
+  bool up = true;  ///< the new link state
+};
+
+/// The effective priority (config priority minus track penalty) changed; 1..254.
+struct priority_changed {
+  std::uint8_t effective = 0;  ///< see effective_priority()
+};
+
+}  // namespace cplb::vrrp::events
+
+namespace cplb::vrrp {
+
+/// Any input of the state machine.
+using event = std::variant<events::start, events::shutdown, events::timer_expired,
+                           events::advert_received, events::interface_changed,
+                           events::priority_changed>;
+
+}  // namespace cplb::vrrp
