@@ -1,0 +1,181 @@
+#include "cplb/health/checker.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "cplb/core/log.hpp"
+#include "cplb/health/jitter.hpp"
+#include "cplb/health/probe.hpp"
+#include "cplb/health/threshold_tracker.hpp"
+
+namespace cplb::health {
+namespace {
+
+namespace asio = boost::asio;
+using backend::down_reason;
+using backend::server_state;
+
+/// The health checking of one server: its tracker, its timer and its probe in flight.
+struct slot {
+  slot(asio::io_context& io, backend::server_ptr s, const config::health_check_config& hc)
+      : server(std::move(s)), tracker(hc.rise, hc.fall), timer(io) {}
+
+  backend::server_ptr server;
+  backend::backend_ptr owner;              ///< its backend in the latest applied set
+  std::shared_ptr<const probe_spec> spec;  ///< used from the next probe on
+  threshold_tracker tracker;
+  asio::steady_timer timer;  ///< until the next probe
+  std::shared_ptr<probe> in_flight;
+  bool stopped = false;  ///< removed, or the checker stopped: touch nothing
+};
+
+using slot_ptr = std::shared_ptr<slot>;
+
+}  // namespace
+
+class checker::impl {
+ public:
+  impl(asio::io_context& io, checker_listener listener)
+      : io_(io), listener_(std::move(listener)), random_(std::random_device{}()) {}
+
+  ~impl() { stop(); }
+
+  void apply(const std::shared_ptr<const backend::backend_set>& set) {
+    // Everything that can throw comes first, so a failure changes nothing.
+    std::vector<std::shared_ptr<const probe_spec>> specs;
+    for (const auto& b : set->all()) {
+      try {
+        specs.push_back(make_probe_spec(b->config().health_check));
+      } catch (const std::exception& e) {
+        throw std::runtime_error("backend " + b->name() + ": health_check: " + e.what());
+      }
+    }
+    std::unordered_map<const backend::server*, slot_ptr> next;
+    std::vector<slot_ptr> added;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto& b = set->all()[i];
+      const auto& hc = b->config().health_check;
+      for (const auto& server : b->servers()) {
+        slot_ptr s;
+        if (auto it = slots_.find(server.get()); it != slots_.end()) {
+          s = it->second;
+          slots_.erase(it);
+          s->tracker.set_thresholds(hc.rise, hc.fall);
+        } else {
+          s = std::make_shared<slot>(io_, server, hc);
+          added.push_back(s);
+        }
+        s->owner = b;
+        s->spec = specs[i];
+        next.emplace(server.get(), std::move(s));
+      }
+    }
+    for (auto& [server, s] : slots_) halt(*s);
+    slots_ = std::move(next);
+    for (const auto& s : added) run_probe(s);
+  }
+
+  void report_connect_failure(const backend::server_ptr& server, down_reason reason,
+                              const std::string& detail) {
+    const auto it = slots_.find(server.get());
+    if (it == slots_.end()) return;
+    const slot_ptr s = it->second;
+    s->server->set_reachable(false);
+    record(*s, false, reason, "data path: " + detail);
+  }
+
+  void stop() {
+    for (auto& [server, s] : slots_) halt(*s);
+    slots_.clear();
+  }
+
+ private:
+  /// Stops a slot's timer and probe; their handlers then do nothing.
+  static void halt(slot& s) {
+    s.stopped = true;
+    s.timer.cancel();
+    if (s.in_flight) s.in_flight->cancel();
+    s.in_flight.reset();
+  }
+
+  // Handlers below capture `this`: every slot is halted before the impl goes away, and a halted
+  // slot's handlers return before touching it.
+
+  void run_probe(const slot_ptr& s) {
+    std::weak_ptr<slot> weak = s;
+    s->in_flight = start_probe(io_, s->spec, s->server->address(), s->server->host(),
+                               [this, weak](const probe_result& result) {
+                                 const slot_ptr locked = weak.lock();
+                                 if (locked && !locked->stopped) on_result(locked, result);
+                               });
+  }
+
+  void on_result(const slot_ptr& s, const probe_result& result) {
+    s->in_flight.reset();
+    s->server->set_reachable(result.connected);
+    if (!result.passed)
+      log::debug("health check failed", {{"backend", s->owner->name()},
+                                         {"server", s->server->name()},
+                                         {"reason", backend::to_string(result.reason)},
+                                         {"detail", result.detail}});
+    record(*s, result.passed, result.reason, result.detail);
+    if (listener_.on_probe) listener_.on_probe(*s->owner, *s->server, result);
+    if (s->stopped) return;  // a listener may have applied or stopped
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    s->timer.expires_after(jittered(s->spec->interval, unit(random_)));
+    s->timer.async_wait([this, s](boost::system::error_code ec) {
+      if (!ec && !s->stopped) run_probe(s);
+    });
+  }
+
+  /// Feeds one outcome to the tracker; writes, logs and reports a transition. While down, the
+  /// server's reason follows the latest failure.
+  void record(slot& s, bool passed, down_reason reason, const std::string& detail) {
+    backend::server& server = *s.server;
+    const server_state from = s.tracker.state();
+    const auto to = s.tracker.record(passed);
+    if (!to) {
+      if (!passed && from == server_state::down &&
+          (server.reason() != reason || server.reason_detail() != detail))
+        server.set_state(server_state::down, reason, detail);
+      return;
+    }
+    const std::string& backend_name = s.owner->name();
+    if (*to == server_state::up) {
+      server.set_state(server_state::up, down_reason::none, {});
+      log::info("server up", {{"backend", backend_name}, {"server", server.name()}});
+    } else {
+      server.set_state(server_state::down, reason, detail);
+      log::warn("server down", {{"backend", backend_name},
+                                {"server", server.name()},
+                                {"reason", backend::to_string(reason)},
+                                {"detail", detail}});
+    }
+    if (listener_.on_transition) listener_.on_transition(*s.owner, server, from, *to);
+  }
+
+  asio::io_context& io_;
+  checker_listener listener_;
+  std::mt19937_64 random_;
+  std::unordered_map<const backend::server*, slot_ptr> slots_;
+};
+
+checker::checker(asio::io_context& io, checker_listener listener)
+    : impl_(std::make_unique<impl>(io, std::move(listener))) {}
+
+checker::~checker() = default;
+
+void checker::apply(std::shared_ptr<const backend::backend_set> set) { impl_->apply(set); }
+
+void checker::report_connect_failure(const backend::server_ptr& server, down_reason reason,
+                                     const std::string& detail) {
+  impl_->report_connect_failure(server, reason, detail);
+}
+
+void checker::stop() { impl_->stop(); }
+
+}  // namespace cplb::health
