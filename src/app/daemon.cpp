@@ -51,9 +51,11 @@ int daemon::run() {
 void daemon::start() {
   const auto max_connections = fitted_max_connections(config_.global.max_connections);
   proxy_ = std::make_unique<proxy::proxy>(
-      workers_, max_connections, [this](const backend::server_ptr& server) {
+      workers_, max_connections, [this](const backend::server_ptr& server, backend::down_reason why) {
         // Passive detection: hand the failure to the control thread, which owns health state.
-        asio::post(control_, [this, server] { if (checker_) checker_->report_connect_failure(server); });
+        asio::post(control_, [this, server, why] {
+          if (checker_) checker_->report_connect_failure(server, why, backend::to_string(why));
+        });
       });
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
   checker_ = std::make_unique<health::checker>(
@@ -103,15 +105,21 @@ void daemon::reload() {
 
   auto backends = backend::backend_set::build(next, backends_.get(), workers_);
   auto rt = proxy::runtime::build(next, backends, runtime_.get(), workers_);
+  try {
+    checker_->apply(backends);  // changes nothing when it throws
+  } catch (const std::exception& e) {
+    log::error("reload failed: the previous configuration keeps serving", {{"error", e.what()}});
+    return;
+  }
   std::string error;
   if (!proxy_->update(rt, error)) {
     log::error("reload failed: the previous configuration keeps serving", {{"error", error}});
+    try {
+      checker_->apply(backends_);  // back to probing the servers that keep serving
+    } catch (const std::exception& e) {
+      log::error("health checks of the previous configuration could not be restored", {{"error", e.what()}});
+    }
     return;
-  }
-  try {
-    checker_->apply(backends);
-  } catch (const std::exception& e) {
-    log::error("reload: health checks could not be updated", {{"error", e.what()}});
   }
   retire_removed_servers(*backends_, *backends);
   backends_ = std::move(backends);

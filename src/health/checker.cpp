@@ -85,7 +85,7 @@ class checker::impl {
     if (it == slots_.end()) return;
     const slot_ptr s = it->second;
     s->server->set_reachable(false);
-    record(*s, false, reason, "data path: " + detail);
+    record(*s, false, reason, "data path: " + detail, reason == down_reason::refused);
   }
 
   void stop() {
@@ -134,10 +134,11 @@ class checker::impl {
 
   /// Feeds one outcome to the tracker; writes, logs and reports a transition. While down, the
   /// server's reason follows the latest failure.
-  void record(slot& s, bool passed, down_reason reason, const std::string& detail) {
+  void record(slot& s, bool passed, down_reason reason, const std::string& detail,
+              bool conclusive = false) {
     backend::server& server = *s.server;
     const server_state from = s.tracker.state();
-    const auto to = s.tracker.record(passed);
+    const auto to = s.tracker.record(passed, conclusive);
     if (!to) {
       if (!passed && from == server_state::down &&
           (server.reason() != reason || server.reason_detail() != detail))

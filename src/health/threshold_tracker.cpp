@@ -13,7 +13,7 @@ void threshold_tracker::set_thresholds(unsigned rise, unsigned fall) {
   fall_ = std::max(fall, 1u);
 }
 
-std::optional<server_state> threshold_tracker::record(bool passed) {
+std::optional<server_state> threshold_tracker::record(bool passed, bool conclusive) {
   switch (state_) {
     case server_state::unchecked:
       state_ = passed ? server_state::up : server_state::down;
@@ -25,7 +25,7 @@ std::optional<server_state> threshold_tracker::record(bool passed) {
       state_ = server_state::up;
       return state_;
     case server_state::up:
-      failures_ = passed ? 0 : failures_ + 1;
+      failures_ = passed ? 0 : conclusive ? fall_ : failures_ + 1;
       if (failures_ < fall_) return std::nullopt;
       failures_ = 0;
       state_ = server_state::down;

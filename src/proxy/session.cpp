@@ -132,21 +132,23 @@ void session::connect_next() {
 
 void session::on_connected(const error_code& ec) {
   connecting_ = false;
-  if (ec) return connect_failed(connect_timed_out_);
+  if (ec) return connect_failed(connect_timed_out_ ? backend::down_reason::timeout
+                                : ec == asio::error::connection_refused ? backend::down_reason::refused
+                                                                        : backend::down_reason::connect_failed);
   auto& counters = server_->counters(owner_.index());
   backend::worker_counters::add(counters.connections, 1);
   server_->session_opened();
   start_pumping();
 }
 
-void session::connect_failed(bool timed_out) {
+void session::connect_failed(backend::down_reason why) {
   auto& counters = server_->counters(owner_.index());
   backend::worker_counters::add(counters.connect_failures, 1);
   if (log::enabled(log::level::debug))
     log::debug("connect failed", {{"backend", frontend_.backend->name()},
                                   {"server", server_->name()},
-                                  {"reason", timed_out ? "timeout" : "error"}});
-  if (owner_.shared().on_connect_failure) owner_.shared().on_connect_failure(server_);
+                                  {"reason", backend::to_string(why)}});
+  if (owner_.shared().on_connect_failure) owner_.shared().on_connect_failure(server_, why);
   error_code ignored;
   upstream_.close(ignored);
   server_ = nullptr;

@@ -66,7 +66,7 @@ class session : public session_hook {
 
   void connect_next();
   void on_connected(const boost::system::error_code& ec);
-  void connect_failed(bool timed_out);
+  void connect_failed(backend::down_reason why);
   void start_pumping();
 
   void wait_readable(pump& p);

@@ -45,7 +45,8 @@ class checker {
   void apply(std::shared_ptr<const backend::backend_set> set);
 
   /// Passive detection: a data-path connect to `server` failed. It counts as one failed check
-  /// (toward `fall`) and marks the server unreachable. `detail` says how it failed.
+  /// (toward `fall`; a refusal takes the server down at once) and marks the server unreachable.
+  /// `detail` says how it failed.
   void report_connect_failure(const backend::server_ptr& server,
                               backend::down_reason reason = backend::down_reason::connect_failed,
                               const std::string& detail = "connect failed");

@@ -17,8 +17,10 @@ class threshold_tracker {
   /// A tracker in state `unchecked`; thresholds below 1 count as 1.
   threshold_tracker(unsigned rise, unsigned fall);
 
-  /// Records one outcome; returns the new state when it changed.
-  std::optional<backend::server_state> record(bool passed);
+  /// Records one outcome; returns the new state when it changed. A `conclusive` failure (the
+  /// data path found nothing listening) takes an up server down at once instead of counting
+  /// toward `fall`, so the next client is not sent to a server that just refused.
+  std::optional<backend::server_state> record(bool passed, bool conclusive = false);
 
   /// Changes the thresholds (on reload); the counts so far are kept and compared to the new
   /// thresholds at the next outcome.

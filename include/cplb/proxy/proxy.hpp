@@ -14,8 +14,9 @@ namespace cplb::proxy {
 class worker;
 struct shared_state;
 
-/// Called on a worker thread when a connect to a server failed (passive health detection).
-using connect_failure_hook = std::function<void(const backend::server_ptr&)>;
+/// Called on a worker thread when a connect to a server failed (passive health detection), with
+/// why: refused, timeout or connect_failed.
+using connect_failure_hook = std::function<void(const backend::server_ptr&, backend::down_reason)>;
 
 /// The data path: `workers` threads, each with its own io_context and its own SO_REUSEPORT
 /// listener per frontend. Sessions live and die on the worker that accepted them. The public

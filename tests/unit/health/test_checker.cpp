@@ -128,18 +128,35 @@ TEST_CASE("checker counts data-path connect failures toward fall") {
   c.apply(set);
   run_until(io, [&] { return a->up(); });
 
-  c.report_connect_failure(a, down_reason::refused, "connection refused");
-  CHECK(a->up());
+  c.report_connect_failure(a, down_reason::timeout, "timeout");
+  CHECK(a->up());  // one failure of fall 2
   CHECK_FALSE(a->reachable());
-  c.report_connect_failure(a, down_reason::refused, "connection refused");
+  c.report_connect_failure(a, down_reason::timeout, "timeout");
   CHECK(a->state() == server_state::down);
-  CHECK(a->reason() == down_reason::refused);
-  CHECK(a->reason_detail() == "data path: connection refused");
+  CHECK(a->reason() == down_reason::timeout);
+  CHECK(a->reason_detail() == "data path: timeout");
   CHECK(seen.transitions == std::vector<std::string>{"a:unchecked->up", "a:up->down"});
 
   // A server the checker does not know is ignored.
   cplb::config::server_config other{"x", ok.address(), "127.0.0.1", 1};
   c.report_connect_failure(std::make_shared<cplb::backend::server>(other, 1));
+}
+
+TEST_CASE("checker takes a server down at the first data-path refusal") {
+  boost::asio::io_context io;
+  test_server ok(io, plain_http());
+  recorder seen;
+  checker c(io, seen.listener());
+  const auto set =
+      cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 10s), nullptr, 1);
+  const auto a = set->all()[0]->servers()[0];
+  c.apply(set);
+  run_until(io, [&] { return a->up(); });
+
+  c.report_connect_failure(a, down_reason::refused, "connection refused");
+  CHECK(a->state() == server_state::down);
+  CHECK(a->reason() == down_reason::refused);
+  CHECK(seen.transitions == std::vector<std::string>{"a:unchecked->up", "a:up->down"});
 }
 
 TEST_CASE("checker apply keeps carried-over servers and stops removed ones") {

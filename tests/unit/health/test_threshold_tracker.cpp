@@ -79,6 +79,16 @@ TEST_CASE("threshold_tracker takes new thresholds without losing its counts") {
   CHECK(tracker.record(false) == server_state::down);
 }
 
+TEST_CASE("threshold_tracker takes an up server down at once on a conclusive failure") {
+  threshold_tracker tracker(2, 3);
+  REQUIRE(tracker.record(true) == server_state::up);
+  CHECK_FALSE(tracker.record(false));                       // a probe failure counts toward fall
+  CHECK(tracker.record(false, true) == server_state::down);  // a refusal decides at once
+  CHECK_FALSE(tracker.record(false, true));                  // already down: no new transition
+  CHECK_FALSE(tracker.record(true));
+  CHECK(tracker.record(true) == server_state::up);           // rise still applies
+}
+
 TEST_CASE("jittered spreads the interval by 10% either way") {
   using cplb::duration;
   using cplb::health::jittered;
