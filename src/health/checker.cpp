@@ -116,6 +116,21 @@ class checker::impl {
 
   void on_result(const slot_ptr& s, const probe_result& result) {
     s->in_flight.reset();
+    if (result.local_failure)
+      log::warn("health check could not run", {{"backend", s->owner->name()},
+                                               {"server", s->server->name()},
+                                               {"error", result.detail}});
+    else
+      record_result(s, result);
+    if (s->stopped) return;  // a listener may have applied or stopped
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    s->timer.expires_after(jittered(s->spec->interval, unit(random_)));
+    s->timer.async_wait([this, s](boost::system::error_code ec) {
+      if (!ec && !s->stopped) run_probe(s);
+    });
+  }
+
+  void record_result(const slot_ptr& s, const probe_result& result) {
     s->server->set_reachable(result.connected);
     if (!result.passed)
       log::debug("health check failed", {{"backend", s->owner->name()},
@@ -124,12 +139,6 @@ class checker::impl {
                                          {"detail", result.detail}});
     record(*s, result.passed, result.reason, result.detail);
     if (listener_.on_probe) listener_.on_probe(*s->owner, *s->server, result);
-    if (s->stopped) return;  // a listener may have applied or stopped
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    s->timer.expires_after(jittered(s->spec->interval, unit(random_)));
-    s->timer.async_wait([this, s](boost::system::error_code ec) {
-      if (!ec && !s->stopped) run_probe(s);
-    });
   }
 
   /// Feeds one outcome to the tracker; writes, logs and reports a transition. While down, the

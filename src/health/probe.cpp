@@ -109,6 +109,11 @@ class session final : public probe, public std::enable_shared_from_this<session>
     if (!ec) result_.connected = true;
     if (timed_out_) return fail_timeout();
     if (ec == asio::error::connection_refused) return fail(down_reason::refused, ec.message());
+    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+        ec == asio::error::no_memory || ec == std::errc::too_many_files_open_in_system) {
+      result_.local_failure = true;
+      return fail(down_reason::connect_failed, "connect: " + ec.message());
+    }
     if (ec) return fail(down_reason::connect_failed, "connect: " + ec.message());
     switch (spec_->protocol) {
       case config::check_protocol::tcp:

@@ -5,6 +5,7 @@ import concurrent.futures
 import hashlib
 import os
 import socket
+import subprocess
 import time
 import unittest
 
@@ -17,6 +18,7 @@ def config(listen, servers, balance="round_robin", frontend_extra="", global_ext
     return f"""
 global:
   workers: 2
+  shutdown_grace: 1s
 {global_extra}
 admin:
   listen: 127.0.0.1:{free_port()}
@@ -176,6 +178,69 @@ class DataPathTest(unittest.TestCase):
             wait_servers_up(cplb, ["s1", "s2", "s3"])
             seen = {socket_roundtrip(self.port, b"") for _ in range(15)}
         self.assertEqual(len(seen), 1, seen)
+
+
+class ResourceTest(unittest.TestCase):
+    def test_running_out_of_descriptors_pauses_accepting_without_spinning_and_recovers(self):
+        server = FakeApiserver(name="s1", echo=True)
+        self.enterContext(server)
+        port = free_port()
+        with Cplb(config(f"127.0.0.1:{port}", [("s1", server.address)]), wait_ports=[port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            # Squeeze the running process: a few descriptors beyond what it holds now.
+            in_use = len(os.listdir(f"/proc/{cplb.pid}/fd"))
+            limit = in_use + 8
+            subprocess.run(["prlimit", f"--pid={cplb.pid}", f"--nofile={limit}:20000"], check=True)
+            clients = []
+            self.addCleanup(lambda: [c.close() for c in clients])
+            for _ in range(12):  # more sessions than descriptors: the rest wait in the backlog
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            cplb.wait_log(r'msg="accept paused: out of file descriptors', timeout=5)
+            cpu_before = process_cpu_seconds(cplb.pid)
+            time.sleep(1.0)
+            self.assertLess(process_cpu_seconds(cplb.pid) - cpu_before, 0.3, "cplb spins while out of descriptors")
+            subprocess.run(["prlimit", f"--pid={cplb.pid}", "--nofile=20000:20000"], check=True)
+            self.assertNotIn('msg="server down"', cplb.log_text(), "a local shortage was blamed on the server")
+            # Clients accepted while no upstream socket could be opened were closed; those left
+            # waiting in the backlog are served now, and so is a new one.
+            outcomes = [echo_outcome(c) for c in clients]
+            self.assertNotIn("hung", outcomes)
+            self.assertIn("served", outcomes)
+            self.assertEqual(socket_roundtrip(port, b"fresh"), b"fresh")
+
+    def test_keepalive_is_armed_on_both_legs(self):
+        server = FakeApiserver(name="s1", echo=True)
+        self.enterContext(server)
+        port = free_port()
+        cfg = config(f"127.0.0.1:{port}", [("s1", server.address)], frontend_extra="    tcp_keepalive: 7s")
+        with Cplb(cfg, wait_ports=[port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"k")
+                self.assertEqual(sock.recv(1), b"k")
+                sockets = subprocess.run(["ss", "-tnoH", "-p", "state", "established"], capture_output=True,
+                                         text=True, check=True).stdout.splitlines()
+                mine = [line for line in sockets if f"pid={cplb.pid}," in line]
+                self.assertEqual(len(mine), 2, sockets)  # client leg and server leg
+                for line in mine:
+                    self.assertIn("timer:(keepalive", line)
+
+
+def echo_outcome(sock):
+    """"served" when the session echoes, "closed" when cplb ended it, "hung" when neither."""
+    try:
+        sock.settimeout(5)
+        sock.sendall(b"z")
+        return "served" if sock.recv(1) == b"z" else "closed"
+    except socket.timeout:
+        return "hung"
+    except OSError:
+        return "closed"
+
+
+def process_cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def socket_roundtrip(port, payload):
