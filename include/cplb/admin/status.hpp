@@ -1,0 +1,30 @@
+#pragma once
+#include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "cplb/metrics/vrrp_status.hpp"
+#include "cplb/proxy/runtime.hpp"
+
+namespace cplb::admin {
+
+/// What /status reports.
+struct status_input {
+  const proxy::runtime* runtime = nullptr;          ///< frontends and backends (null: none yet)
+  std::span<const metrics::vrrp_status> vrrp;       ///< VRRP instances
+  std::string_view config_file;                     ///< the loaded config's path
+  std::chrono::system_clock::time_point loaded_at;  ///< when it was loaded
+};
+
+/// The /status document: `config` {file, loaded_at (ISO 8601, UTC)}, `frontends` (name, listen,
+/// backend, active_connections, totals), `backends` with their `servers` (name, address, state
+/// up|down|draining|unchecked, reason and reason_detail of the last failed check or null,
+/// active_sessions, weight, totals), `vrrp_instances` (name, state, effective_priority).
+std::string status_json(const status_input& in);
+
+/// A server's state as /status shows it: `draining` while it is down with sessions left that
+/// its backend's `on_server_down: drain` will close.
+const char* status_state(const backend::backend& b, const backend::server& s);
+
+}  // namespace cplb::admin

@@ -1,0 +1,12 @@
+#include "cplb/admin/health.hpp"
+
+namespace cplb::admin {
+
+health_verdict check_health(const proxy::runtime* rt) {
+  if (rt == nullptr || rt->frontends.empty()) return {false, "no frontend is serving"};
+  for (const auto& f : rt->frontends)
+    if (f.backend && !f.backend->all_down()) return {true, ""};
+  return {false, "no frontend has a backend with a server up"};
+}
+
+}  // namespace cplb::admin

@@ -1,0 +1,93 @@
+#include "listener.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "connection.hpp"
+#include "cplb/core/log.hpp"
+
+namespace cplb::admin {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+/// How long accepting pauses after an accept error (out of descriptors, ...).
+constexpr std::chrono::milliseconds accept_retry{100};
+
+tcp::endpoint to_endpoint(const socket_address& address) {
+  tcp::endpoint ep;
+  std::memcpy(ep.data(), address.data(), address.size());
+  ep.resize(address.size());
+  return ep;
+}
+
+}  // namespace
+
+listener::listener(asio::io_context& io, std::shared_ptr<shared_state> state)
+    : acceptor_(io), retry_timer_(io), state_(std::move(state)) {}
+
+std::shared_ptr<listener> listener::open(asio::io_context& io, const socket_address& address,
+                                         std::shared_ptr<shared_state> state, error_code& ec,
+                                         std::string& error) {
+  auto l = std::make_shared<listener>(io, std::move(state));
+  const tcp::endpoint ep = to_endpoint(address);
+  auto failed = [&](const char* step) {
+    error = std::string(step) + ": " + ec.message();
+    return nullptr;
+  };
+  l->acceptor_.open(ep.protocol(), ec);
+  if (ec) return failed("open");
+  l->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ec) return failed("set SO_REUSEADDR");
+  l->acceptor_.bind(ep, ec);
+  if (ec) return failed("bind");
+  l->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return failed("listen");
+  return l;
+}
+
+void listener::start() { accept(); }
+
+void listener::close() {
+  error_code ignored;
+  acceptor_.close(ignored);
+  retry_timer_.cancel();
+}
+
+socket_address listener::local_address() const {
+  error_code ec;
+  const tcp::endpoint ep = acceptor_.local_endpoint(ec);
+  return socket_address::from_sockaddr(ep.data(), static_cast<socklen_t>(ep.size()));
+}
+
+void listener::accept() {
+  acceptor_.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket socket) {
+    self->on_accept(ec, std::move(socket));
+  });
+}
+
+void listener::on_accept(const error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    log::warn("admin accept failed", {{"error", ec.message()}});
+    retry_timer_.expires_after(accept_retry);
+    retry_timer_.async_wait([self = shared_from_this()](const error_code& wait_ec) {
+      if (!wait_ec) self->accept();
+    });
+    return;
+  }
+  if (state_->connections.size() >= state_->bounds.max_connections) {
+    log::debug("admin connection refused: too many open",
+               {{"limit", state_->bounds.max_connections}});
+    error_code ignored;
+    socket.close(ignored);
+  } else {
+    std::make_shared<connection>(std::move(socket), state_)->start();
+  }
+  accept();
+}
+
+}  // namespace cplb::admin

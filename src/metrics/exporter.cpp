@@ -1,0 +1,174 @@
+#include "cplb/metrics/exporter.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <map>
+
+#include "snapshot_collector.hpp"
+
+namespace cplb::metrics {
+
+namespace {
+
+/// Probe durations, from a fast local TLS check to the longest sensible timeout.
+const prometheus::Histogram::BucketBoundaries probe_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.25,  0.5,  1,     2.5,  5};
+
+/// The states a VRRP instance may enter; each gets a transitions series from the start.
+constexpr std::array<const char*, 4> vrrp_states{"init", "backup", "master", "fault"};
+
+/// The health series of one server.
+struct probe_series {
+  prometheus::Histogram* duration;
+  prometheus::Counter* success;
+  prometheus::Counter* failure;
+};
+
+}  // namespace
+
+struct exporter::impl {
+  prometheus::Registry registry;
+  prometheus::Family<prometheus::Histogram>& probe_duration =
+      prometheus::BuildHistogram()
+          .Name("cplb_health_check_duration_seconds")
+          .Help("How long health probes took, from start to verdict")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& probes =
+      prometheus::BuildCounter()
+          .Name("cplb_health_checks_total")
+          .Help("Health probes run, by result")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& vrrp_transitions =
+      prometheus::BuildCounter()
+          .Name("cplb_vrrp_transitions_total")
+          .Help("VRRP state changes, by the state entered")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& reloads =
+      prometheus::BuildCounter()
+          .Name("cplb_config_reloads_total")
+          .Help("Configuration reloads, by result")
+          .Register(registry);
+  prometheus::Counter& reload_success = reloads.Add({{"result", "success"}});
+  prometheus::Counter& reload_failure = reloads.Add({{"result", "failure"}});
+  prometheus::Gauge& last_success =
+      prometheus::BuildGauge()
+          .Name("cplb_config_last_reload_success_timestamp_seconds")
+          .Help("When the configuration was last loaded successfully, in Unix seconds")
+          .Register(registry)
+          .Add({});
+
+  std::map<server_key, probe_series> servers;
+  std::vector<std::string> vrrp_instances;
+  snapshot_collector snapshot;
+
+  /// Creates the health series of the servers of `rt` and removes those of servers gone.
+  void track_servers(const proxy::runtime* rt);
+  /// Creates the transition series of `instances` and removes those of instances gone.
+  void track_vrrp(const std::vector<vrrp_status>& instances);
+};
+
+void exporter::impl::track_servers(const proxy::runtime* rt) {
+  std::map<server_key, probe_series> next;
+  if (rt && rt->backends) {
+    for (const auto& b : rt->backends->all()) {
+      for (const auto& s : b->servers()) {
+        server_key key{b->name(), s->name()};
+        if (auto old = servers.find(key); old != servers.end()) {
+          next.insert(servers.extract(old));
+          continue;
+        }
+        const prometheus::Labels labels{{"backend", b->name()}, {"server", s->name()}};
+        auto with_result = [&labels](const char* result) {
+          auto l = labels;
+          l.emplace("result", result);
+          return l;
+        };
+        next.emplace(std::move(key),
+                     probe_series{&probe_duration.Add(labels, probe_buckets),
+                                  &probes.Add(with_result("success")),
+                                  &probes.Add(with_result("failure"))});
+      }
+    }
+  }
+  for (const auto& [key, gone] : servers) {
+    probe_duration.Remove(gone.duration);
+    probes.Remove(gone.success);
+    probes.Remove(gone.failure);
+  }
+  servers = std::move(next);
+}
+
+void exporter::impl::track_vrrp(const std::vector<vrrp_status>& instances) {
+  std::vector<std::string> next;
+  for (const auto& v : instances) {
+    next.push_back(v.name);
+    for (const char* to : vrrp_states) vrrp_transitions.Add({{"instance", v.name}, {"to", to}});
+  }
+  for (const auto& name : vrrp_instances) {
+    if (std::find(next.begin(), next.end(), name) != next.end()) continue;
+    for (const char* to : vrrp_states)
+      vrrp_transitions.Remove(&vrrp_transitions.Add({{"instance", name}, {"to", to}}));
+  }
+  vrrp_instances = std::move(next);
+}
+
+exporter::exporter() : impl_(std::make_unique<impl>()) {}
+
+exporter::~exporter() = default;
+
+void exporter::set_runtime(std::shared_ptr<const proxy::runtime> rt) {
+  impl_->track_servers(rt.get());
+  impl_->snapshot.set_runtime(std::move(rt));
+}
+
+const std::shared_ptr<const proxy::runtime>& exporter::runtime() const {
+  return impl_->snapshot.runtime();
+}
+
+void exporter::set_vrrp(std::vector<vrrp_status> instances) {
+  impl_->track_vrrp(instances);
+  impl_->snapshot.set_vrrp(std::move(instances));
+}
+
+const std::vector<vrrp_status>& exporter::vrrp() const { return impl_->snapshot.vrrp(); }
+
+void exporter::on_probe(const backend::backend& b, const backend::server& s,
+                        const health::probe_result& r) {
+  const auto it = impl_->servers.find({b.name(), s.name()});
+  if (it == impl_->servers.end()) return;  // a server no longer exported
+  it->second.duration->Observe(r.took.count());
+  (r.passed ? it->second.success : it->second.failure)->Increment();
+}
+
+void exporter::on_vrrp_transition(const std::string& instance, const std::string& to) {
+  impl_->vrrp_transitions.Add({{"instance", instance}, {"to", to}}).Increment();
+}
+
+void exporter::on_config_loaded(std::chrono::system_clock::time_point when) {
+  impl_->last_success.Set(std::chrono::duration<double>(when.time_since_epoch()).count());
+}
+
+void exporter::on_reload(bool ok, std::chrono::system_clock::time_point when) {
+  if (!ok) return impl_->reload_failure.Increment();
+  impl_->reload_success.Increment();
+  on_config_loaded(when);
+}
+
+std::string exporter::serialize() const {
+  auto families = impl_->registry.Collect();
+  auto snapshot = impl_->snapshot.Collect();
+  std::move(snapshot.begin(), snapshot.end(), std::back_inserter(families));
+  std::erase_if(families, [](const prometheus::MetricFamily& f) { return f.metric.empty(); });
+  std::sort(families.begin(), families.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace cplb::metrics

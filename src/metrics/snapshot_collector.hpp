@@ -1,0 +1,52 @@
+#pragma once
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cplb/metrics/vrrp_status.hpp"
+#include "cplb/proxy/runtime.hpp"
+
+namespace cplb::metrics {
+
+/// The backend and server names that label a server's series.
+using server_key = std::pair<std::string, std::string>;
+
+/// The families read from live state at scrape time: server and frontend counters (summed over
+/// the workers' slots), server and backend state, VRRP state and priority.
+class snapshot_collector final : public prometheus::Collectable {
+ public:
+  /// Exports `rt`, carrying counters over to servers replaced under the same key.
+  void set_runtime(std::shared_ptr<const proxy::runtime> rt);
+  /// The runtime last set.
+  const std::shared_ptr<const proxy::runtime>& runtime() const { return runtime_; }
+  /// Replaces the VRRP instances.
+  void set_vrrp(std::vector<vrrp_status> instances) { vrrp_ = std::move(instances); }
+  /// The VRRP instances last set.
+  const std::vector<vrrp_status>& vrrp() const { return vrrp_; }
+
+  /// The families of the current snapshot.
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  /// The objects whose counters one server series adds up.
+  struct series {
+    backend::server_ptr current;                 ///< the server in the runtime
+    std::vector<backend::server_ptr> retired;    ///< replaced servers with sessions left
+    backend::counter_totals base;                ///< final totals of replaced idle servers
+  };
+
+  void add_server_families(std::vector<prometheus::MetricFamily>& out) const;
+  void add_frontend_families(std::vector<prometheus::MetricFamily>& out) const;
+  void add_vrrp_families(std::vector<prometheus::MetricFamily>& out) const;
+
+  std::shared_ptr<const proxy::runtime> runtime_;
+  std::map<server_key, series> servers_;
+  std::vector<vrrp_status> vrrp_;
+};
+
+}  // namespace cplb::metrics

@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+#include "router.hpp"
+
+using namespace cplb::admin;
+
+namespace {
+
+handlers fake(bool healthy) {
+  return {[] { return std::string("# metrics\n"); },
+          [healthy] { return health_verdict{healthy, healthy ? "" : "all down"}; },
+          [] { return std::string("{}"); }};
+}
+
+}  // namespace
+
+TEST_CASE("the router answers the three endpoints") {
+  const auto h = fake(true);
+  auto r = route("GET", "/metrics", h);
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(r.body == "# metrics\n");
+  CHECK(route("GET", "/metrics?name[]=x", h).status == 200);
+  r = route("GET", "/status", h);
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.body == "{}");
+  r = route("HEAD", "/healthz", h);
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok\n");
+}
+
+TEST_CASE("/healthz says why it fails") {
+  const auto r = route("GET", "/healthz", fake(false));
+  CHECK(r.status == 503);
+  CHECK(r.body == "all down\n");
+}
+
+TEST_CASE("the router refuses other paths and methods") {
+  const auto h = fake(true);
+  CHECK(route("GET", "/", h).status == 404);
+  CHECK(route("GET", "/metrics/", h).status == 404);
+  CHECK(route("GET", "http://x/metrics", h).status == 404);
+  CHECK(route("POST", "/nope", h).status == 404);
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "get"}) {
+    INFO(method);
+    const auto r = route(method, "/metrics", h);
+    CHECK(r.status == 405);
+    CHECK(r.allow == "GET, HEAD");
+  }
+}
+
+TEST_CASE("a handler that throws gives 500") {
+  handlers h = fake(true);
+  h.status = []() -> std::string { throw std::runtime_error("boom"); };
+  CHECK(route("GET", "/status", h).status == 500);
+}

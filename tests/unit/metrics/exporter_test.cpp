@@ -1,0 +1,289 @@
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cplb/metrics/exporter.hpp"
+#include "exposition.hpp"
+#include "fixture.hpp"
+#include "promtool.hpp"
+
+using namespace cplb;
+using metrics::test::generation;
+using labels = std::map<std::string, std::string>;
+using label_names = std::set<std::set<std::string>>;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const auto reload_time = std::chrono::system_clock::time_point(1'700'000'000s);
+
+/// A runtime with known counters and states, and an exporter of it with some events.
+struct scene {
+  config::config cfg = metrics::test::sample_config();
+  generation gen = generation::build(cfg, nullptr);
+  metrics::exporter exporter;
+
+  scene() {
+    auto& m1 = gen.server("control-plane", "m1");
+    auto& m2 = gen.server("control-plane", "m2");
+    m1.set_state(backend::server_state::up, backend::down_reason::none, "");
+    m2.set_state(backend::server_state::down, backend::down_reason::refused, "connection refused");
+    gen.server("etcd", "e1").set_state(backend::server_state::down, backend::down_reason::timeout, "");
+
+    m1.counters(0).connections.store(5);
+    m1.counters(1).connections.store(7);
+    m1.counters(1).connect_failures.store(2);
+    m1.counters(0).bytes_sent.store(10'000'000'000);
+    m1.counters(1).bytes_sent.store(1);
+    m1.counters(0).bytes_received.store(123'456);
+    m2.counters(1).connections.store(2);
+    for (int i = 0; i < 3; ++i) m1.session_opened();
+    m2.session_opened();
+
+    auto& fe = gen.frontend("kube-apiserver");
+    fe.worker(0).connections.store(4);
+    fe.worker(1).connections.store(6);
+    fe.worker(0).rejected_max.store(2);
+    fe.worker(1).rejected_no_server.store(1);
+    fe.worker(0).active.store(2);
+    fe.worker(1).active.store(1);
+    fe.worker(1).accept_pauses.store(1);
+
+    exporter.set_runtime(gen.runtime);
+    exporter.set_vrrp({{"VI_1", "master", 100}, {"VI_2", "backup", 50}});
+  }
+
+  void probe(const std::string& server, bool passed, std::chrono::duration<double> took) {
+    health::probe_result r;
+    r.passed = passed;
+    r.connected = passed;
+    r.reason = passed ? backend::down_reason::none : backend::down_reason::refused;
+    r.took = took;
+    exporter.on_probe(gen.backend("control-plane"), gen.server("control-plane", server), r);
+  }
+
+  metrics::test::exposition scrape() const { return metrics::test::parse(exporter.serialize()); }
+};
+
+/// A family of CONTRACT.md's Metrics table.
+struct contract_family {
+  std::string name;
+  std::string type;
+  std::set<std::string> labels;
+};
+
+const std::vector<contract_family> contract = {
+    {"cplb_server_up", "gauge", {"backend", "server"}},
+    {"cplb_server_active_connections", "gauge", {"backend", "server"}},
+    {"cplb_server_connections_total", "counter", {"backend", "server"}},
+    {"cplb_server_connect_failures_total", "counter", {"backend", "server"}},
+    {"cplb_server_bytes_sent_total", "counter", {"backend", "server"}},
+    {"cplb_server_bytes_received_total", "counter", {"backend", "server"}},
+    {"cplb_health_check_duration_seconds", "histogram", {"backend", "server"}},
+    {"cplb_health_checks_total", "counter", {"backend", "server", "result"}},
+    {"cplb_frontend_connections_total", "counter", {"frontend"}},
+    {"cplb_frontend_active_connections", "gauge", {"frontend"}},
+    {"cplb_frontend_rejected_connections_total", "counter", {"frontend", "reason"}},
+    {"cplb_frontend_accept_pauses_total", "counter", {"frontend"}},
+    {"cplb_backend_all_down", "gauge", {"backend"}},
+    {"cplb_vrrp_state", "gauge", {"instance", "state"}},
+    {"cplb_vrrp_effective_priority", "gauge", {"instance"}},
+    {"cplb_vrrp_transitions_total", "counter", {"instance", "to"}},
+    {"cplb_config_reloads_total", "counter", {"result"}},
+    {"cplb_config_last_reload_success_timestamp_seconds", "gauge", {}},
+};
+
+}  // namespace
+
+TEST_CASE("every contract family is exported with its type and label names") {
+  scene s;
+  const auto e = s.scrape();
+  for (const auto& f : contract) {
+    INFO(f.name);
+    REQUIRE(e.types.count(f.name) == 1);
+    CHECK(e.types.at(f.name) == f.type);
+    if (f.type == "histogram") {
+      auto with_le = f.labels;
+      with_le.insert("le");
+      CHECK(e.label_names(f.name + "_bucket") == label_names{with_le});
+      CHECK(e.label_names(f.name + "_sum") == label_names{f.labels});
+      CHECK(e.label_names(f.name + "_count") == label_names{f.labels});
+    } else {
+      CHECK(e.label_names(f.name) == label_names{f.labels});
+    }
+  }
+  // Nothing beyond the table and its documented extra.
+  CHECK(e.types.size() == contract.size());
+}
+
+TEST_CASE("server and backend families read the servers") {
+  scene s;
+  const auto e = s.scrape();
+  const labels m1{{"backend", "control-plane"}, {"server", "m1"}};
+  const labels m2{{"backend", "control-plane"}, {"server", "m2"}};
+  const labels m3{{"backend", "control-plane"}, {"server", "m3"}};
+  CHECK(e.value("cplb_server_up", m1) == 1);
+  CHECK(e.value("cplb_server_up", m2) == 0);
+  CHECK(e.value("cplb_server_up", m3) == 0);
+  CHECK(e.value("cplb_server_connections_total", m1) == 12);
+  CHECK(e.value("cplb_server_connections_total", m2) == 2);
+  CHECK(e.value("cplb_server_connections_total", m3) == 0);
+  CHECK(e.value("cplb_server_connect_failures_total", m1) == 2);
+  CHECK(e.value("cplb_server_bytes_sent_total", m1) == 10'000'000'001.0);
+  CHECK(e.value("cplb_server_bytes_received_total", m1) == 123'456);
+  CHECK(e.value("cplb_server_active_connections", m1) == 3);
+  CHECK(e.value("cplb_server_active_connections", m2) == 1);
+  CHECK(e.value("cplb_server_up", {{"backend", "etcd"}, {"server", "e1"}}) == 0);
+  CHECK(e.value("cplb_backend_all_down", {{"backend", "control-plane"}}) == 0);
+  CHECK(e.value("cplb_backend_all_down", {{"backend", "etcd"}}) == 1);
+}
+
+TEST_CASE("frontend families sum the workers' slots") {
+  scene s;
+  const auto e = s.scrape();
+  const labels fe{{"frontend", "kube-apiserver"}};
+  CHECK(e.value("cplb_frontend_connections_total", fe) == 10);
+  CHECK(e.value("cplb_frontend_active_connections", fe) == 3);
+  CHECK(e.value("cplb_frontend_accept_pauses_total", fe) == 1);
+  CHECK(e.value("cplb_frontend_rejected_connections_total",
+                {{"frontend", "kube-apiserver"}, {"reason", "max_connections"}}) == 2);
+  CHECK(e.value("cplb_frontend_rejected_connections_total",
+                {{"frontend", "kube-apiserver"}, {"reason", "no_server"}}) == 1);
+  CHECK(e.value("cplb_frontend_connections_total", {{"frontend", "etcd"}}) == 0);
+}
+
+TEST_CASE("VRRP families show the state, priority and transitions") {
+  scene s;
+  s.exporter.on_vrrp_transition("VI_1", "backup");
+  s.exporter.on_vrrp_transition("VI_1", "master");
+  s.exporter.on_vrrp_transition("VI_1", "master");
+  auto e = s.scrape();
+  CHECK(e.value("cplb_vrrp_state", {{"instance", "VI_1"}, {"state", "master"}}) == 1);
+  for (const char* other : {"init", "backup", "fault"})
+    CHECK(e.value("cplb_vrrp_state", {{"instance", "VI_1"}, {"state", other}}) == 0);
+  CHECK(e.value("cplb_vrrp_state", {{"instance", "VI_2"}, {"state", "backup"}}) == 1);
+  CHECK(e.value("cplb_vrrp_effective_priority", {{"instance", "VI_1"}}) == 100);
+  CHECK(e.value("cplb_vrrp_effective_priority", {{"instance", "VI_2"}}) == 50);
+  CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "master"}}) == 2);
+  CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "backup"}}) == 1);
+  CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_2"}, {"to", "fault"}}) == 0);
+
+  SECTION("an instance removed leaves the output") {
+    s.exporter.set_vrrp({{"VI_1", "master", 100}});
+    e = s.scrape();
+    CHECK(e.count_with("instance", "VI_2") == 0);
+    CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "master"}}) == 2);
+  }
+}
+
+TEST_CASE("probes feed the health families") {
+  scene s;
+  s.probe("m1", true, 20ms);
+  s.probe("m1", true, 30ms);
+  s.probe("m2", false, 1s);
+  const auto e = s.scrape();
+  const labels m1{{"backend", "control-plane"}, {"server", "m1"}};
+  const labels m2{{"backend", "control-plane"}, {"server", "m2"}};
+  CHECK(e.value("cplb_health_checks_total",
+                {{"backend", "control-plane"}, {"server", "m1"}, {"result", "success"}}) == 2);
+  CHECK(e.value("cplb_health_checks_total",
+                {{"backend", "control-plane"}, {"server", "m1"}, {"result", "failure"}}) == 0);
+  CHECK(e.value("cplb_health_checks_total",
+                {{"backend", "control-plane"}, {"server", "m2"}, {"result", "failure"}}) == 1);
+  CHECK(e.value("cplb_health_check_duration_seconds_count", m1) == 2);
+  CHECK(e.value("cplb_health_check_duration_seconds_sum", m1) == Approx(0.05));
+  CHECK(e.value("cplb_health_check_duration_seconds_bucket",
+                {{"backend", "control-plane"}, {"server", "m1"}, {"le", "0.025"}}) == 1);
+  CHECK(e.value("cplb_health_check_duration_seconds_bucket",
+                {{"backend", "control-plane"}, {"server", "m1"}, {"le", "0.05"}}) == 2);
+  CHECK(e.value("cplb_health_check_duration_seconds_bucket",
+                {{"backend", "control-plane"}, {"server", "m2"}, {"le", "0.5"}}) == 0);
+  CHECK(e.value("cplb_health_check_duration_seconds_bucket",
+                {{"backend", "control-plane"}, {"server", "m2"}, {"le", "1"}}) == 1);
+  CHECK(e.value("cplb_health_check_duration_seconds_bucket",
+                {{"backend", "control-plane"}, {"server", "m2"}, {"le", "+Inf"}}) == 1);
+  CHECK(e.value("cplb_health_check_duration_seconds_count", m2) == 1);
+}
+
+TEST_CASE("reloads are counted and time-stamped") {
+  scene s;
+  auto e = s.scrape();
+  CHECK(e.value("cplb_config_reloads_total", {{"result", "success"}}) == 0);
+  CHECK(e.value("cplb_config_reloads_total", {{"result", "failure"}}) == 0);
+  CHECK(e.value("cplb_config_last_reload_success_timestamp_seconds") == 0);
+
+  s.exporter.on_config_loaded(reload_time);
+  e = s.scrape();
+  CHECK(e.value("cplb_config_reloads_total", {{"result", "success"}}) == 0);
+  CHECK(e.value("cplb_config_last_reload_success_timestamp_seconds") == 1'700'000'000);
+
+  s.exporter.on_reload(false, reload_time + 10s);
+  s.exporter.on_reload(true, reload_time + 20s);
+  s.exporter.on_reload(false, reload_time + 30s);
+  e = s.scrape();
+  CHECK(e.value("cplb_config_reloads_total", {{"result", "success"}}) == 1);
+  CHECK(e.value("cplb_config_reloads_total", {{"result", "failure"}}) == 2);
+  CHECK(e.value("cplb_config_last_reload_success_timestamp_seconds") == 1'700'000'020);
+}
+
+TEST_CASE("a reload keeps the counters of kept servers and drops removed ones") {
+  scene s;
+  s.probe("m1", true, 10ms);
+  s.probe("m3", false, 10ms);
+
+  // m3 removed; m2 moves to another address, so it is a new server object under the same name.
+  auto next_cfg = s.cfg;
+  auto& servers = next_cfg.backends[0].servers;
+  servers.pop_back();
+  servers[1].address = *socket_address::parse("10.0.0.99:6443");
+  const generation next = generation::build(next_cfg, &s.gen);
+  REQUIRE(&next.server("control-plane", "m1") == &s.gen.server("control-plane", "m1"));
+  auto& old_m2 = s.gen.server("control-plane", "m2");
+  auto& new_m2 = next.server("control-plane", "m2");
+  REQUIRE(&new_m2 != &old_m2);
+
+  s.exporter.set_runtime(next.runtime);
+  new_m2.counters(0).connections.store(1);
+  auto e = s.scrape();
+  CHECK(e.count_with("server", "m3") == 0);
+  CHECK(e.value("cplb_server_connections_total", {{"backend", "control-plane"}, {"server", "m1"}}) == 12);
+  CHECK(e.value("cplb_frontend_connections_total", {{"frontend", "kube-apiserver"}}) == 10);
+  CHECK(e.value("cplb_health_checks_total",
+                {{"backend", "control-plane"}, {"server", "m1"}, {"result", "success"}}) == 1);
+  // The old m2 still has a session: what it sends still counts, and so does its past.
+  const labels m2{{"backend", "control-plane"}, {"server", "m2"}};
+  CHECK(e.value("cplb_server_connections_total", m2) == 3);
+  CHECK(e.value("cplb_server_active_connections", m2) == 1);
+  old_m2.counters(0).bytes_sent.store(500);
+  old_m2.session_closed();
+  CHECK(s.scrape().value("cplb_server_bytes_sent_total", m2) == 500);
+
+  SECTION("a replaced server's totals stay after it is let go") {
+    s.exporter.set_runtime(generation::build(next_cfg, &next).runtime);
+    e = s.scrape();
+    CHECK(e.value("cplb_server_connections_total", m2) == 3);
+    CHECK(e.value("cplb_server_bytes_sent_total", m2) == 500);
+    CHECK(e.value("cplb_server_active_connections", m2) == 0);
+  }
+}
+
+TEST_CASE("promtool accepts the exposition") {
+  scene s;
+  s.probe("m1", true, 20ms);
+  s.exporter.on_vrrp_transition("VI_1", "master");
+  s.exporter.on_reload(true, reload_time);
+  const std::string text = s.exporter.serialize();
+  const auto verdict = metrics::test::promtool_check(text);
+  if (!verdict) {
+    WARN(std::string(metrics::test::promtool_path) +
+         " is missing (Debian package `prometheus`): promtool check skipped");
+    return;
+  }
+  INFO(text);
+  INFO(verdict->output);
+  CHECK(verdict->exit_status == 0);
+}
