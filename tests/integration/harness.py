@@ -204,6 +204,15 @@ def _kill_process(process):
     return process.returncode
 
 
+def _sanitizer_report(log_text):
+    """The first AddressSanitizer, LeakSanitizer or UBSan report in a log, or None."""
+    match = re.search(r"==\d+==ERROR: (Address|Leak)Sanitizer|runtime error: ", log_text)
+    if not match:
+        return None
+    start = log_text.rfind("\n", 0, match.start()) + 1
+    return log_text[start:start + 4000]
+
+
 def _tail(path, lines=_LOG_TAIL_LINES):
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -413,9 +422,12 @@ class Cplb:
     def __exit__(self, exc_type, exc, tb):
         if self.process:
             _stop_process(self.process)
-        if exc_type is not None:
+        sanitizer_report = _sanitizer_report(self.log_text())
+        if exc_type is not None or sanitizer_report:
             sys.stderr.write(f"\n--- cplb log tail ({self.log_path}) ---\n{_tail(self.log_path)}\n---\n")
         self._cleanup()
+        if sanitizer_report and exc_type is None:
+            raise AssertionError(f"cplb reported a sanitizer error:\n{sanitizer_report}")
 
     def _cleanup(self):
         if self.process and self.process.poll() is None:
