@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Summarises bench/run.sh results (stdlib only).
+
+  report.py RESULTS.tsv [--markdown]
+
+RESULTS.tsv has one measurement a line: TARGET ROUND METRIC VALUE (tab-separated). Prints, per
+metric, each target's median and [min-max] over the rounds, the ratios of cplb's median to
+HAProxy's, nginx's and direct's, and then cplb against the issue's targets.
+"""
+import statistics
+import sys
+
+TARGETS = ["direct", "haproxy", "nginx", "cplb"]
+
+# key: (label, format)
+METRICS = {
+    "tp_gbps": ("throughput, Gbit/s", "{:.2f}"),
+    "tp_cpu_s_per_gb": ("throughput: proxy CPU s/GB", "{:.3f}"),
+    "cr_rate": ("connrate: connections/s", "{:.0f}"),
+    "cr_p50_ms": ("connrate: p50 ms", "{:.3f}"),
+    "cr_p99_ms": ("connrate: p99 ms", "{:.3f}"),
+    "cr_cpu_us_per_conn": ("connrate: proxy CPU us/conn", "{:.1f}"),
+    "rr_rate": ("reqrate: requests/s", "{:.0f}"),
+    "rr_p50_ms": ("reqrate: p50 ms", "{:.3f}"),
+    "rr_p99_ms": ("reqrate: p99 ms", "{:.3f}"),
+    "rr_cpu_us_per_req": ("reqrate: proxy CPU us/req", "{:.2f}"),
+    "idle_kb_established": ("idle: KB/session, established", "{:.2f}"),
+    "idle_kb_after_byte": ("idle: KB/session, 1 byte each way", "{:.2f}"),
+    "other_cpu_pct": ("noise: other processes, % CPU", "{:.1f}"),
+}
+
+# (description, metric, other target or None for an absolute bound, comparison, bound)
+GOALS = [
+    ("connection rate >= 1.2 x HAProxy", "cr_rate", "haproxy", ">=", 1.2),
+    ("connrate p99 no worse than HAProxy", "cr_p99_ms", "haproxy", "<=", 1.0),
+    ("throughput >= 1.1 x HAProxy", "tp_gbps", "haproxy", ">=", 1.1),
+    ("throughput >= 0.85 x direct", "tp_gbps", "direct", ">=", 0.85),
+    ("CPU per GB <= nginx", "tp_cpu_s_per_gb", "nginx", "<=", 1.0),
+    ("keep-alive request rate >= HAProxy", "rr_rate", "haproxy", ">=", 1.0),
+    ("memory per idle session (1 byte each way) <= 1.5 KB", "idle_kb_after_byte", None, "<=", 1.5),
+]
+
+
+def load(path):
+    data = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 4:
+                continue
+            target, _, metric, value = parts
+            data.setdefault(metric, {}).setdefault(target, []).append(float(value))
+    return data
+
+
+def median(data, metric, target):
+    values = data.get(metric, {}).get(target)
+    return statistics.median(values) if values else None
+
+
+def cell(values, fmt):
+    if not values:
+        return "n/a"
+    med = fmt.format(statistics.median(values))
+    if len(values) == 1:
+        return med
+    return f"{med} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+def ratio(data, metric, other):
+    a, b = median(data, metric, "cplb"), median(data, metric, other)
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+def rows(data):
+    targets = [t for t in TARGETS if any(t in per for per in data.values())]
+    header = ["metric (median [min-max])"] + targets + ["cplb/haproxy", "cplb/nginx", "cplb/direct"]
+    body = []
+    for metric, (label, fmt) in METRICS.items():
+        if metric not in data:
+            continue
+        ratios = [ratio(data, metric, o) if metric != "other_cpu_pct" else ""
+                  for o in ("haproxy", "nginx", "direct")]
+        body.append([label] + [cell(data[metric].get(t), fmt) for t in targets] + ratios)
+    return header, body
+
+
+def goals(data):
+    out = []
+    for text, metric, other, op, bound in GOALS:
+        mine = median(data, metric, "cplb")
+        if other is None:
+            value = mine
+            shown = "n/a" if value is None else f"{value:.2f}"
+        else:
+            theirs = median(data, metric, other)
+            value = None if mine is None or not theirs else mine / theirs
+            shown = "n/a" if value is None else f"{value:.2f} x {other}"
+        if value is None:
+            verdict = "n/a"
+        else:
+            verdict = "PASS" if (value >= bound if op == ">=" else value <= bound) else "MISS"
+        out.append((verdict, text, shown))
+    return out
+
+
+def main(argv):
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    data = load(argv[0])
+    header, body = rows(data)
+    if "--markdown" in argv:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in body:
+            print("| " + " | ".join(r) + " |")
+        print()
+        print("| goal | cplb | verdict |")
+        print("|---|---|---|")
+        for verdict, text, shown in goals(data):
+            print(f"| {text} | {shown} | {verdict} |")
+        return 0
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    for r in [header] + body:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print()
+    print("cplb against the issue's targets (ratios of medians):")
+    for verdict, text, shown in goals(data):
+        print(f"  {verdict:4}  {text}: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
