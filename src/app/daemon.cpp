@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <csignal>
+#include <set>
 #include <thread>
 
 #include "cplb/app/fd_limit.hpp"
@@ -41,6 +42,7 @@ int daemon::run() {
     start();
   } catch (const std::exception& e) {
     log::error("cannot start", {{"error", e.what()}});
+    if (admin_) admin_->stop();
     if (proxy_) proxy_->stop();
     return exit_runtime_failure;
   }
@@ -62,12 +64,23 @@ void daemon::start() {
       control_, health::checker_listener{
                     [this](const backend::backend& b, backend::server& s, backend::server_state from,
                            backend::server_state to) { on_transition(b, s, from, to); },
-                    {}});
+                    [this](const backend::backend& b, backend::server& s, const health::probe_result& r) {
+                      metrics_.on_probe(b, s, r);
+                    }});
 
   backends_ = backend::backend_set::build(config_, nullptr, workers_);
   runtime_ = proxy::runtime::build(config_, backends_, nullptr, workers_);
+  metrics_.set_runtime(runtime_);
+  loaded_at_ = std::chrono::system_clock::now();
+  metrics_.on_config_loaded(loaded_at_);
+  start_admin();
   checker_->apply(backends_);
   proxy_->start(runtime_);
+  if (!config_.vrrp_instances.empty()) {  // after the listeners: a new master serves at once
+    make_vrrp_group();
+    vrrp_->start(config_.vrrp_instances);
+    publish_vrrp_status();
+  }
   signals_.add(SIGHUP);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
@@ -75,6 +88,26 @@ void daemon::start() {
   log::info("cplb started", {{"config", config_.file}, {"workers", workers_},
                              {"frontends", config_.frontends.size()},
                              {"max_connections", max_connections}});
+}
+
+void daemon::start_admin() {
+  admin_ = std::make_unique<admin::server>(
+      control_, config_.admin.listen,
+      admin::handlers{
+          [this] { return metrics_.serialize(); },
+          [this] {
+            return stopping_ ? admin::health_verdict{false, "shutting down"}
+                             : admin::check_health(runtime_.get());
+          },
+          [this] {
+            return admin::status_json({runtime_.get(), metrics_.vrrp(), config_.file, loaded_at_});
+          }});
+  admin_->start();
+}
+
+void daemon::reload_failed() {
+  log::error("reload failed: the previous configuration keeps serving");
+  metrics_.on_reload(false, std::chrono::system_clock::now());
 }
 
 void daemon::wait_signals() {
@@ -92,9 +125,7 @@ void daemon::reload() {
   if (auto* problems = std::get_if<std::vector<config::problem>>(&loaded)) {
     for (const auto& p : *problems)
       log::error("reload rejected", {{"problem", p.to_string()}});
-    log::error("reload failed: the previous configuration keeps serving",
-               {{"problems", problems->size()}});
-    return;
+    return reload_failed();
   }
   auto next = std::get<config::config>(std::move(loaded));
   if (next.global.workers != config_.global.workers) {
@@ -108,23 +139,32 @@ void daemon::reload() {
   try {
     checker_->apply(backends);  // changes nothing when it throws
   } catch (const std::exception& e) {
-    log::error("reload failed: the previous configuration keeps serving", {{"error", e.what()}});
-    return;
+    log::error("reload rejected", {{"error", e.what()}});
+    return reload_failed();
   }
   std::string error;
   if (!proxy_->update(rt, error)) {
-    log::error("reload failed: the previous configuration keeps serving", {{"error", error}});
+    log::error("reload rejected", {{"error", error}});
     try {
       checker_->apply(backends_);  // back to probing the servers that keep serving
     } catch (const std::exception& e) {
       log::error("health checks of the previous configuration could not be restored", {{"error", e.what()}});
     }
-    return;
+    return reload_failed();
   }
+  if (next.global.max_connections != config_.global.max_connections)
+    proxy_->set_max_connections(fitted_max_connections(next.global.max_connections));
   retire_removed_servers(*backends_, *backends);
   backends_ = std::move(backends);
   runtime_ = std::move(rt);
   config_ = std::move(next);
+  metrics_.set_runtime(runtime_);
+  loaded_at_ = std::chrono::system_clock::now();
+  metrics_.on_reload(true, loaded_at_);
+  if (std::string admin_error; !admin_->rebind(config_.admin.listen, admin_error))
+    log::error("reload: the admin server stays on its old address", {{"error", admin_error}});
+  reconfigure_vrrp(config_.vrrp_instances);
+  update_vrrp_tracking();
   log::info("reload done", {{"config", config_.file}, {"frontends", config_.frontends.size()},
                             {"backends", config_.backends.size()}});
 }
@@ -156,6 +196,7 @@ void daemon::on_transition(const backend::backend& b, backend::server& s,
   if (owner && to == backend::server_state::down) down_policy_->server_down(b, owner);
   if (to == backend::server_state::up) down_policy_->server_up(s);
   note_all_down(b);
+  update_vrrp_tracking();
 }
 
 void daemon::note_all_down(const backend::backend& b) {
@@ -175,6 +216,15 @@ void daemon::note_all_down(const backend::backend& b) {
 void daemon::begin_shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  if (vrrp_) {  // keep serving until the peer holds the VIPs
+    log::info("shutting down: handing the virtual IPs over first");
+    vrrp_->shutdown([this] { stop_serving(); });
+    return;
+  }
+  stop_serving();
+}
+
+void daemon::stop_serving() {
   log::info("shutting down: no new connections", {{"sessions", proxy_->active_sessions()},
                                                    {"grace", format_duration(config_.global.shutdown_grace)}});
   proxy_->stop_accepting();
@@ -196,8 +246,51 @@ void daemon::finish_shutdown() {
   const auto left = proxy_->active_sessions();
   if (left > 0) log::warn("shutdown grace over: closing sessions", {{"sessions", left}});
   proxy_->stop();
+  admin_->stop();
   signals_.cancel();
   log::info("stopped");
+}
+
+// VRRP wiring -------------------------------------------------------------------------------
+
+void daemon::make_vrrp_group() {
+  vrrp_ = std::make_unique<vrrp::group>(
+      control_, vrrp::group_listener{[this](const std::string& instance, vrrp::state from, vrrp::state to,
+                                            vrrp::cause why) {
+        log::info("vrrp transition", {{"instance", instance}, {"from", vrrp::to_string(from)},
+                                      {"to", vrrp::to_string(to)}, {"cause", vrrp::to_string(why)}});
+        metrics_.on_vrrp_transition(instance, vrrp::to_string(to));
+        publish_vrrp_status();
+      }});
+}
+
+void daemon::publish_vrrp_status() {
+  std::vector<metrics::vrrp_status> out;
+  if (vrrp_)
+    for (const auto& i : vrrp_->status())
+      out.push_back({i.name, vrrp::to_string(i.current), i.effective_priority});
+  metrics_.set_vrrp(std::move(out));
+}
+
+void daemon::reconfigure_vrrp(const std::vector<config::vrrp_instance_config>& instances) {
+  if (!vrrp_ && instances.empty()) return;
+  if (!vrrp_) make_vrrp_group();
+  std::string error;
+  if (!vrrp_->reconfigure(instances, error))
+    log::error("reload: vrrp instances not updated: the running ones keep going", {{"error", error}});
+  publish_vrrp_status();
+}
+
+void daemon::update_vrrp_tracking() {
+  if (!vrrp_ || !backends_) return;
+  std::set<std::string> down;
+  for (const auto& b : backends_->all()) {
+    bool checked = true;  // a server not checked yet does not count as down
+    for (const auto& s : b->servers()) checked = checked && s->state() != backend::server_state::unchecked;
+    if (checked && b->all_down()) down.insert(b->name());
+  }
+  vrrp_->set_backends_down(down);
+  publish_vrrp_status();
 }
 
 }  // namespace cplb::app

@@ -7,11 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "cplb/admin/health.hpp"
+#include "cplb/admin/server.hpp"
+#include "cplb/admin/status.hpp"
 #include "cplb/app/options.hpp"
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
 #include "cplb/health/checker.hpp"
+#include "cplb/metrics/exporter.hpp"
 #include "cplb/proxy/proxy.hpp"
+#include "cplb/vrrp/group.hpp"
 #include "server_down_policy.hpp"
 
 namespace cplb::app {
@@ -35,8 +40,13 @@ class daemon {
   void wait_signals();
   void reload();
   void begin_shutdown();
+  void stop_serving();
   void wait_sessions_then_stop(std::chrono::steady_clock::time_point deadline);
   void finish_shutdown();
+  /// Starts the admin HTTP server (/metrics, /healthz, /status).
+  void start_admin();
+  /// Records a rejected reload (log and metric).
+  void reload_failed();
 
   void on_transition(const backend::backend& b, backend::server& s, backend::server_state from,
                      backend::server_state to);
@@ -44,11 +54,24 @@ class daemon {
   /// Applies on_server_down to servers of `old_set` absent from `new_set`.
   void retire_removed_servers(const backend::backend_set& old_set, const backend::backend_set& new_set);
 
+  // VRRP wiring.
+  /// Creates the group (logging every transition); empty until the config has vrrp_instances.
+  void make_vrrp_group();
+  /// Hands the instances' state and effective priority to the metrics and /status.
+  void publish_vrrp_status();
+  /// Reload: applies `instances` to the group; a failure keeps the running instances.
+  void reconfigure_vrrp(const std::vector<config::vrrp_instance_config>& instances);
+  /// Tells the group which backends have no server up (after their first checks).
+  void update_vrrp_tracking();
+
   options options_;
   config::config config_;
   boost::asio::io_context control_{1};
   boost::asio::signal_set signals_{control_};
   boost::asio::steady_timer shutdown_timer_{control_};
+  metrics::exporter metrics_;
+  std::unique_ptr<admin::server> admin_;
+  std::chrono::system_clock::time_point loaded_at_;  ///< when the running config was loaded
   std::unique_ptr<proxy::proxy> proxy_;
   std::unique_ptr<health::checker> checker_;
   std::unique_ptr<server_down_policy> down_policy_;
@@ -57,6 +80,7 @@ class daemon {
   std::map<std::string, bool> all_down_;  ///< backends in all_down, to log entry and exit once
   unsigned workers_ = 1;
   bool stopping_ = false;
+  std::unique_ptr<vrrp::group> vrrp_;  ///< null without vrrp_instances; destroyed first
 };
 
 }  // namespace cplb::app

@@ -24,7 +24,7 @@ const frontend_runtime* unchanged_listener(const runtime* previous, const config
 
 proxy::proxy(unsigned workers, std::size_t max_connections, connect_failure_hook on_connect_failure)
     : shared_(std::make_shared<shared_state>()) {
-  shared_->max_connections = max_connections;
+  shared_->max_connections.store(max_connections, std::memory_order_relaxed);
   shared_->on_connect_failure = std::move(on_connect_failure);
   for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(i, *shared_));
 }
@@ -82,6 +82,12 @@ std::size_t proxy::active_sessions() const {
   return shared_->active_sessions.load(std::memory_order_relaxed);
 }
 
-std::size_t proxy::max_connections() const { return shared_->max_connections; }
+std::size_t proxy::max_connections() const {
+  return shared_->max_connections.load(std::memory_order_relaxed);
+}
+
+void proxy::set_max_connections(std::size_t cap) {
+  shared_->max_connections.store(cap, std::memory_order_relaxed);
+}
 
 }  // namespace cplb::proxy

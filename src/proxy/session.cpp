@@ -19,6 +19,8 @@ namespace {
 
 /// Long sessions publish their byte counts in chunks of this size, not only at the end.
 constexpr std::uint64_t counter_flush_bytes = 1 << 20;
+/// Bytes one direction may move per readiness event before yielding to other sessions.
+constexpr std::size_t bytes_per_turn = 1 << 20;
 
 const char* to_string(session::end_reason r) {
   switch (r) {
@@ -31,13 +33,6 @@ const char* to_string(session::end_reason r) {
     case session::end_reason::closed_by_proxy: return "closed_by_proxy";
   }
   return "unknown";
-}
-
-asio::ip::tcp::endpoint to_endpoint(const socket_address& address) {
-  asio::ip::tcp::endpoint ep;
-  std::memcpy(ep.data(), address.data(), address.size());
-  ep.resize(address.size());
-  return ep;
 }
 
 /// Closes a socket so the peer sees a reset rather than a clean end.
@@ -116,9 +111,8 @@ void session::connect_next() {
     server_ = nullptr;
     return finish(end_reason::connect_failed, true);
   }
-  const auto endpoint = to_endpoint(server_->address());
   error_code ec;
-  upstream_.assign(endpoint.protocol(), fd, ec);
+  upstream_.assign(server_->address().family() == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
   if (ec) {
     server_ = nullptr;
     return finish(end_reason::connect_failed, true);
@@ -127,7 +121,17 @@ void session::connect_next() {
   connecting_ = true;
   connect_timed_out_ = false;
   arm_timer(steady::now() + frontend_.config.connect_timeout);
-  upstream_.async_connect(endpoint, track([this](const error_code& e) { on_connected(e); }));
+  // A plain non-blocking connect: Asio's async_connect would add an ioctl and a poll per try.
+  if (::connect(fd, server_->address().data(), server_->address().size()) == 0)
+    return on_connected({});
+  if (errno != EINPROGRESS) return on_connected(error_code(errno, boost::system::system_category()));
+  upstream_.async_wait(asio::socket_base::wait_write, track([this](const error_code& e) {
+    if (e) return on_connected(e);
+    int error = 0;
+    socklen_t size = sizeof error;
+    ::getsockopt(upstream_.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size);
+    on_connected(error_code(error, boost::system::system_category()));
+  }));
 }
 
 void session::on_connected(const error_code& ec) {
@@ -198,17 +202,18 @@ bool session::transfer(pump& p) {
   const auto scratch = owner_.scratch();
   const int from = p.from->native_handle();
   const int to = p.to->native_handle();
-  for (;;) {
+  for (std::size_t moved = 0; moved < bytes_per_turn;) {
     const auto n = ::recv(from, scratch.data(), scratch.size(), MSG_DONTWAIT);
     if (n == 0) {
-      // EOF: pass the half-close on, and end the session once both directions have.
+      // EOF: pass the half-close on, and end the session once both directions have (the
+      // close then says all there is to say: no shutdown call needed).
       p.finished = true;
-      ::shutdown(to, SHUT_WR);
       flush_counters(p);
       if (upstream_pump_.finished && downstream_pump_.finished) {
         finish(end_reason::done);
         return false;
       }
+      ::shutdown(to, SHUT_WR);
       return true;
     }
     if (n < 0) {
@@ -217,6 +222,7 @@ bool session::transfer(pump& p) {
       return false;
     }
     last_activity_ = steady::now();
+    moved += static_cast<std::size_t>(n);
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
 
@@ -244,6 +250,7 @@ bool session::transfer(pump& p) {
     // for a recv that would only say EAGAIN.
     if (static_cast<std::size_t>(n) < scratch.size()) return true;
   }
+  return true;  // turn used up: the next wait fires at once if more is queued
 }
 
 void session::flush_counters(pump& p) {

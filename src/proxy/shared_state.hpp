@@ -8,13 +8,15 @@ namespace cplb::proxy {
 
 /// What every worker shares: the global session count behind max_connections and the hooks.
 struct shared_state {
-  std::size_t max_connections = 0;
+  std::atomic<std::size_t> max_connections{0};  ///< changed by reloads
   std::atomic<std::size_t> active_sessions{0};
   connect_failure_hook on_connect_failure;
 
   /// Claims a session slot; false when the cap is reached. One atomic per session, not per read.
   bool try_open_session() {
-    if (active_sessions.fetch_add(1, std::memory_order_relaxed) < max_connections) return true;
+    if (active_sessions.fetch_add(1, std::memory_order_relaxed) <
+        max_connections.load(std::memory_order_relaxed))
+      return true;
     active_sessions.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }

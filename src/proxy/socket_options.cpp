@@ -38,9 +38,10 @@ void apply_session_options(int fd, const config::frontend_config& frontend) {
     set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(keepalive_s));
     set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(std::max<long>(1, keepalive_s / 3)));
-    set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
   }
   const auto user_timeout_ms = frontend.tcp_user_timeout.count();
+  // With TCP_USER_TIMEOUT set the kernel ends a dead connection by it, not by a probe count.
+  if (keepalive_s > 0 && user_timeout_ms == 0) set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
   if (user_timeout_ms > 0) set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(user_timeout_ms));
 }
 

@@ -4,7 +4,9 @@ open-files limit."""
 import re
 import socket
 import subprocess
+import tempfile
 import unittest
+from pathlib import Path
 
 from harness import Cplb, cplb_binary, free_port, run_check
 
@@ -60,13 +62,16 @@ backends:
         self.assertIn("/nonexistent/cplb.yaml", result.stderr)
 
     def test_bind_failure_exits_2_and_says_why(self):
-        with socket.socket() as taken:  # no SO_REUSEPORT: cplb cannot share this port
-            taken.bind(("127.0.0.1", 0))
+        with socket.socket() as taken, tempfile.TemporaryDirectory(prefix="cplb-cli-") as work:
+            taken.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: cplb cannot share this port
             taken.listen()
             port = taken.getsockname()[1]
-            with Cplb(VALID.format(admin=free_port(), port=port)) as cplb:
-                self.assertEqual(cplb.process.wait(10), 2)
-                self.assertRegex(cplb.log_text(), rf"cannot start.*fe.*127\.0\.0\.1:{port}.*in use")
+            path = Path(work) / "cplb.yaml"
+            path.write_text(VALID.format(admin=free_port(), port=port))
+            result = subprocess.run([str(cplb_binary()), "-c", str(path)], capture_output=True, text=True,
+                                    timeout=10)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertRegex(result.stderr, rf"cannot start.*fe.*127\.0\.0\.1:{port}.*in use")
 
     def test_starts_under_a_small_open_files_limit_with_the_cap_lowered(self):
         port = free_port()

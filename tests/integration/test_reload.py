@@ -184,6 +184,24 @@ class ReloadTest(unittest.TestCase):
         self.assertRegex(match.group(1), r"cplb\.yaml:8:\d+: frontends\[0\]\.connect_timeout: ")
         self.assertTrue(roundtrip(self.port, b"x").endswith(b"\nx"))
 
+    def test_reload_changes_max_connections(self):
+        s1 = self.echo("s1")
+        cfg = config(self.port, self.admin, [("s1", s1.address)])
+        cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port]))
+        cplb.wait_log(r'msg="server up".*server=s1\b')
+        held = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.addCleanup(held.close)
+        self.assertEqual(held.recv(3), b"s1\n")
+        cplb.reload(cfg.replace("global: {", "global: {max_connections: 1, "))
+        cplb.wait_log(r'msg="reload done"')
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as extra:
+            try:
+                self.assertEqual(extra.recv(3), b"")  # the held session uses the only slot
+            except ConnectionResetError:
+                pass
+        held.close()
+        wait_until(lambda: roundtrip(self.port, b"again").endswith(b"again"), timeout=5, what="a free slot")
+
     def test_sigterm_stops_accepting_lets_sessions_finish_and_exits_0(self):
         s1 = self.echo("s1")
         cplb = self.enterContext(Cplb(config(self.port, self.admin, [("s1", s1.address)], grace="10s"),

@@ -55,6 +55,8 @@ class proxy {
 
   /// The connection cap in force (max_connections, possibly lowered to fit RLIMIT_NOFILE).
   std::size_t max_connections() const;
+  /// Changes the cap (reload); sessions over a lowered cap go on, new ones wait for room.
+  void set_max_connections(std::size_t cap);
 
  private:
   std::shared_ptr<shared_state> shared_;

@@ -1,0 +1,99 @@
+#pragma once
+#include <boost/asio/generic/raw_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+
+#include "cplb/config/config.hpp"
+#include "cplb/vrrp/group.hpp"
+#include "cplb/vrrp/state_machine.hpp"
+#include "interface.hpp"
+
+namespace cplb::vrrp::detail {
+
+/// Told of every state change: instance name, from, to, why.
+using transition_callback = std::function<void(const std::string&, state, state, cause)>;
+
+/// One running VRRP instance: the pure state machine plus what it needs from the kernel, all on
+/// the control thread: its raw socket, its link monitor, its timer, its VIPs and gratuitous ARP.
+/// Async handlers hold the instance alive and do nothing once it is stopped.
+class instance : public std::enable_shared_from_this<instance> {
+ public:
+  /// Reads the interface and opens the sockets, touching nothing yet; throws std::runtime_error
+  /// naming the instance, the interface and why.
+  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition);
+
+  /// Removes stale copies of its VIPs from the interface, then starts: backup, or fault while the
+  /// link is down.
+  void start(const std::set<std::string>& down_backends);
+
+  /// True when `cfg` differs from the running config only in what update() can apply in place:
+  /// priority, tracking and gratuitous ARP.
+  bool can_update(const config::vrrp_instance_config& cfg) const;
+  /// Applies such a config without a restart.
+  void update(config::vrrp_instance_config cfg, const std::set<std::string>& down_backends);
+
+  /// Lowers or restores the priority for the tracked backends in `down_backends`.
+  void set_backends_down(const std::set<std::string>& down_backends);
+
+  /// Graceful stop (see group::shutdown); `released` runs once the VIPs are gone.
+  void shutdown(std::function<void()> released);
+  /// Stops at once: a master advertises priority 0 and releases its VIPs; sockets close.
+  void stop();
+
+  /// The running config.
+  const config::vrrp_instance_config& config() const { return cfg_; }
+  /// What /status shows.
+  instance_status status() const;
+
+ private:
+  void feed(const event& e);
+  void perform(const action& a);
+  void log_step(const step& s);
+  void send(const advert& message);
+  void add_virtual_ips();
+  void remove_virtual_ips();
+  void start_garp();
+  void garp_tick();
+  void arm_timer();
+  void wait_packets();
+  void read_packets();
+  void on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex);
+  void drop(const char* reason, std::uint32_t source);
+  void wait_link();
+  void read_link();
+  std::uint8_t effective_priority_for(const std::set<std::string>& down_backends) const;
+
+  config::vrrp_instance_config cfg_;
+  transition_callback on_transition_;
+  interface_info interface_;
+  state_machine machine_;
+  bool multicast_;
+  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP
+  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only
+  boost::asio::posix::stream_descriptor link_;         ///< netlink RTMGRP_LINK
+  boost::asio::steady_timer timer_;                    ///< the state machine's next deadline
+  boost::asio::steady_timer garp_timer_;               ///< gratuitous ARP repeats and refresh
+  std::optional<state_machine::time_point> armed_;     ///< the deadline timer_ waits for
+  unsigned timer_generation_ = 0;                      ///< stale timer handlers compare it
+  unsigned garp_generation_ = 0;                       ///< likewise for garp_timer_
+  unsigned garp_left_ = 0;                             ///< repeats left in the current burst
+  bool link_up_;
+  bool stopped_ = false;
+  bool send_failing_ = false;  ///< log a failing send once, not per advert
+  std::uint64_t dropped_packets_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_mismatch_warning_;
+  std::function<void()> released_;                  ///< set by shutdown()
+  std::array<std::uint8_t, 4096> packet_buffer_{};  ///< larger than any VRRP packet
+};
+
+}  // namespace cplb::vrrp::detail

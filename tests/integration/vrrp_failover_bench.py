@@ -1,0 +1,86 @@
+"""Failover time of cplb and of keepalived in the same namespaces (not a test: prints a table).
+
+For each implementation, advert interval (1s, 100ms; VRRPv3) and way of stopping the master (SIGKILL,
+SIGTERM): lb1 (priority 150) is master, lb2 (priority 100) backup; the master is stopped and the time
+until lb2 has the VIP (`ip monitor address` in lb2) is measured. Median of RUNS runs.
+
+    sudo CPLB_BUILD_DIR=build python3 tests/integration/vrrp_failover_bench.py [--runs N]
+"""
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+import time
+import unittest
+
+import netns
+from test_vrrp import APISERVERS, KEEPALIVED, VIP, VrrpTopology, master_down, skew_time
+
+
+class Bench(VrrpTopology):
+    """Reuses the test topology and process helpers outside unittest's runner."""
+
+    def runTest(self):  # unittest.TestCase needs one; never run
+        pass
+
+    def one(self, kind, interval, signo):
+        version = 3
+        master = self.start_kind(kind, "lb1", 150, version, unicast=False, interval=interval)
+        self.start_kind(kind, "lb2", 100, version, unicast=False, interval=interval)
+        self.wait_holders(["lb1"], 10 * interval + 5)
+        time.sleep(2 * interval)
+        with netns.AddressWatch(self.lb["lb2"]) as watch:
+            stopped = time.monotonic()
+            if kind == "cplb":
+                os.kill(master.pid, signo)
+            else:
+                master.signal(signo)
+            self.until(lambda: watch.first(VIP, after=stopped), 5 * interval + 5, "lb2 takes over")
+            took = watch.first(VIP, after=stopped) - stopped
+        self.doCleanups()
+        self.setUp()
+        return took
+
+    def start_kind(self, kind, role, priority, version, unicast, interval):
+        if kind == "cplb":
+            return self.start_cplb(role, priority, interval=f"{int(interval * 1000)}ms", version=version)
+        return self.start_keepalived(role, priority, version=version, interval=f"{interval:g}", unicast=unicast)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    try:
+        Bench.setUpClass()
+    except unittest.SkipTest as why:
+        sys.exit(f"skipped: {why}")
+    bench = Bench()
+    kinds = ["cplb"] + (["keepalived"] if os.access(KEEPALIVED, os.X_OK) else [])
+    rows = []
+    try:
+        for interval in (1.0, 0.1):
+            for signo in (signal.SIGKILL, signal.SIGTERM):
+                expected = master_down(100, interval) if signo == signal.SIGKILL else skew_time(100, interval)
+                for kind in kinds:
+                    bench.setUp()
+                    times = [bench.one(kind, interval, signo) for _ in range(args.runs)]
+                    bench.doCleanups()
+                    rows.append((kind, f"{interval * 1000:g}ms", signal.Signals(signo).name, statistics.median(times),
+                                 min(times), max(times), expected))
+                    print(f"{kind} {interval}s {signal.Signals(signo).name}: {[round(t, 3) for t in times]}",
+                          file=sys.stderr)
+    finally:
+        Bench.doClassCleanups()
+    print(f"VRRPv3 failover, lb1 priority 150 -> lb2 priority 100, {len(APISERVERS)} apiservers, "
+          f"median of {args.runs} runs (seconds until the backup holds the VIP)\n")
+    print("| implementation | advert interval | master stopped by | median | min | max | RFC bound (master-down or skew) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for kind, interval, how, median, low, high, expected in rows:
+        print(f"| {kind} | {interval} | {how} | {median:.3f} | {low:.3f} | {high:.3f} | {expected:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
