@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -293,6 +294,20 @@ class VrrpTest(VrrpTopology):
         lb1.wait_log(r"instance=VI_1 from=backup to=master")
         self.assertRegex(lb2.log_text(), r"instance=VI_1 from=init to=backup cause=startup")
         self.assertNotRegex(lb1.log_text(), r"level=(warn|error) msg=\"?vrrp")
+        metrics = self.admin_get("lb1", "/metrics")
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="master"} 1', metrics)
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="backup"} 0', metrics)
+        self.assertIn('cplb_vrrp_effective_priority{instance="VI_1"} 150', metrics)
+        self.assertRegex(metrics, r'cplb_vrrp_transitions_total\{instance="VI_1",to="master"\} 1')
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="backup"} 1', self.admin_get("lb2", "/metrics"))
+        self.assertIn('"VI_1"', self.admin_get("lb1", "/status"))
+
+    def admin_get(self, role, path):
+        """GET http://127.0.0.1:9100{path} inside the namespace of `role`."""
+        code = ("import urllib.request,sys;"
+                f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9100{path}',timeout=5).read().decode())")
+        return subprocess.run([*netns.exec_prefix(self.lb[role]), sys.executable, "-c", code], capture_output=True,
+                              text=True, timeout=15, check=True).stdout
 
     def test_failover_after_sigkill_within_the_master_down_interval(self):
         lb1, _ = self.start_pair()
