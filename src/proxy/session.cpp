@@ -162,7 +162,10 @@ void session::connect_failed(backend::down_reason why) {
 void session::start_pumping() {
   last_activity_ = steady::now();
   arm_timer(std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_));
-  wait_readable(upstream_pump_);
+  // The client has usually sent its first bytes (a TLS ClientHello) while we connected: pass
+  // them on now instead of waiting for a readiness event that has already happened.
+  if (!transfer(upstream_pump_)) return;
+  if (!upstream_pump_.finished && !upstream_pump_.backlog) wait_readable(upstream_pump_);
   wait_readable(downstream_pump_);
 }
 
