@@ -86,9 +86,9 @@ void listener::on_readable(const error_code& ec) {
 void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
   paused_logged_ = false;
   auto& counters = frontend_->stats->worker(owner_.index());
-  frontend_worker_counters::add(counters.connections, std::uint64_t{1});
+  add_owned(counters.connections, std::uint64_t{1});
   if (!owner_.shared().try_open_session()) {
-    frontend_worker_counters::add(counters.rejected_max, std::uint64_t{1});
+    add_owned(counters.rejected_max, std::uint64_t{1});
     reset_and_close(fd);
     return;
   }
@@ -109,7 +109,7 @@ void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
 
 void listener::pause() {
   auto& counters = frontend_->stats->worker(owner_.index());
-  frontend_worker_counters::add(counters.accept_pauses, std::uint64_t{1});
+  add_owned(counters.accept_pauses, std::uint64_t{1});
   if (!paused_logged_) {
     log::warn("accept paused: out of file descriptors or memory",
               {{"frontend", name()}, {"error", std::strerror(errno)}, {"pause", "100ms"}});

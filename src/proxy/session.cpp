@@ -74,13 +74,13 @@ session::session(worker& owner, asio::ip::tcp::socket client, std::shared_ptr<co
   downstream_pump_.from = &upstream_;
   downstream_pump_.to = &client_;
   auto& counters = frontend_.stats->worker(owner_.index());
-  frontend_worker_counters::add(counters.active, std::int64_t{1});
+  add_owned(counters.active, std::int64_t{1});
   owner_.add_session(*this);
 }
 
 session::~session() {
   auto& counters = frontend_.stats->worker(owner_.index());
-  frontend_worker_counters::add(counters.active, std::int64_t{-1});
+  add_owned(counters.active, std::int64_t{-1});
   owner_.remove_session(*this);
   owner_.shared().close_session();
 }
@@ -93,7 +93,7 @@ void session::connect_next() {
   if (index < 0) {
     if (tried_ == 0) {
       auto& counters = frontend_.stats->worker(owner_.index());
-      frontend_worker_counters::add(counters.rejected_no_server, std::uint64_t{1});
+      add_owned(counters.rejected_no_server, std::uint64_t{1});
       return finish(end_reason::no_server, true);
     }
     return finish(end_reason::connect_failed, true);
@@ -140,14 +140,14 @@ void session::on_connected(const error_code& ec) {
                                 : ec == asio::error::connection_refused ? backend::down_reason::refused
                                                                         : backend::down_reason::connect_failed);
   auto& counters = server_->counters(owner_.index());
-  backend::worker_counters::add(counters.connections, 1);
+  add_owned(counters.connections, 1);
   server_->session_opened();
   start_pumping();
 }
 
 void session::connect_failed(backend::down_reason why) {
   auto& counters = server_->counters(owner_.index());
-  backend::worker_counters::add(counters.connect_failures, 1);
+  add_owned(counters.connect_failures, 1);
   if (log::enabled(log::level::debug))
     log::debug("connect failed", {{"backend", frontend_.backend->name()},
                                   {"server", server_->name()},
@@ -259,8 +259,8 @@ bool session::transfer(pump& p) {
 void session::flush_counters(pump& p) {
   if (!server_ || p.unflushed_bytes == 0) return;
   auto& counters = server_->counters(owner_.index());
-  if (&p == &upstream_pump_) backend::worker_counters::add(counters.bytes_sent, p.unflushed_bytes);
-  else backend::worker_counters::add(counters.bytes_received, p.unflushed_bytes);
+  if (&p == &upstream_pump_) add_owned(counters.bytes_sent, p.unflushed_bytes);
+  else add_owned(counters.bytes_received, p.unflushed_bytes);
   p.unflushed_bytes = 0;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cplb/config/config.hpp"
+#include "cplb/core/owned_counter.hpp"
 #include "cplb/core/socket_address.hpp"
 
 namespace cplb::backend {
@@ -42,11 +43,6 @@ struct alignas(64) worker_counters {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bytes_sent{0};      ///< towards the server
   std::atomic<std::uint64_t> bytes_received{0};  ///< from the server
-
-  /// Adds `n` to a counter this worker owns.
-  static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) {
-    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
 };
 
 /// Totals of worker_counters over all workers.

@@ -6,6 +6,7 @@
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
+#include "cplb/core/owned_counter.hpp"
 
 namespace cplb::proxy {
 
@@ -17,12 +18,6 @@ struct alignas(64) frontend_worker_counters {
   std::atomic<std::uint64_t> rejected_no_server{0};  ///< closed at once: no eligible server
   std::atomic<std::uint64_t> accept_pauses{0};       ///< accepting paused: out of descriptors
   std::atomic<std::int64_t> active{0};               ///< sessions open on this worker
-
-  /// Adds `n` to a counter this worker owns.
-  template <typename T>
-  static void add(std::atomic<T>& counter, T n) {
-    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
 };
 
 /// Totals of a frontend over all workers.

@@ -42,7 +42,7 @@ TEST_CASE("backend_set::build makes the backends of a config, in order") {
   // The same server in two backends is two servers.
   CHECK(servers[0] != set->find("etcd")->servers()[0]);
   // Each server has a counter slot per worker.
-  worker_counters::add(servers[0]->counters(3).connections, 1);
+  cplb::add_owned(servers[0]->counters(3).connections, 1);
   CHECK(servers[0]->totals().connections == 1);
 }
 

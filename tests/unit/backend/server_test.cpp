@@ -53,12 +53,12 @@ TEST_CASE("totals sum the counters of every worker") {
   server s(test::server_cfg(0), 3);
   for (unsigned w = 0; w < 3; ++w) {
     auto& c = s.counters(w);
-    worker_counters::add(c.connections, w + 1);
-    worker_counters::add(c.connect_failures, 10 * (w + 1));
-    worker_counters::add(c.bytes_sent, 100 * (w + 1));
-    worker_counters::add(c.bytes_received, 1000 * (w + 1));
+    cplb::add_owned(c.connections, w + 1);
+    cplb::add_owned(c.connect_failures, 10 * (w + 1));
+    cplb::add_owned(c.bytes_sent, 100 * (w + 1));
+    cplb::add_owned(c.bytes_received, 1000 * (w + 1));
   }
-  worker_counters::add(s.counters(0).connections, 4);
+  cplb::add_owned(s.counters(0).connections, 4);
   const auto t = s.totals();
   CHECK(t.connections == 10);
   CHECK(t.connect_failures == 60);
