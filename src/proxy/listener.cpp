@@ -21,11 +21,7 @@ namespace {
 /// How long accepting pauses when the process is out of descriptors or memory.
 constexpr std::chrono::milliseconds exhaustion_pause{100};
 /// Connections accepted per readiness event before giving other sockets a turn.
-constexpr int accept_batch = 64;
-
-asio::ip::tcp protocol_of(const socket_address& address) {
-  return address.family() == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
-}
+constexpr int accept_batch_size = 64;
 
 void reset_and_close(int fd) {
   const linger l{1, 0};
@@ -36,42 +32,49 @@ void reset_and_close(int fd) {
 }  // namespace
 
 listener::listener(worker& owner, int fd, const socket_address& address)
-    : owner_(owner), acceptor_(owner.context()), pause_timer_(owner.context()), address_(address) {
-  acceptor_.assign(protocol_of(address), fd);
-}
+    : owner_(owner), fd_(fd), pause_timer_(owner.context()), address_(address) {}
+
+listener::~listener() { close(); }
 
 void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend) {
   runtime_ = std::move(rt);
   frontend_ = &frontend;
 }
 
-void listener::start() { wait(); }
+void listener::start() {
+  if (!owner_.poller().watch(fd_, *this, 0))
+    log::error("cannot watch listener", {{"frontend", name()}, {"error", std::strerror(errno)}});
+}
 
 void listener::close() {
-  error_code ignored;
-  acceptor_.close(ignored);
+  if (fd_ < 0) return;
+  owner_.poller().unwatch(fd_);
+  if (resume_queued_) owner_.poller().forget(*this);
+  ::close(fd_);
+  fd_ = -1;
   pause_timer_.cancel();
 }
 
-void listener::wait() {
-  acceptor_.async_wait(asio::socket_base::wait_read,
-                       [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+void listener::on_ready(unsigned, std::uint32_t) {
+  if (!paused_) accept_batch();
 }
 
-void listener::on_readable(const error_code& ec) {
-  if (ec) return;  // closed (operation_aborted) or a dead socket: nothing more to accept
-  const int listen_fd = acceptor_.native_handle();
-  for (int i = 0; i < accept_batch; ++i) {
+void listener::on_resume() {
+  resume_queued_ = false;
+  accept_batch();
+}
+
+void listener::accept_batch() {
+  for (int i = 0; i < accept_batch_size; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
-    const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       accept_one(fd, peer, peer_len);
       continue;
     }
     switch (errno) {
-      case EAGAIN: return wait();
+      case EAGAIN: return;  // the next connection raises a new edge
       case EINTR: case ECONNABORTED: case EPROTO: case EPERM: continue;
       case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: return pause();
       default:
@@ -79,8 +82,9 @@ void listener::on_readable(const error_code& ec) {
         return pause();
     }
   }
-  // Batch used up: let other sockets run; the re-armed wait fires again at once.
-  wait();
+  // Batch used up: let other sockets run, then carry on.
+  resume_queued_ = true;
+  owner_.poller().again(*this);
 }
 
 void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
@@ -96,15 +100,7 @@ void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
   if (frontend_->backend->config().balance == config::balance_algorithm::source_hash)
     client_key = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), peer_len).ip_hash();
 
-  asio::ip::tcp::socket client(owner_.context());
-  error_code ec;
-  client.assign(protocol_of(address_), fd, ec);
-  if (ec) {
-    ::close(fd);
-    owner_.shared().close_session();
-    return;
-  }
-  (new session(owner_, std::move(client), runtime_, *frontend_, client_key))->start();
+  (new session(owner_, fd, runtime_, *frontend_, client_key))->start();
 }
 
 void listener::pause() {
@@ -115,9 +111,12 @@ void listener::pause() {
               {{"frontend", name()}, {"error", std::strerror(errno)}, {"pause", "100ms"}});
     paused_logged_ = true;
   }
+  // Edge-triggered: the backlog that is already waiting raises no new event, so look again.
+  paused_ = true;
   pause_timer_.expires_after(exhaustion_pause);
   pause_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (!ec) self->wait();
+    self->paused_ = false;
+    if (!ec && self->fd_ >= 0) self->accept_batch();
   });
 }
 

@@ -1,11 +1,13 @@
 #pragma once
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <sys/socket.h>
 
 #include <memory>
 #include <string>
 
 #include "cplb/proxy/runtime.hpp"
+#include "poller.hpp"
 
 namespace cplb::proxy {
 
@@ -14,7 +16,7 @@ class worker;
 /// One frontend's SO_REUSEPORT listening socket on one worker. Accepts in a loop until the
 /// backlog is empty, turns away connections over max_connections at once, and pauses briefly
 /// instead of spinning when the process runs out of descriptors.
-class listener : public std::enable_shared_from_this<listener> {
+class listener final : public std::enable_shared_from_this<listener>, public poll_target {
  public:
   /// Takes ownership of the listening `fd` bound to `address`.
   listener(worker& owner, int fd, const socket_address& address);
@@ -23,27 +25,33 @@ class listener : public std::enable_shared_from_this<listener> {
   void serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend);
   /// Starts accepting.
   void start();
-  /// Stops accepting and closes the socket; pending handlers end with operation_aborted.
+  /// Stops accepting and closes the socket.
   void close();
+  ~listener();
 
   /// The frontend's name.
   const std::string& name() const { return frontend_->config.name; }
   /// The address it listens on.
   const socket_address& address() const { return address_; }
 
+  void on_ready(unsigned tag, std::uint32_t events) override;
+  void on_resume() override;
+
  private:
-  void wait();
-  void on_readable(const boost::system::error_code& ec);
+  /// Accepts until the backlog is empty, a batch is done, or descriptors run out.
+  void accept_batch();
   void accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len);
   void pause();
 
   worker& owner_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  int fd_;
   boost::asio::steady_timer pause_timer_;
   socket_address address_;
   std::shared_ptr<const runtime> runtime_;
   const frontend_runtime* frontend_ = nullptr;
+  bool paused_ = false;
   bool paused_logged_ = false;
+  bool resume_queued_ = false;
 };
 
 }  // namespace cplb::proxy

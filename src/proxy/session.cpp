@@ -1,6 +1,8 @@
 #include "session.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +13,6 @@
 
 namespace cplb::proxy {
 
-namespace asio = boost::asio;
 using boost::system::error_code;
 using steady = std::chrono::steady_clock;
 
@@ -19,8 +20,12 @@ namespace {
 
 /// Long sessions publish their byte counts in chunks of this size, not only at the end.
 constexpr std::uint64_t counter_flush_bytes = 1 << 20;
-/// Bytes one direction may move per readiness event before yielding to other sessions.
+/// Bytes one direction may move per turn before yielding to other sessions.
 constexpr std::size_t bytes_per_turn = 1 << 20;
+
+/// Poller tags of the two legs.
+constexpr unsigned client_tag = 0;
+constexpr unsigned upstream_tag = 1;
 
 const char* to_string(session::end_reason r) {
   switch (r) {
@@ -35,40 +40,30 @@ const char* to_string(session::end_reason r) {
   return "unknown";
 }
 
-/// Closes a socket so the peer sees a reset rather than a clean end.
-void reset(asio::ip::tcp::socket& s) {
-  if (!s.is_open()) return;
-  const linger l{1, 0};
-  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  error_code ignored;
-  s.close(ignored);
+/// Closes `fd`, if open; with `reset` the peer sees a reset rather than a clean end.
+void close_fd(int& fd, bool reset) {
+  if (fd < 0) return;
+  if (reset) {
+    const linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  ::close(fd);
+  fd = -1;
 }
 
 }  // namespace
 
-// Wraps a completion handler so that it counts as pending while in flight, and so that nothing
-// but the bookkeeping runs once the session is closing.
-template <typename Handler>
-auto session::track(Handler handler) {
-  ++pending_;
-  return [this, handler](const error_code& ec) {
-    --pending_;
-    if (closing_) return release_if_idle();
-    handler(ec);
-  };
-}
-
-session::session(worker& owner, asio::ip::tcp::socket client, std::shared_ptr<const runtime> rt,
+session::session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt,
                  const frontend_runtime& frontend, std::uint64_t client_key)
     : owner_(owner),
-      client_(std::move(client)),
-      upstream_(owner.context()),
       timer_(owner.context()),
       runtime_(std::move(rt)),
       frontend_(frontend),
       attempts_left_(frontend.config.retries + 1),
       client_key_(client_key),
       last_activity_(steady::now()) {
+  client_.fd = client_fd;
+  client_.writable = true;  // a fresh connection has room to send
   upstream_pump_.from = &client_;
   upstream_pump_.to = &upstream_;
   downstream_pump_.from = &upstream_;
@@ -85,7 +80,14 @@ session::~session() {
   owner_.shared().close_session();
 }
 
-void session::start() { connect_next(); }
+void session::start() {
+  // Watched from the start, so bytes the client sends while we connect are already known.
+  if (!owner_.poller().watch(client_.fd, *this, client_tag)) {
+    log::warn("cannot watch client socket", {{"error", std::strerror(errno)}});
+    return finish(end_reason::client_error, true);
+  }
+  connect_next();
+}
 
 void session::connect_next() {
   const auto eligible = frontend_.backend->eligible(tried_);
@@ -99,50 +101,46 @@ void session::connect_next() {
     return finish(end_reason::connect_failed, true);
   }
   --attempts_left_;
-  server_index_ = index;
   tried_ |= backend::server_mask{1} << index;
   server_ = frontend_.backend->servers()[static_cast<std::size_t>(index)];
 
   std::string error;
-  const int fd = open_tcp_socket(server_->address().family(), error);
-  if (fd < 0) {
+  upstream_ = leg{};
+  upstream_.fd = open_tcp_socket(server_->address().family(), error);
+  if (upstream_.fd < 0 || !owner_.poller().watch(upstream_.fd, *this, upstream_tag)) {
     // Out of descriptors or memory here is local trouble, not the server's fault.
+    if (error.empty()) error = std::string("epoll: ") + std::strerror(errno);
     log::warn("cannot open upstream socket", {{"server", server_->name()}, {"error", error}});
     server_ = nullptr;
     return finish(end_reason::connect_failed, true);
   }
-  error_code ec;
-  upstream_.assign(server_->address().family() == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
-  if (ec) {
-    server_ = nullptr;
-    return finish(end_reason::connect_failed, true);
-  }
-  apply_session_options(fd, frontend_.config);
+  apply_session_options(upstream_.fd, frontend_.config);
   connecting_ = true;
-  connect_timed_out_ = false;
   arm_timer(steady::now() + frontend_.config.connect_timeout);
-  // A plain non-blocking connect: Asio's async_connect would add an ioctl and a poll per try.
-  if (::connect(fd, server_->address().data(), server_->address().size()) == 0)
-    return on_connected({});
-  if (errno != EINPROGRESS) return on_connected(error_code(errno, boost::system::system_category()));
-  upstream_.async_wait(asio::socket_base::wait_write, track([this](const error_code& e) {
-    if (e) return on_connected(e);
-    int error = 0;
-    socklen_t size = sizeof error;
-    ::getsockopt(upstream_.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size);
-    on_connected(error_code(error, boost::system::system_category()));
-  }));
+  // Completion shows as the socket turning writable (or failing), reported by the poller.
+  if (::connect(upstream_.fd, server_->address().data(), server_->address().size()) == 0)
+    return on_connect_done(0);
+  if (errno != EINPROGRESS) on_connect_done(errno);
 }
 
-void session::on_connected(const error_code& ec) {
+void session::on_connect_done(int error) {
+  if (error == 0) return on_connected();
+  connect_failed(error == ECONNREFUSED ? backend::down_reason::refused : backend::down_reason::connect_failed);
+}
+
+void session::on_connected() {
   connecting_ = false;
-  if (ec) return connect_failed(connect_timed_out_ ? backend::down_reason::timeout
-                                : ec == asio::error::connection_refused ? backend::down_reason::refused
-                                                                        : backend::down_reason::connect_failed);
+  upstream_.writable = true;
   auto& counters = server_->counters(owner_.index());
   add_owned(counters.connections, 1);
   server_->session_opened();
-  start_pumping();
+  last_activity_ = steady::now();
+  // The connect deadline's timer stays armed and re-arms for the idle deadline when it fires,
+  // unless the idle (or drain) deadline comes first.
+  if (pumping_deadline() < timer_.expiry()) arm_timer(pumping_deadline());
+  // The client has usually sent its first bytes (a TLS ClientHello) while we connected: pass
+  // them on now.
+  pump_both();
 }
 
 void session::connect_failed(backend::down_reason why) {
@@ -153,60 +151,72 @@ void session::connect_failed(backend::down_reason why) {
                                   {"server", server_->name()},
                                   {"reason", backend::to_string(why)}});
   if (owner_.shared().on_connect_failure) owner_.shared().on_connect_failure(server_, why);
-  error_code ignored;
-  upstream_.close(ignored);
+  close_fd(upstream_.fd, false);
+  connecting_ = false;
   server_ = nullptr;
   connect_next();
 }
 
-void session::start_pumping() {
-  last_activity_ = steady::now();
-  arm_timer(std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_));
-  // The client has usually sent its first bytes (a TLS ClientHello) while we connected: pass
-  // them on now instead of waiting for a readiness event that has already happened.
-  if (!transfer(upstream_pump_)) return;
-  if (!upstream_pump_.finished && !upstream_pump_.backlog) wait_readable(upstream_pump_);
-  wait_readable(downstream_pump_);
+void session::on_ready(unsigned tag, std::uint32_t events) {
+  leg& l = tag == client_tag ? client_ : upstream_;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) l.readable = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) l.writable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) l.peer_done = true;
+  if (closing_) return;
+  if (connecting_) {
+    // The client's side waits until the upstream is there; its readiness is remembered.
+    if (tag != upstream_tag || !upstream_.writable) return;
+    int error = 0;
+    socklen_t size = sizeof error;
+    if (::getsockopt(upstream_.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    on_connect_done(error);
+    return;
+  }
+  pump_both();
 }
 
-void session::wait_readable(pump& p) {
-  p.from->async_wait(asio::socket_base::wait_read,
-                     track([this, &p](const error_code& ec) { on_readable(p, ec); }));
+void session::on_resume() {
+  resume_queued_ = false;
+  if (!closing_ && !connecting_) pump_both();
 }
 
-void session::wait_writable(pump& p) {
-  p.to->async_wait(asio::socket_base::wait_write,
-                   track([this, &p](const error_code& ec) { on_writable(p, ec); }));
+bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstream_pump_); }
+
+bool session::pump_one(pump& p) {
+  if (p.backlog) {
+    if (!p.to->writable) return true;
+    if (!flush_backlog(p)) return false;
+    if (p.backlog) return true;
+  }
+  if (p.finished || !p.from->readable) return true;
+  return transfer(p);
 }
 
-void session::on_readable(pump& p, const error_code& ec) {
-  if (ec) return finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
-  if (transfer(p) && !p.finished && !p.backlog) wait_readable(p);
-}
-
-void session::on_writable(pump& p, const error_code& ec) {
-  if (ec) return finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
-  const int to = p.to->native_handle();
+bool session::flush_backlog(pump& p) {
   while (p.backlog_size > 0) {
-    const auto n = ::send(to, p.backlog.get() + p.backlog_offset, p.backlog_size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const auto n = ::send(p.to->fd, p.backlog.get() + p.backlog_offset, p.backlog_size, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return wait_writable(p);
-      return finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        p.to->writable = false;
+        return true;
+      }
+      finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
+      return false;
     }
+    last_activity_ = steady::now();
     p.backlog_offset += static_cast<std::uint32_t>(n);
     p.backlog_size -= static_cast<std::uint32_t>(n);
   }
   p.backlog.reset();
   p.backlog_offset = 0;
-  if (transfer(p) && !p.finished && !p.backlog) wait_readable(p);
+  return true;
 }
 
 bool session::transfer(pump& p) {
   const auto scratch = owner_.scratch();
-  const int from = p.from->native_handle();
-  const int to = p.to->native_handle();
   for (std::size_t moved = 0; moved < bytes_per_turn;) {
-    const auto n = ::recv(from, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
     if (n == 0) {
       // EOF: pass the half-close on, and end the session once both directions have (the
       // close then says all there is to say: no shutdown call needed).
@@ -216,11 +226,15 @@ bool session::transfer(pump& p) {
         finish(end_reason::done);
         return false;
       }
-      ::shutdown(to, SHUT_WR);
+      ::shutdown(p.to->fd, SHUT_WR);
       return true;
     }
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return true;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        p.from->readable = false;
+        return true;
+      }
       finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
       return false;
     }
@@ -231,7 +245,8 @@ bool session::transfer(pump& p) {
 
     std::size_t sent = 0;
     while (sent < static_cast<std::size_t>(n)) {
-      const auto w = ::send(to, scratch.data() + sent, static_cast<std::size_t>(n) - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const auto w = ::send(p.to->fd, scratch.data() + sent, static_cast<std::size_t>(n) - sent,
+                            MSG_DONTWAIT | MSG_NOSIGNAL);
       if (w < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) break;
@@ -242,18 +257,26 @@ bool session::transfer(pump& p) {
     }
     if (sent < static_cast<std::size_t>(n)) {
       // The other leg is full: keep the rest and stop reading this way until it drains.
+      p.to->writable = false;
       p.backlog_size = static_cast<std::uint32_t>(static_cast<std::size_t>(n) - sent);
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);
       std::memcpy(p.backlog.get(), scratch.data() + sent, p.backlog_size);
-      wait_writable(p);
       return true;
     }
-    // A short read means the socket is drained: wait for the next readiness rather than pay
-    // for a recv that would only say EAGAIN.
-    if (static_cast<std::size_t>(n) < scratch.size()) return true;
+    // A short read drained the socket: the next arrival raises a new edge, so skip the recv
+    // that would only say EAGAIN. Not so once the peer is done: its EOF raises no new edge.
+    if (static_cast<std::size_t>(n) < scratch.size() && !p.from->peer_done) {
+      p.from->readable = false;
+      return true;
+    }
   }
-  return true;  // turn used up: the next wait fires at once if more is queued
+  // Turn used up with bytes still queued: let other sessions run, then carry on.
+  if (!resume_queued_) {
+    resume_queued_ = true;
+    owner_.poller().again(*this);
+  }
+  return true;
 }
 
 void session::flush_counters(pump& p) {
@@ -264,25 +287,31 @@ void session::flush_counters(pump& p) {
   p.unflushed_bytes = 0;
 }
 
+steady::time_point session::pumping_deadline() const {
+  return std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_);
+}
+
 void session::arm_timer(steady::time_point at) {
-  timer_.expires_at(at);
-  timer_.async_wait(track([this](const error_code& ec) { on_timer(ec); }));
+  timer_.expires_at(at);  // cancels a wait in flight, which completes with operation_aborted
+  ++pending_;
+  timer_.async_wait([this](const error_code& ec) {
+    --pending_;
+    if (closing_) return release_if_idle();
+    on_timer(ec);
+  });
 }
 
 void session::on_timer(const error_code& ec) {
-  if (ec == asio::error::operation_aborted) return;  // re-armed or connected
+  if (ec == boost::asio::error::operation_aborted) return;  // re-armed
   const auto now = steady::now();
   if (connecting_) {
     if (now < timer_.expiry()) return arm_timer(timer_.expiry());
-    connect_timed_out_ = true;
-    error_code ignored;
-    upstream_.close(ignored);  // completes the connect with operation_aborted
-    return;
+    return connect_failed(backend::down_reason::timeout);
   }
   if (now >= close_deadline_) return finish(end_reason::closed_by_proxy, true);
   const auto idle_until = last_activity_ + frontend_.config.idle_timeout;
   if (now >= idle_until) return finish(end_reason::idle_timeout);
-  arm_timer(std::min(idle_until, close_deadline_));
+  arm_timer(pumping_deadline());
 }
 
 void session::abort() { finish(end_reason::closed_by_proxy, true); }
@@ -290,7 +319,7 @@ void session::abort() { finish(end_reason::closed_by_proxy, true); }
 void session::close_at(steady::time_point deadline) {
   if (closing_) return;
   close_deadline_ = deadline;
-  if (!connecting_) arm_timer(std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_));
+  if (!connecting_ && deadline < timer_.expiry()) arm_timer(deadline);
 }
 
 void session::finish(end_reason why, bool reset_peers) {
@@ -303,15 +332,11 @@ void session::finish(end_reason why, bool reset_peers) {
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", to_string(why)}});
-  error_code ignored;
+  if (resume_queued_) owner_.poller().forget(*this);
+  // Closing takes both descriptors out of the poller.
+  close_fd(client_.fd, reset_peers);
+  close_fd(upstream_.fd, reset_peers);
   timer_.cancel();
-  if (reset_peers) {
-    reset(client_);
-    reset(upstream_);
-  } else {
-    client_.close(ignored);
-    upstream_.close(ignored);
-  }
   release_if_idle();
 }
 

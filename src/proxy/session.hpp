@@ -1,5 +1,4 @@
 #pragma once
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
@@ -9,6 +8,7 @@
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/proxy/runtime.hpp"
+#include "poller.hpp"
 
 namespace cplb::proxy {
 
@@ -20,23 +20,25 @@ using session_hook =
 
 /// One client connection and its upstream leg. Lives on one worker thread from accept to close.
 ///
-/// Lifetime: the session owns itself. Every handler captures a plain `this`, and `pending_`
-/// counts the operations in flight; the session deletes itself once it is closing and the last
-/// of them has completed (cancelled ones complete with operation_aborted). This is the
-/// shared_from_this pattern without an atomic reference count per read.
+/// Both legs are plain non-blocking descriptors in the worker's edge-triggered poller; the
+/// session remembers which of them are readable and writable and moves bytes while it can.
+/// Data moves readiness-first: read into the worker's scratch buffer, write straight to the
+/// other leg. Only bytes the other leg could not take yet are copied into a per-direction
+/// buffer, which is freed once flushed: an idle session holds none.
 ///
-/// Data moves readiness-first: wait until a socket is readable, read into the worker's scratch
-/// buffer, write straight to the other leg. Only bytes the other leg could not take yet are
-/// copied into a per-direction buffer, which is freed once flushed: an idle session holds none.
-class session : public session_hook {
+/// Lifetime: the session owns itself. Its one timer (connect, idle and drain deadlines) is
+/// always armed while it lives, and `pending_` counts the timer waits in flight; the session
+/// deletes itself once it is closing and the last of them has completed. That also keeps it
+/// alive until the poller's batch that closed it is over.
+class session final : public session_hook, public poll_target {
  public:
   /// Why a session ended (debug log and tests).
   enum class end_reason : std::uint8_t {
     done, client_error, server_error, idle_timeout, connect_failed, no_server, closed_by_proxy,
   };
 
-  /// `frontend` belongs to `rt`, which the session keeps alive.
-  session(worker& owner, boost::asio::ip::tcp::socket client, std::shared_ptr<const runtime> rt,
+  /// Takes the accepted `client_fd`. `frontend` belongs to `rt`, which the session keeps alive.
+  session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt,
           const frontend_runtime& frontend, std::uint64_t client_key);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -50,11 +52,22 @@ class session : public session_hook {
   /// The server this session is connected (or connecting) to, or nullptr.
   const backend::server* server() const { return server_.get(); }
 
+  void on_ready(unsigned tag, std::uint32_t events) override;
+  void on_resume() override;
+
  private:
+  /// One connection of the session, as the poller last reported it.
+  struct leg {
+    int fd = -1;
+    bool readable = false;
+    bool writable = false;
+    bool peer_done = false;  ///< the peer has shut down or failed: read on until EOF or error
+  };
+
   /// One direction of the byte pump.
   struct pump {
-    boost::asio::ip::tcp::socket* from = nullptr;
-    boost::asio::ip::tcp::socket* to = nullptr;
+    leg* from = nullptr;
+    leg* to = nullptr;
     std::unique_ptr<char[]> backlog;   ///< bytes read but not yet written; null when empty
     std::uint32_t backlog_offset = 0;
     std::uint32_t backlog_size = 0;
@@ -65,36 +78,37 @@ class session : public session_hook {
   ~session();
 
   void connect_next();
-  void on_connected(const boost::system::error_code& ec);
+  /// The connect ended with `error` (0: connected).
+  void on_connect_done(int error);
+  void on_connected();
   void connect_failed(backend::down_reason why);
-  void start_pumping();
 
-  void wait_readable(pump& p);
-  void on_readable(pump& p, const boost::system::error_code& ec);
-  void wait_writable(pump& p);
-  void on_writable(pump& p, const boost::system::error_code& ec);
+  /// Moves what it can both ways; false when the session ended.
+  bool pump_both();
+  /// Moves what it can in one direction; false when the session ended.
+  bool pump_one(pump& p);
+  /// Writes `p.backlog` out while the other leg takes it; false when the session ended.
+  bool flush_backlog(pump& p);
   /// Moves bytes from `p.from` to `p.to` until one would block; false when the session ended.
   bool transfer(pump& p);
   void flush_counters(pump& p);
 
   void arm_timer(std::chrono::steady_clock::time_point at);
   void on_timer(const boost::system::error_code& ec);
+  /// When the pumping session must next wake: idle or drain deadline, whichever is first.
+  std::chrono::steady_clock::time_point pumping_deadline() const;
 
   /// Starts ending the session; the last completing operation frees it.
   void finish(end_reason why, bool reset = false);
   void release_if_idle();
 
-  template <typename Handler>
-  auto track(Handler handler);
-
   worker& owner_;
-  boost::asio::ip::tcp::socket client_;
-  boost::asio::ip::tcp::socket upstream_;
+  leg client_;
+  leg upstream_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<const runtime> runtime_;  ///< keeps `frontend_` alive across reloads
   const frontend_runtime& frontend_;
   backend::server_ptr server_;
-  int server_index_ = -1;
   backend::server_mask tried_ = 0;
   unsigned attempts_left_;
   std::uint64_t client_key_;
@@ -104,7 +118,7 @@ class session : public session_hook {
   pump downstream_pump_;  ///< server -> client
   std::uint16_t pending_ = 0;
   bool connecting_ = false;
-  bool connect_timed_out_ = false;
+  bool resume_queued_ = false;
   bool closing_ = false;
 };
 

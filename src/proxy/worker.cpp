@@ -9,6 +9,7 @@ worker::worker(unsigned index, shared_state& shared) : index_(index), shared_(sh
 worker::~worker() { join(); }
 
 void worker::run() {
+  poller_.start();
   thread_ = std::thread([this] { context_.run(); });
 }
 
@@ -66,6 +67,7 @@ void worker::close_sessions(const backend::server* server, duration spread) {
 void worker::shutdown() {
   stop_accepting();
   for (auto it = sessions_.begin(); it != sessions_.end();) (it++)->abort();  // abort may free it
+  poller_.stop();
   guard_.reset();
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cplb/proxy/proxy.hpp"
+#include "poller.hpp"
 #include "session.hpp"
 #include "shared_state.hpp"
 
@@ -32,6 +33,8 @@ class worker {
   boost::asio::io_context& context() { return context_; }
   /// Shared state of all workers.
   shared_state& shared() { return shared_; }
+  /// The readiness poller of the worker's sockets.
+  cplb::proxy::poller& poller() { return poller_; }
   /// Scratch buffer for one read: data only passes through it, so idle sessions hold none.
   std::span<char> scratch() { return {scratch_.data(), scratch_.size()}; }
 
@@ -61,6 +64,7 @@ class worker {
   unsigned index_;
   shared_state& shared_;
   boost::asio::io_context context_{1};
+  cplb::proxy::poller poller_{context_};
   std::thread thread_;
   std::shared_ptr<const runtime> runtime_;
   /// Keeps run() going while there are no listeners or sessions, until shutdown().
