@@ -225,9 +225,9 @@ void daemon::begin_shutdown() {
 }
 
 void daemon::stop_serving() {
+  proxy_->stop_accepting();
   log::info("shutting down: no new connections", {{"sessions", proxy_->active_sessions()},
                                                    {"grace", format_duration(config_.global.shutdown_grace)}});
-  proxy_->stop_accepting();
   checker_->stop();
   down_policy_->stop();
   wait_sessions_then_stop(std::chrono::steady_clock::now() + config_.global.shutdown_grace);

@@ -13,9 +13,6 @@
 
 namespace cplb::proxy {
 
-namespace asio = boost::asio;
-using boost::system::error_code;
-
 namespace {
 
 /// How long accepting pauses when the process is out of descriptors or memory.
@@ -32,9 +29,15 @@ void reset_and_close(int fd) {
 }  // namespace
 
 listener::listener(worker& owner, int fd, const socket_address& address)
-    : owner_(owner), fd_(fd), pause_timer_(owner.context()), address_(address) {}
+    : owner_(owner), fd_(fd), address_(address) {}
 
-listener::~listener() { close(); }
+listener::~listener() {
+  auto& loop = owner_.loop();
+  loop.unwatch(fd_);  // the other workers' descriptors share the socket: close alone won't do
+  if (resume_queued_) loop.forget(*this);
+  loop.cancel(pause_timer_);
+  ::close(fd_);
+}
 
 void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend) {
   runtime_ = std::move(rt);
@@ -42,27 +45,20 @@ void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& 
 }
 
 void listener::start() {
-  if (!owner_.poller().watch(fd_, *this, 0))
+  if (!owner_.loop().watch(fd_, *this, 0, true))
     log::error("cannot watch listener", {{"frontend", name()}, {"error", std::strerror(errno)}});
 }
 
-void listener::close() {
-  if (fd_ < 0) return;
-  owner_.poller().unwatch(fd_);
-  if (resume_queued_) owner_.poller().forget(*this);
-  ::close(fd_);
-  fd_ = -1;
-  pause_timer_.cancel();
-}
-
 void listener::on_ready(unsigned, std::uint32_t) {
-  if (!paused_) accept_batch();
+  if (!pause_timer_.armed()) accept_batch();
 }
 
 void listener::on_resume() {
   resume_queued_ = false;
   accept_batch();
 }
+
+void listener::on_deadline() { accept_batch(); }  // the pause is over
 
 void listener::accept_batch() {
   for (int i = 0; i < accept_batch_size; ++i) {
@@ -84,7 +80,7 @@ void listener::accept_batch() {
   }
   // Batch used up: let other sockets run, then carry on.
   resume_queued_ = true;
-  owner_.poller().again(*this);
+  owner_.loop().again(*this);
 }
 
 void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
@@ -111,13 +107,8 @@ void listener::pause() {
               {{"frontend", name()}, {"error", std::strerror(errno)}, {"pause", "100ms"}});
     paused_logged_ = true;
   }
-  // Edge-triggered: the backlog that is already waiting raises no new event, so look again.
-  paused_ = true;
-  pause_timer_.expires_after(exhaustion_pause);
-  pause_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    self->paused_ = false;
-    if (!ec && self->fd_ >= 0) self->accept_batch();
-  });
+  // Edge-triggered: the backlog already waiting raises no new event, so look again after it.
+  owner_.loop().schedule(pause_timer_, owner_.loop().now() + exhaustion_pause);
 }
 
 }  // namespace cplb::proxy

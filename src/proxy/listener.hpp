@@ -1,33 +1,34 @@
 #pragma once
-#include <boost/asio/steady_timer.hpp>
-
 #include <sys/socket.h>
 
 #include <memory>
 #include <string>
 
 #include "cplb/proxy/runtime.hpp"
-#include "poller.hpp"
+#include "event_loop.hpp"
 
 namespace cplb::proxy {
 
 class worker;
 
-/// One frontend's SO_REUSEPORT listening socket on one worker. Accepts in a loop until the
-/// backlog is empty, turns away connections over max_connections at once, and pauses briefly
-/// instead of spinning when the process runs out of descriptors.
-class listener final : public std::enable_shared_from_this<listener>, public poll_target {
+/// One frontend's listening socket as seen by one worker. Every worker watches the same socket,
+/// exclusively, so the kernel hands each new connection to a worker that is waiting rather than
+/// to one that is busy. Accepts in a loop until the backlog is empty, turns away connections
+/// over max_connections at once, and pauses briefly instead of spinning when the process runs
+/// out of descriptors.
+class listener final : public loop_target {
  public:
-  /// Takes ownership of the listening `fd` bound to `address`.
+  /// Takes ownership of `fd`, this worker's descriptor of the socket bound to `address`.
   listener(worker& owner, int fd, const socket_address& address);
+  listener(const listener&) = delete;
+  listener& operator=(const listener&) = delete;
+  /// Stops accepting and closes the descriptor.
+  ~listener() override;
 
   /// Serves `frontend` (which belongs to `rt`) from now on; called again on reload.
   void serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend);
   /// Starts accepting.
   void start();
-  /// Stops accepting and closes the socket.
-  void close();
-  ~listener();
 
   /// The frontend's name.
   const std::string& name() const { return frontend_->config.name; }
@@ -36,6 +37,7 @@ class listener final : public std::enable_shared_from_this<listener>, public pol
 
   void on_ready(unsigned tag, std::uint32_t events) override;
   void on_resume() override;
+  void on_deadline() override;
 
  private:
   /// Accepts until the backlog is empty, a batch is done, or descriptors run out.
@@ -45,11 +47,10 @@ class listener final : public std::enable_shared_from_this<listener>, public pol
 
   worker& owner_;
   int fd_;
-  boost::asio::steady_timer pause_timer_;
+  loop_timer pause_timer_{*this};
   socket_address address_;
   std::shared_ptr<const runtime> runtime_;
   const frontend_runtime* frontend_ = nullptr;
-  bool paused_ = false;
   bool paused_logged_ = false;
   bool resume_queued_ = false;
 };

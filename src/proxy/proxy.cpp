@@ -1,8 +1,11 @@
 #include "cplb/proxy/proxy.hpp"
 
-#include <boost/asio/post.hpp>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <latch>
 #include <stdexcept>
 
 #include "socket_options.hpp"
@@ -46,18 +49,25 @@ bool proxy::update(std::shared_ptr<const runtime> rt, std::string& error) {
   for (std::size_t f = 0; f < n; ++f) {
     const auto& frontend = rt->frontends[f].config;
     if (unchanged_listener(current_.get(), frontend)) continue;
-    for (std::size_t w = 0; w < workers_.size(); ++w) {
-      fds[w][f] = open_listener(frontend.listen, frontend, error);
-      if (fds[w][f] >= 0) continue;
-      error = "frontend " + frontend.name + ": " + error;
-      for (auto& row : fds)
-        for (int fd : row)
-          if (fd >= 0) ::close(fd);
-      return false;
+    // One socket, one descriptor of it per worker: the kernel wakes whichever worker waits.
+    const int fd = open_listener(frontend.listen, frontend, error);
+    bool opened = fd >= 0;
+    for (std::size_t w = 0; opened && w < workers_.size(); ++w) {
+      fds[w][f] = w == 0 ? fd : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (fds[w][f] < 0) {
+        error = std::string("dup: ") + std::strerror(errno);
+        opened = false;
+      }
     }
+    if (opened) continue;
+    error = "frontend " + frontend.name + ": " + error;
+    for (auto& row : fds)
+      for (int d : row)
+        if (d >= 0) ::close(d);
+    return false;
   }
   for (std::size_t w = 0; w < workers_.size(); ++w)
-    boost::asio::post(workers_[w]->context(), [wk = workers_[w].get(), rt, f = std::move(fds[w])]() mutable {
+    workers_[w]->post([wk = workers_[w].get(), rt, f = std::move(fds[w])]() mutable {
       wk->apply(std::move(rt), std::move(f));
     });
   current_ = std::move(rt);
@@ -66,15 +76,22 @@ bool proxy::update(std::shared_ptr<const runtime> rt, std::string& error) {
 
 void proxy::close_sessions(const backend::server_ptr& server, duration spread) {
   for (auto& w : workers_)
-    boost::asio::post(w->context(), [wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });
+    w->post([wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });
 }
 
 void proxy::stop_accepting() {
-  for (auto& w : workers_) boost::asio::post(w->context(), [wk = w.get()] { wk->stop_accepting(); });
+  // Waits for every worker, so that no connection is accepted once this returns.
+  std::latch stopped(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (auto& w : workers_)
+    w->post([wk = w.get(), &stopped] {
+      wk->stop_accepting();
+      stopped.count_down();
+    });
+  stopped.wait();
 }
 
 void proxy::stop() {
-  for (auto& w : workers_) boost::asio::post(w->context(), [wk = w.get()] { wk->shutdown(); });
+  for (auto& w : workers_) w->post([wk = w.get()] { wk->shutdown(); });
   for (auto& w : workers_) w->join();
 }
 

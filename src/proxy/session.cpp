@@ -13,7 +13,6 @@
 
 namespace cplb::proxy {
 
-using boost::system::error_code;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -56,12 +55,11 @@ void close_fd(int& fd, bool reset) {
 session::session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt,
                  const frontend_runtime& frontend, std::uint64_t client_key)
     : owner_(owner),
-      timer_(owner.context()),
       runtime_(std::move(rt)),
       frontend_(frontend),
       attempts_left_(frontend.config.retries + 1),
       client_key_(client_key),
-      last_activity_(steady::now()) {
+      last_activity_(owner.loop().now()) {
   client_.fd = client_fd;
   client_.writable = true;  // a fresh connection has room to send
   upstream_pump_.from = &client_;
@@ -74,6 +72,7 @@ session::session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt
 }
 
 session::~session() {
+  owner_.loop().cancel(timer_);
   auto& counters = frontend_.stats->worker(owner_.index());
   add_owned(counters.active, std::int64_t{-1});
   owner_.remove_session(*this);
@@ -82,7 +81,7 @@ session::~session() {
 
 void session::start() {
   // Watched from the start, so bytes the client sends while we connect are already known.
-  if (!owner_.poller().watch(client_.fd, *this, client_tag)) {
+  if (!owner_.loop().watch(client_.fd, *this, client_tag)) {
     log::warn("cannot watch client socket", {{"error", std::strerror(errno)}});
     return finish(end_reason::client_error, true);
   }
@@ -107,7 +106,7 @@ void session::connect_next() {
   std::string error;
   upstream_ = leg{};
   upstream_.fd = open_tcp_socket(server_->address().family(), error);
-  if (upstream_.fd < 0 || !owner_.poller().watch(upstream_.fd, *this, upstream_tag)) {
+  if (upstream_.fd < 0 || !owner_.loop().watch(upstream_.fd, *this, upstream_tag)) {
     // Out of descriptors or memory here is local trouble, not the server's fault.
     if (error.empty()) error = std::string("epoll: ") + std::strerror(errno);
     log::warn("cannot open upstream socket", {{"server", server_->name()}, {"error", error}});
@@ -116,7 +115,7 @@ void session::connect_next() {
   }
   apply_session_options(upstream_.fd, frontend_.config);
   connecting_ = true;
-  arm_timer(steady::now() + frontend_.config.connect_timeout);
+  owner_.loop().schedule(timer_, owner_.loop().now() + frontend_.config.connect_timeout);
   // Completion shows as the socket turning writable (or failing), reported by the poller.
   if (::connect(upstream_.fd, server_->address().data(), server_->address().size()) == 0)
     return on_connect_done(0);
@@ -134,10 +133,10 @@ void session::on_connected() {
   auto& counters = server_->counters(owner_.index());
   add_owned(counters.connections, 1);
   server_->session_opened();
-  last_activity_ = steady::now();
-  // The connect deadline's timer stays armed and re-arms for the idle deadline when it fires,
+  last_activity_ = owner_.loop().now();
+  // The connect deadline's timer stays armed and moves to the idle deadline when it fires,
   // unless the idle (or drain) deadline comes first.
-  if (pumping_deadline() < timer_.expiry()) arm_timer(pumping_deadline());
+  if (pumping_deadline() < timer_.expiry()) owner_.loop().schedule(timer_, pumping_deadline());
   // The client has usually sent its first bytes (a TLS ClientHello) while we connected: pass
   // them on now.
   pump_both();
@@ -166,9 +165,13 @@ void session::on_ready(unsigned tag, std::uint32_t events) {
   if (connecting_) {
     // The client's side waits until the upstream is there; its readiness is remembered.
     if (tag != upstream_tag || !upstream_.writable) return;
+    // Writable without an error means connected; only a failure needs SO_ERROR for its reason.
     int error = 0;
-    socklen_t size = sizeof error;
-    if (::getsockopt(upstream_.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      socklen_t size = sizeof error;
+      if (::getsockopt(upstream_.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+      if (error == 0) error = ECONNRESET;  // hung up before it ever connected
+    }
     on_connect_done(error);
     return;
   }
@@ -204,7 +207,7 @@ bool session::flush_backlog(pump& p) {
       finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
       return false;
     }
-    last_activity_ = steady::now();
+    last_activity_ = owner_.loop().now();
     p.backlog_offset += static_cast<std::uint32_t>(n);
     p.backlog_size -= static_cast<std::uint32_t>(n);
   }
@@ -238,7 +241,7 @@ bool session::transfer(pump& p) {
       finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
       return false;
     }
-    last_activity_ = steady::now();
+    last_activity_ = owner_.loop().now();
     moved += static_cast<std::size_t>(n);
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
@@ -274,7 +277,7 @@ bool session::transfer(pump& p) {
   // Turn used up with bytes still queued: let other sessions run, then carry on.
   if (!resume_queued_) {
     resume_queued_ = true;
-    owner_.poller().again(*this);
+    owner_.loop().again(*this);
   }
   return true;
 }
@@ -291,27 +294,13 @@ steady::time_point session::pumping_deadline() const {
   return std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_);
 }
 
-void session::arm_timer(steady::time_point at) {
-  timer_.expires_at(at);  // cancels a wait in flight, which completes with operation_aborted
-  ++pending_;
-  timer_.async_wait([this](const error_code& ec) {
-    --pending_;
-    if (closing_) return release_if_idle();
-    on_timer(ec);
-  });
-}
-
-void session::on_timer(const error_code& ec) {
-  if (ec == boost::asio::error::operation_aborted) return;  // re-armed
-  const auto now = steady::now();
-  if (connecting_) {
-    if (now < timer_.expiry()) return arm_timer(timer_.expiry());
-    return connect_failed(backend::down_reason::timeout);
-  }
+void session::on_deadline() {
+  const auto now = owner_.loop().now();
+  if (connecting_) return connect_failed(backend::down_reason::timeout);
   if (now >= close_deadline_) return finish(end_reason::closed_by_proxy, true);
   const auto idle_until = last_activity_ + frontend_.config.idle_timeout;
   if (now >= idle_until) return finish(end_reason::idle_timeout);
-  arm_timer(pumping_deadline());
+  owner_.loop().schedule(timer_, pumping_deadline());
 }
 
 void session::abort() { finish(end_reason::closed_by_proxy, true); }
@@ -319,7 +308,7 @@ void session::abort() { finish(end_reason::closed_by_proxy, true); }
 void session::close_at(steady::time_point deadline) {
   if (closing_) return;
   close_deadline_ = deadline;
-  if (!connecting_ && deadline < timer_.expiry()) arm_timer(deadline);
+  if (!connecting_ && deadline < timer_.expiry()) owner_.loop().schedule(timer_, deadline);
 }
 
 void session::finish(end_reason why, bool reset_peers) {
@@ -332,16 +321,12 @@ void session::finish(end_reason why, bool reset_peers) {
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", to_string(why)}});
-  if (resume_queued_) owner_.poller().forget(*this);
-  // Closing takes both descriptors out of the poller.
+  if (resume_queued_) owner_.loop().forget(*this);
+  // Closing takes both descriptors out of the loop's epoll set.
   close_fd(client_.fd, reset_peers);
   close_fd(upstream_.fd, reset_peers);
-  timer_.cancel();
-  release_if_idle();
-}
-
-void session::release_if_idle() {
-  if (pending_ == 0) delete this;
+  owner_.loop().cancel(timer_);
+  owner_.loop().retire(std::unique_ptr<loop_target>(this));
 }
 
 }  // namespace cplb::proxy

@@ -1,5 +1,4 @@
 #pragma once
-#include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
 #include <chrono>
@@ -8,7 +7,7 @@
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/proxy/runtime.hpp"
-#include "poller.hpp"
+#include "event_loop.hpp"
 
 namespace cplb::proxy {
 
@@ -20,17 +19,16 @@ using session_hook =
 
 /// One client connection and its upstream leg. Lives on one worker thread from accept to close.
 ///
-/// Both legs are plain non-blocking descriptors in the worker's edge-triggered poller; the
+/// Both legs are plain non-blocking descriptors in the worker's edge-triggered event loop; the
 /// session remembers which of them are readable and writable and moves bytes while it can.
 /// Data moves readiness-first: read into the worker's scratch buffer, write straight to the
 /// other leg. Only bytes the other leg could not take yet are copied into a per-direction
 /// buffer, which is freed once flushed: an idle session holds none.
 ///
-/// Lifetime: the session owns itself. Its one timer (connect, idle and drain deadlines) is
-/// always armed while it lives, and `pending_` counts the timer waits in flight; the session
-/// deletes itself once it is closing and the last of them has completed. That also keeps it
-/// alive until the poller's batch that closed it is over.
-class session final : public session_hook, public poll_target {
+/// Lifetime: the session owns itself. When it ends it closes both legs and hands itself to the
+/// loop, which frees it once the current turn is over (a later event of the same batch may
+/// still name it). One timer serves the connect, idle and drain deadlines.
+class session final : public session_hook, public loop_target {
  public:
   /// Why a session ended (debug log and tests).
   enum class end_reason : std::uint8_t {
@@ -52,8 +50,11 @@ class session final : public session_hook, public poll_target {
   /// The server this session is connected (or connecting) to, or nullptr.
   const backend::server* server() const { return server_.get(); }
 
+  ~session() override;
+
   void on_ready(unsigned tag, std::uint32_t events) override;
   void on_resume() override;
+  void on_deadline() override;
 
  private:
   /// One connection of the session, as the poller last reported it.
@@ -75,8 +76,6 @@ class session final : public session_hook, public poll_target {
     bool finished = false;             ///< EOF read and passed on as a half-close
   };
 
-  ~session();
-
   void connect_next();
   /// The connect ended with `error` (0: connected).
   void on_connect_done(int error);
@@ -93,19 +92,16 @@ class session final : public session_hook, public poll_target {
   bool transfer(pump& p);
   void flush_counters(pump& p);
 
-  void arm_timer(std::chrono::steady_clock::time_point at);
-  void on_timer(const boost::system::error_code& ec);
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
   std::chrono::steady_clock::time_point pumping_deadline() const;
 
-  /// Starts ending the session; the last completing operation frees it.
+  /// Ends the session: closes both legs and hands it to the loop to free.
   void finish(end_reason why, bool reset = false);
-  void release_if_idle();
 
   worker& owner_;
   leg client_;
   leg upstream_;
-  boost::asio::steady_timer timer_;
+  loop_timer timer_{*this};
   std::shared_ptr<const runtime> runtime_;  ///< keeps `frontend_` alive across reloads
   const frontend_runtime& frontend_;
   backend::server_ptr server_;
@@ -116,7 +112,6 @@ class session final : public session_hook, public poll_target {
   std::chrono::steady_clock::time_point close_deadline_ = std::chrono::steady_clock::time_point::max();
   pump upstream_pump_;    ///< client -> server
   pump downstream_pump_;  ///< server -> client
-  std::uint16_t pending_ = 0;
   bool connecting_ = false;
   bool resume_queued_ = false;
   bool closing_ = false;

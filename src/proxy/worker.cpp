@@ -9,8 +9,7 @@ worker::worker(unsigned index, shared_state& shared) : index_(index), shared_(sh
 worker::~worker() { join(); }
 
 void worker::run() {
-  poller_.start();
-  thread_ = std::thread([this] { context_.run(); });
+  thread_ = std::thread([this] { loop_.run(); });
 }
 
 void worker::join() {
@@ -18,12 +17,12 @@ void worker::join() {
 }
 
 void worker::apply(std::shared_ptr<const runtime> rt, std::vector<int> fds) {
-  std::vector<std::shared_ptr<listener>> next;
+  std::vector<std::unique_ptr<listener>> next;
   for (std::size_t i = 0; i < rt->frontends.size(); ++i) {
     const auto& frontend = rt->frontends[i];
-    std::shared_ptr<listener> l;
+    std::unique_ptr<listener> l;
     if (fds[i] >= 0) {
-      l = std::make_shared<listener>(*this, fds[i], frontend.config.listen);
+      l = std::make_unique<listener>(*this, fds[i], frontend.config.listen);
       l->serve(rt, frontend);
       l->start();
     } else {
@@ -33,9 +32,7 @@ void worker::apply(std::shared_ptr<const runtime> rt, std::vector<int> fds) {
     }
     next.push_back(std::move(l));
   }
-  for (auto& old : listeners_)
-    if (old) old->close();  // removed, or replaced by a listener on a new address
-  listeners_ = std::move(next);
+  listeners_ = std::move(next);  // the rest were removed, or replaced by one on a new address
 
   pickers_.clear();
   for (const auto& b : rt->backends->all())
@@ -45,7 +42,6 @@ void worker::apply(std::shared_ptr<const runtime> rt, std::vector<int> fds) {
 }
 
 void worker::stop_accepting() {
-  for (auto& l : listeners_) l->close();
   listeners_.clear();
 }
 
@@ -66,9 +62,8 @@ void worker::close_sessions(const backend::server* server, duration spread) {
 
 void worker::shutdown() {
   stop_accepting();
-  for (auto it = sessions_.begin(); it != sessions_.end();) (it++)->abort();  // abort may free it
-  poller_.stop();
-  guard_.reset();
+  for (auto& s : sessions_) s.abort();  // freed once this turn of the loop is over
+  loop_.stop();
 }
 
 int worker::pick(const backend::backend& b, backend::server_mask eligible, std::uint64_t client_key) {

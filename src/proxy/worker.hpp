@@ -1,6 +1,4 @@
 #pragma once
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/intrusive/list.hpp>
 
 #include <span>
@@ -12,7 +10,7 @@
 #include <vector>
 
 #include "cplb/proxy/proxy.hpp"
-#include "poller.hpp"
+#include "event_loop.hpp"
 #include "session.hpp"
 #include "shared_state.hpp"
 
@@ -20,8 +18,9 @@ namespace cplb::proxy {
 
 class listener;
 
-/// One proxy thread: its io_context, its listeners, its sessions and its pickers. Everything
-/// here is touched only from the worker's own thread, except the constructor, `run` and `post`.
+/// One proxy thread: its event loop, its listeners, its sessions and its pickers. Everything
+/// here is touched only from the worker's own thread, except the constructor, `run`, `join` and
+/// `post`.
 class worker {
  public:
   worker(unsigned index, shared_state& shared);
@@ -29,12 +28,12 @@ class worker {
 
   /// This worker's index (its slot in per-worker counters).
   unsigned index() const { return index_; }
-  /// The worker's io_context.
-  boost::asio::io_context& context() { return context_; }
+  /// Runs `work` on the worker's thread. Safe from any thread.
+  void post(std::function<void()> work) { loop_.post(std::move(work)); }
   /// Shared state of all workers.
   shared_state& shared() { return shared_; }
-  /// The readiness poller of the worker's sockets.
-  cplb::proxy::poller& poller() { return poller_; }
+  /// The worker's event loop.
+  event_loop& loop() { return loop_; }
   /// Scratch buffer for one read: data only passes through it, so idle sessions hold none.
   std::span<char> scratch() { return {scratch_.data(), scratch_.size()}; }
 
@@ -50,7 +49,7 @@ class worker {
   void stop_accepting();
   /// Closes the sessions to `server`, spread over `spread`. Runs on the worker thread.
   void close_sessions(const backend::server* server, duration spread);
-  /// Closes everything so that the io_context runs out of work. Runs on the worker thread.
+  /// Closes everything and ends the thread. Runs on the worker thread.
   void shutdown();
 
   /// Picks a server of `backend` among `eligible`; -1 when none.
@@ -63,13 +62,10 @@ class worker {
  private:
   unsigned index_;
   shared_state& shared_;
-  boost::asio::io_context context_{1};
-  cplb::proxy::poller poller_{context_};
+  event_loop loop_;
   std::thread thread_;
   std::shared_ptr<const runtime> runtime_;
-  /// Keeps run() going while there are no listeners or sessions, until shutdown().
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{context_.get_executor()};
-  std::vector<std::shared_ptr<listener>> listeners_;
+  std::vector<std::unique_ptr<listener>> listeners_;
   std::unordered_map<const backend::backend*, std::unique_ptr<backend::picker>> pickers_;
   boost::intrusive::list<session, boost::intrusive::base_hook<session_hook>, boost::intrusive::constant_time_size<true>> sessions_;
   std::array<char, 64 * 1024> scratch_;

@@ -44,7 +44,8 @@ class proxy {
   /// else one after another evenly over `spread`.
   void close_sessions(const backend::server_ptr& server, duration spread);
 
-  /// Stops accepting on every frontend; open sessions go on.
+  /// Stops accepting on every frontend and returns once no worker accepts any more (it waits
+  /// for each worker's current turn, microseconds); open sessions go on.
   void stop_accepting();
 
   /// Closes every session and stops the workers; returns once they have all exited.
