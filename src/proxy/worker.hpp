@@ -68,7 +68,7 @@ class worker {
   std::vector<std::unique_ptr<listener>> listeners_;
   std::unordered_map<const backend::backend*, std::unique_ptr<backend::picker>> pickers_;
   boost::intrusive::list<session, boost::intrusive::base_hook<session_hook>, boost::intrusive::constant_time_size<true>> sessions_;
-  std::array<char, 64 * 1024> scratch_;
+  std::array<char, 256 * 1024> scratch_;
 };
 
 }  // namespace cplb::proxy
