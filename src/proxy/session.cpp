@@ -116,7 +116,7 @@ void session::connect_next() {
   apply_session_options(upstream_.fd, frontend_.config);
   connecting_ = true;
   owner_.loop().schedule(timer_, owner_.loop().now() + frontend_.config.connect_timeout);
-  // Completion shows as the socket turning writable (or failing), reported by the poller.
+  // Completion shows as the socket turning writable (or failing), reported by the event loop.
   if (::connect(upstream_.fd, server_->address().data(), server_->address().size()) == 0)
     return on_connect_done(0);
   if (errno != EINPROGRESS) on_connect_done(errno);

@@ -57,7 +57,7 @@ class session final : public session_hook, public loop_target {
   void on_deadline() override;
 
  private:
-  /// One connection of the session, as the poller last reported it.
+  /// One connection of the session, as the event loop last reported it.
   struct leg {
     int fd = -1;
     bool readable = false;
