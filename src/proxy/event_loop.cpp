@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -61,8 +62,10 @@ void event_loop::run() {
     const int n = ::epoll_wait(epoll_fd_, events.data(), batch_size, next_timeout_ms());
     now_ = clock::now();
     if (n < 0 && errno != EINTR) {
-      log::error("epoll_wait failed", {{"error", std::strerror(errno)}});
-      break;
+      // Only a broken epoll descriptor fails here. A worker that stopped would leave its share
+      // of connections unserved and stop_accepting waiting: better to exit for the supervisor.
+      log::error("epoll_wait failed: exiting", {{"error", std::strerror(errno)}});
+      std::abort();
     }
     for (int i = 0; i < n; ++i) {
       const auto& ev = events[static_cast<std::size_t>(i)];
@@ -115,14 +118,12 @@ void event_loop::run_posted() {
   for (auto& w : work) w();
 }
 
-bool event_loop::watch(int fd, loop_target& target, unsigned tag, bool exclusive) {
+bool event_loop::watch(int fd, loop_target& target, unsigned tag) {
   epoll_event ev{};
-  ev.events = exclusive ? EPOLLIN | EPOLLEXCLUSIVE | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = reinterpret_cast<std::uintptr_t>(&target) | (tag & 1u);
   return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
-
-void event_loop::unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
 
 void event_loop::again(loop_target& target) { again_.push_back(&target); }
 

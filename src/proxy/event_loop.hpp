@@ -45,10 +45,9 @@ class loop_timer : public heap_timer {
 /// Edge-triggered means a target hears of readiness once: it must read (or write) until EAGAIN,
 /// or remember that it stopped early and ask for another turn with `again`.
 ///
-/// Close is what unregisters a session's descriptor, which holds while no other process or
-/// dup() shares it: cplb never forks, and opens every descriptor with CLOEXEC. Descriptors that
-/// are shared (listeners) are unwatched explicitly. Targets that end while a batch of events may
-/// still name them are handed to `retire`, which frees them once the turn is over.
+/// Close is what unregisters a descriptor, which holds while no other process or dup() shares
+/// it: cplb never forks, and opens every descriptor with CLOEXEC. Targets that end while a batch
+/// of events may still name them are handed to `retire`, which frees them once the turn is over.
 class event_loop {
  public:
   using clock = std::chrono::steady_clock;
@@ -65,12 +64,9 @@ class event_loop {
   /// Queues `work` to run on the loop's thread. Safe from any thread.
   void post(std::function<void()> work);
 
-  /// Watches `fd` for input, output and peer shutdown until it is closed or unwatched. `tag`
-  /// (0 or 1) tells the target which of its descriptors is ready. `exclusive` (for a listener
-  /// shared by several loops) wakes only one waiting loop per event. False, with errno, on error.
-  bool watch(int fd, loop_target& target, unsigned tag, bool exclusive = false);
-  /// Stops watching `fd`; needed before closing a descriptor that is shared.
-  void unwatch(int fd);
+  /// Watches `fd` for input, output and peer shutdown until it is closed. `tag` (0 or 1) tells
+  /// the target which of its descriptors is ready. False, with errno, on error.
+  bool watch(int fd, loop_target& target, unsigned tag);
 
   /// Gives `target` another turn after the events already pending (it stopped early to be fair).
   void again(loop_target& target);

@@ -33,10 +33,9 @@ listener::listener(worker& owner, int fd, const socket_address& address)
 
 listener::~listener() {
   auto& loop = owner_.loop();
-  loop.unwatch(fd_);  // the other workers' descriptors share the socket: close alone won't do
   if (resume_queued_) loop.forget(*this);
   loop.cancel(pause_timer_);
-  ::close(fd_);
+  ::close(fd_);  // which also takes it out of the loop's epoll set
 }
 
 void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend) {
@@ -45,7 +44,7 @@ void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& 
 }
 
 void listener::start() {
-  if (!owner_.loop().watch(fd_, *this, 0, true))
+  if (!owner_.loop().watch(fd_, *this, 0))
     log::error("cannot watch listener", {{"frontend", name()}, {"error", std::strerror(errno)}});
 }
 

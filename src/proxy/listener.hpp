@@ -11,14 +11,12 @@ namespace cplb::proxy {
 
 class worker;
 
-/// One frontend's listening socket as seen by one worker. Every worker watches the same socket,
-/// exclusively, so the kernel hands each new connection to a worker that is waiting rather than
-/// to one that is busy. Accepts in a loop until the backlog is empty, turns away connections
-/// over max_connections at once, and pauses briefly instead of spinning when the process runs
-/// out of descriptors.
+/// One frontend's SO_REUSEPORT listening socket on one worker. Accepts in a loop until the
+/// backlog is empty, turns away connections over max_connections at once, and pauses briefly
+/// instead of spinning when the process runs out of descriptors.
 class listener final : public loop_target {
  public:
-  /// Takes ownership of `fd`, this worker's descriptor of the socket bound to `address`.
+  /// Takes ownership of the listening `fd` bound to `address`.
   listener(worker& owner, int fd, const socket_address& address);
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;

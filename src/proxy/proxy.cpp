@@ -1,6 +1,5 @@
 #include "cplb/proxy/proxy.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,15 +48,12 @@ bool proxy::update(std::shared_ptr<const runtime> rt, std::string& error) {
   for (std::size_t f = 0; f < n; ++f) {
     const auto& frontend = rt->frontends[f].config;
     if (unchanged_listener(current_.get(), frontend)) continue;
-    // One socket, one descriptor of it per worker: the kernel wakes whichever worker waits.
-    const int fd = open_listener(frontend.listen, frontend, error);
-    bool opened = fd >= 0;
+    // One SO_REUSEPORT socket per worker: the kernel spreads connections over them by address
+    // hash, so long-lived sessions end up evenly spread even when the workers are idle.
+    bool opened = true;
     for (std::size_t w = 0; opened && w < workers_.size(); ++w) {
-      fds[w][f] = w == 0 ? fd : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-      if (fds[w][f] < 0) {
-        error = std::string("dup: ") + std::strerror(errno);
-        opened = false;
-      }
+      fds[w][f] = open_listener(frontend.listen, frontend, error);
+      opened = fds[w][f] >= 0;
     }
     if (opened) continue;
     error = "frontend " + frontend.name + ": " + error;

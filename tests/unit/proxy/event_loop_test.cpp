@@ -164,8 +164,10 @@ TEST_CASE("a retired target lives until the turn is over, then is freed") {
   REQUIRE(loop.watch(legs[1].fd[0], *target, 1));
   target->on_report = [&] {
     if (++reports == 1) {
-      loop.unwatch(legs[0].fd[0]);
-      loop.unwatch(legs[1].fd[0]);
+      for (auto& leg : legs) {  // closing takes them out of the set, as a session does
+        ::close(leg.fd[0]);
+        leg.fd[0] = -1;
+      }
       loop.retire(std::unique_ptr<loop_target>(target));
     } else {
       freed_at_second_report = freed;
