@@ -195,24 +195,35 @@ bool session::pump_one(pump& p) {
   return transfer(p);
 }
 
-bool session::flush_backlog(pump& p) {
-  while (p.backlog_size > 0) {
-    const auto n = ::send(p.to->fd, p.backlog.get() + p.backlog_offset, p.backlog_size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        p.to->writable = false;
-        return true;
-      }
-      finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
-      return false;
+std::ptrdiff_t session::send_some(pump& p, const char* data, std::size_t size) {
+  std::size_t sent = 0;
+  while (sent < size) {
+    const auto n = ::send(p.to->fd, data + sent, size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
     }
-    last_activity_ = owner_.loop().now();
-    p.backlog_offset += static_cast<std::uint32_t>(n);
-    p.backlog_size -= static_cast<std::uint32_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      p.to->writable = false;
+      break;
+    }
+    finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
+    return -1;
   }
-  p.backlog.reset();
-  p.backlog_offset = 0;
+  return static_cast<std::ptrdiff_t>(sent);
+}
+
+bool session::flush_backlog(pump& p) {
+  const auto sent = send_some(p, p.backlog.get() + p.backlog_offset, p.backlog_size);
+  if (sent < 0) return false;
+  if (sent > 0) last_activity_ = owner_.loop().now();
+  p.backlog_offset += static_cast<std::uint32_t>(sent);
+  p.backlog_size -= static_cast<std::uint32_t>(sent);
+  if (p.backlog_size == 0) {
+    p.backlog.reset();
+    p.backlog_offset = 0;
+  }
   return true;
 }
 
@@ -246,22 +257,11 @@ bool session::transfer(pump& p) {
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
 
-    std::size_t sent = 0;
-    while (sent < static_cast<std::size_t>(n)) {
-      const auto w = ::send(p.to->fd, scratch.data() + sent, static_cast<std::size_t>(n) - sent,
-                            MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) break;
-        finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
-        return false;
-      }
-      sent += static_cast<std::size_t>(w);
-    }
-    if (sent < static_cast<std::size_t>(n)) {
+    const auto sent = send_some(p, scratch.data(), static_cast<std::size_t>(n));
+    if (sent < 0) return false;
+    if (sent < n) {
       // The other leg is full: keep the rest and stop reading this way until it drains.
-      p.to->writable = false;
-      p.backlog_size = static_cast<std::uint32_t>(static_cast<std::size_t>(n) - sent);
+      p.backlog_size = static_cast<std::uint32_t>(n - sent);
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);
       std::memcpy(p.backlog.get(), scratch.data() + sent, p.backlog_size);

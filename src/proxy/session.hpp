@@ -2,6 +2,7 @@
 #include <boost/intrusive/list_hook.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -86,6 +87,9 @@ class session final : public session_hook, public loop_target {
   bool pump_both();
   /// Moves what it can in one direction; false when the session ended.
   bool pump_one(pump& p);
+  /// Sends what `p.to` takes of `data` (marking it unwritable when full): the count sent, or -1
+  /// once a send error has ended the session.
+  std::ptrdiff_t send_some(pump& p, const char* data, std::size_t size);
   /// Writes `p.backlog` out while the other leg takes it; false when the session ended.
   bool flush_backlog(pump& p);
   /// Moves bytes from `p.from` to `p.to` until one would block; false when the session ended.
