@@ -20,14 +20,6 @@ bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
-/// The answer to a request that could not be read; the connection closes after it.
-reply refusal(unsigned status, std::string body) {
-  reply r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace
 
 connection::connection(tcp::socket socket, std::shared_ptr<shared_state> state)
@@ -61,8 +53,8 @@ void connection::read() {
 void connection::on_read(const beast::error_code& ec) {
   if (ec == http::error::end_of_stream) return linger();
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-    return send(refusal(431, "request header too large\n"), 11, false, false);
-  if (ec && is_parse_error(ec)) return send(refusal(400, "bad request\n"), 11, false, false);
+    return send(text(431, "request header too large\n"), 11, false, false);
+  if (ec && is_parse_error(ec)) return send(text(400, "bad request\n"), 11, false, false);
   if (ec) return;  // timeout, reset or stop(): the socket closes with this object
 
   const auto& req = parser_->get();

@@ -1,9 +1,9 @@
 #include "listener.hpp"
 
 #include <chrono>
-#include <cstring>
 
 #include "connection.hpp"
+#include "cplb/core/asio_endpoint.hpp"
 #include "cplb/core/log.hpp"
 
 namespace cplb::admin {
@@ -16,13 +16,6 @@ namespace {
 
 /// How long accepting pauses after an accept error (out of descriptors, ...).
 constexpr std::chrono::milliseconds accept_retry{100};
-
-tcp::endpoint to_endpoint(const socket_address& address) {
-  tcp::endpoint ep;
-  std::memcpy(ep.data(), address.data(), address.size());
-  ep.resize(address.size());
-  return ep;
-}
 
 }  // namespace
 

@@ -6,14 +6,14 @@
 
 namespace cplb::admin {
 
-namespace {
-
 reply text(unsigned status, std::string body) {
   reply r;
   r.status = status;
   r.body = std::move(body);
   return r;
 }
+
+namespace {
 
 reply answer(std::string_view path, const handlers& h) {
   if (path == "/metrics") {

@@ -14,6 +14,9 @@ struct reply {
   std::string allow;  ///< the Allow header of a 405 (empty otherwise)
 };
 
+/// A plain-text reply with `status` and `body`.
+reply text(unsigned status, std::string body);
+
 /// The Content-Type of /metrics (Prometheus text format 0.0.4).
 inline constexpr const char* metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -22,6 +22,8 @@
 #include <optional>
 #include <utility>
 
+#include "cplb/core/asio_endpoint.hpp"
+
 namespace cplb::health {
 namespace {
 
@@ -31,14 +33,6 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
 using backend::down_reason;
-
-/// The Asio form of a socket_address.
-tcp::endpoint to_endpoint(const socket_address& address) {
-  tcp::endpoint endpoint;
-  std::memcpy(endpoint.data(), address.data(), address.size());
-  endpoint.resize(address.size());
-  return endpoint;
-}
 
 /// `::1` from `[::1]`; anything else as it is.
 std::string unbracket(const std::string& host) {

@@ -7,7 +7,6 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
-#include <array>
 #include <iterator>
 #include <map>
 
@@ -20,9 +19,6 @@ namespace {
 /// Probe durations, from a fast local TLS check to the longest sensible timeout.
 const prometheus::Histogram::BucketBoundaries probe_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
                                                             0.25,  0.5,  1,     2.5,  5};
-
-/// The states a VRRP instance may enter; each gets a transitions series from the start.
-constexpr std::array<const char*, 4> vrrp_states{"init", "backup", "master", "fault"};
 
 /// The health series of one server.
 struct probe_series {

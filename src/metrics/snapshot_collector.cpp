@@ -1,6 +1,5 @@
 #include "snapshot_collector.hpp"
 
-#include <array>
 
 #include "family_builder.hpp"
 
@@ -9,9 +8,6 @@ namespace cplb::metrics {
 using prometheus::MetricType;
 
 namespace {
-
-/// The states of vrrp_state, one sample each.
-constexpr std::array<const char*, 4> vrrp_states{"init", "backup", "master", "fault"};
 
 void add_to(backend::counter_totals& sum, const backend::counter_totals& t) {
   sum.connections += t.connections;

@@ -1,7 +1,11 @@
 #pragma once
+#include <array>
 #include <string>
 
 namespace cplb::metrics {
+
+/// The states a VRRP instance may be in, as `vrrp_status::state` names them.
+inline constexpr std::array<const char*, 4> vrrp_states{"init", "backup", "master", "fault"};
 
 /// What metrics and /status show of one VRRP instance.
 struct vrrp_status {
