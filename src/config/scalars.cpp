@@ -16,14 +16,8 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-// Appended piece by piece: `"literal" + std::string` trips GCC 12's -Wrestrict at -O3 (PR105651).
 std::string range_text(std::uint64_t min, std::uint64_t max) {
-  std::string text = "(";
-  text += std::to_string(min);
-  text += '-';
-  text += std::to_string(max);
-  text += ')';
-  return text;
+  return "(" + std::to_string(min) + "-" + std::to_string(max) + ")";
 }
 
 /// Reads a decimal number within min..max; `why` names the problem otherwise.
@@ -32,9 +26,7 @@ std::optional<std::uint64_t> parse_whole(std::string_view text, std::uint64_t mi
   bool negative = !text.empty() && text.front() == '-';
   std::string_view digits = negative ? text.substr(1) : text;
   if (!all_digits(digits)) {
-    why = '\'';
-    why += text;
-    why += "' is not a whole number";
+    why = "'" + std::string(text) + "' is not a whole number";
     return std::nullopt;
   }
   std::uint64_t value = 0;

@@ -106,14 +106,9 @@ std::string socket_address::ip_string() const {
 }
 
 std::string socket_address::to_string() const {
-  // Appended piece by piece: `"literal" + std::string` trips GCC 12's -Wrestrict at -O3 (PR105651).
-  std::string text;
-  if (family() == AF_INET6) text += '[';
-  text += ip_string();
-  if (family() == AF_INET6) text += ']';
-  text += ':';
-  text += std::to_string(port());
-  return text;
+  const auto port_text = std::to_string(port());
+  if (family() == AF_INET6) return "[" + ip_string() + "]:" + port_text;
+  return ip_string() + ":" + port_text;
 }
 
 std::uint64_t socket_address::ip_hash() const {

@@ -98,13 +98,9 @@ options parse_options(int argc, const char* const* argv) {
 }
 
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint) {
-  // Appended piece by piece: `"literal" + std::string` trips GCC 12's -Wrestrict at -O3 (PR105651).
-  const bool v6 = endpoint.address().is_v6();
-  std::string text = v6 ? "[" : "";
-  text += endpoint.address().to_string();
-  text += v6 ? "]:" : ":";
-  text += std::to_string(endpoint.port());
-  return text;
+  const auto port = std::to_string(endpoint.port());
+  if (endpoint.address().is_v6()) return "[" + endpoint.address().to_string() + "]:" + port;
+  return endpoint.address().to_string() + ":" + port;
 }
 
 }  // namespace cplb::fake_apiserver
