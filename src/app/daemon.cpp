@@ -62,8 +62,8 @@ void daemon::start() {
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
   checker_ = std::make_unique<health::checker>(
       control_, health::checker_listener{
-                    [this](const backend::backend& b, backend::server& s, backend::server_state from,
-                           backend::server_state to) { on_transition(b, s, from, to); },
+                    [this](const backend::backend& b, const backend::server_ptr& s,
+                           backend::server_state, backend::server_state to) { on_transition(b, s, to); },
                     [this](const backend::backend& b, backend::server& s, const health::probe_result& r) {
                       metrics_.on_probe(b, s, r);
                     }});
@@ -186,15 +186,10 @@ void daemon::retire_removed_servers(const backend::backend_set& old_set,
   }
 }
 
-void daemon::on_transition(const backend::backend& b, backend::server& s,
-                           backend::server_state from, backend::server_state to) {
-  (void)from;
-  // Find the shared owner: the policy keeps the server alive while it drains.
-  backend::server_ptr owner;
-  for (const auto& candidate : b.servers())
-    if (candidate.get() == &s) owner = candidate;
-  if (owner && to == backend::server_state::down) down_policy_->server_down(b, owner);
-  if (to == backend::server_state::up) down_policy_->server_up(s);
+void daemon::on_transition(const backend::backend& b, const backend::server_ptr& s,
+                           backend::server_state to) {
+  if (to == backend::server_state::down) down_policy_->server_down(b, s);
+  if (to == backend::server_state::up) down_policy_->server_up(*s);
   note_all_down(b);
   update_vrrp_tracking();
 }

@@ -48,8 +48,7 @@ class daemon {
   /// Records a rejected reload (log and metric).
   void reload_failed();
 
-  void on_transition(const backend::backend& b, backend::server& s, backend::server_state from,
-                     backend::server_state to);
+  void on_transition(const backend::backend& b, const backend::server_ptr& s, backend::server_state to);
   void note_all_down(const backend::backend& b);
   /// Applies on_server_down to servers of `old_set` absent from `new_set`.
   void retire_removed_servers(const backend::backend_set& old_set, const backend::backend_set& new_set);

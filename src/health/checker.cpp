@@ -165,7 +165,7 @@ class checker::impl {
                                 {"reason", backend::to_string(reason)},
                                 {"detail", detail}});
     }
-    if (listener_.on_transition) listener_.on_transition(*s.owner, server, from, *to);
+    if (listener_.on_transition) listener_.on_transition(*s.owner, s.server, from, *to);
   }
 
   asio::io_context& io_;

@@ -34,13 +34,6 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 using backend::down_reason;
 
-/// `::1` from `[::1]`; anything else as it is.
-std::string unbracket(const std::string& host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    return host.substr(1, host.size() - 2);
-  return host;
-}
-
 /// True for an IPv4 or IPv6 literal (verified as an IP SAN, never sent as SNI).
 bool is_ip_literal(const std::string& name) {
   error_code ec;
@@ -67,7 +60,7 @@ class session final : public probe, public std::enable_shared_from_this<session>
           const socket_address& address, const std::string& host, probe_handler done)
       : spec_(std::move(spec)),
         endpoint_(to_endpoint(spec_->port != 0 ? address.with_port(spec_->port) : address)),
-        host_(unbracket(host)),
+        host_(host),
         done_(std::move(done)),
         socket_(io),
         deadline_(io),

@@ -18,7 +18,7 @@ namespace cplb::health {
 struct checker_listener {
   /// A server changed state; the server already holds the new state and reason, and the
   /// transition is logged.
-  std::function<void(const backend::backend&, backend::server&, backend::server_state from,
+  std::function<void(const backend::backend&, const backend::server_ptr&, backend::server_state from,
                      backend::server_state to)>
       on_transition;
   /// A probe finished (after on_transition when it caused one).

@@ -54,9 +54,9 @@ struct recorder {
   std::map<std::string, int> probes;     ///< per server
 
   checker_listener listener() {
-    return {[this](const cplb::backend::backend&, cplb::backend::server& s, server_state from,
+    return {[this](const cplb::backend::backend&, const cplb::backend::server_ptr& s, server_state from,
                    server_state to) {
-              transitions.push_back(s.name() + ":" + to_string(from) + "->" + to_string(to));
+              transitions.push_back(s->name() + ":" + to_string(from) + "->" + to_string(to));
             },
             [this](const cplb::backend::backend&, cplb::backend::server& s, const probe_result&) {
               ++probes[s.name()];
