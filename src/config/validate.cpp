@@ -21,11 +21,6 @@ std::string line_of(reader& r, const std::string& path) {
   return std::to_string(r.where(path)->line + 1);
 }
 
-std::string ipv4_text(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
-         std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
-}
-
 /// Reports every item whose key an earlier item already has.
 void report_duplicates(reader& r, const std::vector<keyed>& items) {
   std::map<std::string, std::string> first;  // key -> path of the first
@@ -136,12 +131,12 @@ void check_vrrp_instances(reader& r, const config& c) {
                             "virtual_router_id " + id + " on " + v.interface});
     }
     for (std::size_t j = 0; j < v.virtual_ips.size(); ++j) {
-      std::string ip = ipv4_text(v.virtual_ips[j].address);
+      std::string ip = format_ipv4(v.virtual_ips[j].address);
       virtual_ips.push_back({item(path + ".virtual_ips", j), ip, "virtual IP " + ip});
     }
     std::vector<keyed> peers;
     for (std::size_t j = 0; j < v.unicast_peers.size(); ++j) {
-      std::string ip = ipv4_text(v.unicast_peers[j]);
+      std::string ip = format_ipv4(v.unicast_peers[j]);
       peers.push_back({item(path + ".unicast_peers", j), ip, "unicast peer " + ip});
     }
     report_duplicates(r, peers);

@@ -105,6 +105,11 @@ std::string socket_address::ip_string() const {
   return buf;
 }
 
+std::string format_ipv4(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
+         std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
+}
+
 std::string socket_address::to_string() const {
   const auto port_text = std::to_string(port());
   if (family() == AF_INET6) return "[" + ip_string() + "]:" + port_text;

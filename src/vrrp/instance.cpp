@@ -96,10 +96,7 @@ void instance::start(const std::set<std::string>& down_backends) {
   for (const auto& vip : cfg_.virtual_ips) {
     unsigned removed = 0;
     if (const auto ec = remove_address(interface_.index, vip.address, removed))
-      log::error("vrrp: cannot remove a stale virtual IP", {{"instance", cfg_.name},
-                                                            {"interface", cfg_.interface},
-                                                            {"vip", vip.text},
-                                                            {"error", ec.message()}});
+      log_vip_error("vrrp: cannot remove a stale virtual IP", vip, ec);
     else if (removed > 0)
       log::warn("vrrp: removed a stale virtual IP left on the interface",
                 {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}});
@@ -165,7 +162,7 @@ void instance::stop() {
 }
 
 instance_status instance::status() const {
-  return {cfg_.name, machine_.current(), machine_.priority(), machine_.holds_vips(), dropped_packets_};
+  return {cfg_.name, machine_.current(), machine_.priority()};
 }
 
 void instance::feed(const event& e) {
@@ -228,13 +225,14 @@ void instance::send(const advert& message) {
   }
 }
 
+void instance::log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const {
+  log::error(what, {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}, {"error", ec.message()}});
+}
+
 void instance::add_virtual_ips() {
   for (const auto& vip : cfg_.virtual_ips) {
     if (const auto ec = add_address(interface_.index, vip.address, vip.prefix_length))
-      log::error("vrrp: cannot add a virtual IP", {{"instance", cfg_.name},
-                                                   {"interface", cfg_.interface},
-                                                   {"vip", vip.text},
-                                                   {"error", ec.message()}});
+      log_vip_error("vrrp: cannot add a virtual IP", vip, ec);
   }
   log::info("vrrp virtual IPs added",
             {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"count", cfg_.virtual_ips.size()}});
@@ -246,10 +244,7 @@ void instance::remove_virtual_ips() {
   for (const auto& vip : cfg_.virtual_ips) {
     unsigned removed = 0;
     if (const auto ec = remove_address(interface_.index, vip.address, removed))
-      log::error("vrrp: cannot remove a virtual IP", {{"instance", cfg_.name},
-                                                      {"interface", cfg_.interface},
-                                                      {"vip", vip.text},
-                                                      {"error", ec.message()}});
+      log_vip_error("vrrp: cannot remove a virtual IP", vip, ec);
   }
   log::info("vrrp virtual IPs removed",
             {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"count", cfg_.virtual_ips.size()}});
@@ -259,8 +254,12 @@ void instance::start_garp() {
   ++garp_generation_;
   garp_left_ = cfg_.garp.count;
   if (garp_left_ > 0) return garp_tick();
-  if (cfg_.garp.refresh.count() == 0) return;
-  garp_timer_.expires_after(cfg_.garp.refresh);
+  arm_garp(cfg_.garp.refresh);
+}
+
+void instance::arm_garp(std::chrono::steady_clock::duration after) {
+  if (after.count() == 0) return;
+  garp_timer_.expires_after(after);
   garp_timer_.async_wait(
       [self = shared_from_this(), generation = garp_generation_](const boost::system::error_code& ec) {
         if (!ec && !self->stopped_ && generation == self->garp_generation_) self->garp_tick();
@@ -277,13 +276,7 @@ void instance::garp_tick() {
   }
   log::debug("vrrp gratuitous ARP sent", {{"instance", cfg_.name}, {"count", cfg_.virtual_ips.size()}});
   if (garp_left_ > 0) --garp_left_;
-  const auto next = garp_left_ > 0 ? cfg_.garp.interval : cfg_.garp.refresh;
-  if (next.count() == 0) return;
-  garp_timer_.expires_after(next);
-  garp_timer_.async_wait(
-      [self = shared_from_this(), generation = garp_generation_](const boost::system::error_code& ec) {
-        if (!ec && !self->stopped_ && generation == self->garp_generation_) self->garp_tick();
-      });
+  arm_garp(garp_left_ > 0 ? cfg_.garp.interval : cfg_.garp.refresh);
 }
 
 void instance::arm_timer() {
@@ -339,7 +332,6 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
 }
 
 void instance::drop(const char* reason, std::uint32_t source) {
-  ++dropped_packets_;
   log::debug("vrrp packet dropped", {{"instance", cfg_.name},
                                      {"reason", reason},
                                      {"source", source ? format_ipv4(source) : std::string("unknown")}});

@@ -61,9 +61,12 @@ class instance : public std::enable_shared_from_this<instance> {
   void log_step(const step& s);
   void send(const advert& message);
   void add_virtual_ips();
+  void log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const;
   void remove_virtual_ips();
   void start_garp();
   void garp_tick();
+  /// Runs garp_tick after `after`; nothing when it is zero (no refresh configured).
+  void arm_garp(std::chrono::steady_clock::duration after);
   void arm_timer();
   void wait_packets();
   void read_packets();
@@ -90,7 +93,6 @@ class instance : public std::enable_shared_from_this<instance> {
   bool link_up_;
   bool stopped_ = false;
   bool send_failing_ = false;  ///< log a failing send once, not per advert
-  std::uint64_t dropped_packets_ = 0;
   std::optional<std::chrono::steady_clock::time_point> last_mismatch_warning_;
   std::function<void()> released_;                  ///< set by shutdown()
   std::array<std::uint8_t, 4096> packet_buffer_{};  ///< larger than any VRRP packet

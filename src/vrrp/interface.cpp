@@ -55,7 +55,6 @@ ipv4_address first_ipv4(const std::string& name, const std::vector<ipv4_address>
 
 interface_info read_interface(const std::string& name, const std::vector<ipv4_address>& exclude) {
   interface_info info;
-  info.name = name;
   info.index = ::if_nametoindex(name.c_str());
   if (info.index == 0) throw std::runtime_error("interface " + name + " not found: " + errno_text());
   ifreq req{};

@@ -14,7 +14,6 @@ using mac_address = std::array<std::uint8_t, 6>;
 
 /// One interface as the kernel sees it now.
 struct interface_info {
-  std::string name;          ///< as configured
   unsigned index = 0;        ///< the kernel's ifindex
   mac_address mac{};         ///< source of gratuitous ARP
   ipv4_address primary = 0;  ///< its first IPv4 address that is not one of `exclude`

@@ -42,8 +42,7 @@ step state_machine::on(const events::start&, time_point now) {
   if (state_ != state::init) return begin(cause::already_running);
   step s = begin(cause::startup);
   if (holds_vips_) {  // started again before a handover finished
-    s.actions.emplace_back(remove_vips{});
-    holds_vips_ = false;
+    release_vips(s);
   }
   if (!link_up_) {
     state_ = state::fault;
@@ -72,8 +71,7 @@ step state_machine::on(const events::shutdown&, time_point now) {
       break;
     case state::init:
       if (!holds_vips_) return begin(cause::not_running);
-      s.actions.emplace_back(remove_vips{});  // a second shutdown ends the handover at once
-      holds_vips_ = false;
+      release_vips(s);  // a second shutdown ends the handover at once
       deadline_.reset();
       break;
   }
@@ -90,15 +88,13 @@ step state_machine::on(const events::timer_expired&, time_point now) {
     }
     case state::master: {
       step s = begin(cause::advert_timer);
-      s.actions.emplace_back(advert_at(priority_));
-      deadline_ = now + std::chrono::microseconds(settings_.advert_interval);
+      advertise(s, now);
       return s;
     }
     case state::init: {
       assert(holds_vips_);  // the only timer in init is the handover's
       step s = begin(cause::handover_timeout);
-      s.actions.emplace_back(remove_vips{});
-      holds_vips_ = false;
+      release_vips(s);
       deadline_.reset();
       return s;
     }
@@ -133,8 +129,7 @@ step state_machine::on(const events::interface_changed& e, time_point now) {
     return s;
   }
   if (holds_vips_) {
-    s.actions.emplace_back(remove_vips{});
-    holds_vips_ = false;
+    release_vips(s);
   }
   if (state_ != state::init) state_ = state::fault;
   deadline_.reset();
@@ -147,8 +142,7 @@ step state_machine::on(const events::priority_changed& e, time_point now) {
   if (e.effective == priority_) return s;
   priority_ = e.effective;
   if (state_ == state::master) {  // tell the backups now, not at the next tick
-    s.actions.emplace_back(advert_at(priority_));
-    deadline_ = now + std::chrono::microseconds(settings_.advert_interval);
+    advertise(s, now);
   }
   return s;
 }
@@ -185,15 +179,13 @@ step state_machine::advert_as_backup(const advert& a, time_point now) {
 step state_machine::advert_as_master(const advert& a, time_point now) {
   if (a.priority == priority_leaving) {
     step s = begin(cause::priority_zero_advert);
-    s.actions.emplace_back(advert_at(priority_));
-    deadline_ = now + std::chrono::microseconds(settings_.advert_interval);
+    advertise(s, now);
     return s;
   }
   const bool better = a.priority > priority_ || (a.priority == priority_ && a.sender > settings_.primary_ip);
   if (better) {
     step s = begin(cause::higher_priority_advert);
-    s.actions.emplace_back(remove_vips{});
-    holds_vips_ = false;
+    release_vips(s);
     learn_interval(a);
     become_backup(now);
     return s;
@@ -202,19 +194,27 @@ step state_machine::advert_as_master(const advert& a, time_point now) {
   step s = begin(cause::lower_priority_advert);
   if (last_reassert_ && now - *last_reassert_ < settings_.advert_interval) return s;
   last_reassert_ = now;
-  s.actions.emplace_back(advert_at(priority_));
+  advertise(s, now);
   s.actions.emplace_back(send_garp{});
-  deadline_ = now + std::chrono::microseconds(settings_.advert_interval);
   return s;
 }
 
 step state_machine::advert_in_handover(const advert& a) {
   if (a.priority == priority_leaving) return begin(cause::priority_zero_advert);
   step s = begin(cause::handover_done);
-  s.actions.emplace_back(remove_vips{});
-  holds_vips_ = false;
+  release_vips(s);
   deadline_.reset();
   return s;
+}
+
+void state_machine::release_vips(step& s) {
+  s.actions.emplace_back(remove_vips{});
+  holds_vips_ = false;
+}
+
+void state_machine::advertise(step& s, time_point now) {
+  s.actions.emplace_back(advert_at(priority_));
+  deadline_ = now + std::chrono::microseconds(settings_.advert_interval);
 }
 
 void state_machine::become_backup(time_point now) {

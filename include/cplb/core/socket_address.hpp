@@ -9,6 +9,9 @@
 
 namespace cplb {
 
+/// Formats an IPv4 address held in host byte order (10.0.0.1 is 0x0a000001) as `a.b.c.d`.
+std::string format_ipv4(std::uint32_t address);
+
 /// An IPv4 or IPv6 address with a port, stored as the kernel takes it (no Asio here).
 class socket_address {
  public:

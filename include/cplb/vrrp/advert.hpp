@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cplb/core/socket_address.hpp"
+
 namespace cplb::vrrp {
 
 /// The unit of the VRRPv3 advert interval (std::chrono has no alias for it).
@@ -13,8 +15,7 @@ using centiseconds = std::chrono::duration<std::int64_t, std::centi>;
 /// An IPv4 address in host byte order (10.0.0.1 is 0x0a000001), as the config stores them.
 using ipv4_address = std::uint32_t;
 
-/// Formats an IPv4 address as `a.b.c.d`.
-std::string format_ipv4(ipv4_address address);
+using cplb::format_ipv4;
 
 /// One VRRP advertisement (v2 or v3), without its IP header.
 struct advert {

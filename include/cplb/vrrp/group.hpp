@@ -20,8 +20,6 @@ struct instance_status {
   std::string name;
   state current = state::init;
   unsigned effective_priority = 0;
-  bool holds_vips = false;
-  std::uint64_t dropped_packets = 0;  ///< received packets rejected (malformed, bad TTL or checksum)
 };
 
 /// Told of every state change (control thread).

@@ -57,8 +57,6 @@ class state_machine {
   std::chrono::microseconds skew_time() const;
   /// 3 * master_advert_interval + skew_time.
   std::chrono::microseconds master_down_interval() const;
-  /// The settings it runs with.
-  const settings& config() const { return settings_; }
 
  private:
   step on(const events::start&, time_point now);
@@ -73,6 +71,10 @@ class state_machine {
   step advert_as_backup(const advert& a, time_point now);
   step advert_as_master(const advert& a, time_point now);
   step advert_in_handover(const advert& a);
+  /// Tells the shell to drop the virtual IPs, and remembers that they are gone.
+  void release_vips(step& s);
+  /// Sends an advert now and schedules the next one.
+  void advertise(step& s, time_point now);
   /// Enters backup with a fresh master-down timer.
   void become_backup(time_point now);
   /// Enters master; returns the actions that go with it.
