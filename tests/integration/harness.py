@@ -26,7 +26,7 @@ import certs  # noqa: E402  (tests/support/certs.py)
 
 __all__ = [
     "certs", "build_dir", "cplb_binary", "fake_apiserver_binary", "FakeApiserver", "Cplb", "run_check",
-    "free_port", "wait_port", "wait_listening", "wait_until", "tls_client_context", "http_get", "https_get",
+    "free_port", "wait_until", "tls_client_context", "http_get", "https_get",
     "echo_roundtrip",
 ]
 
@@ -93,19 +93,6 @@ def free_port(host="127.0.0.1"):
         return sock.getsockname()[1]
 
 
-def _connects(host, port, timeout):
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_port(host, port, timeout=START_TIMEOUT):
-    """Waits until a TCP connect to host:port succeeds (this makes a connection the server sees)."""
-    wait_until(lambda: _connects(host, port, 0.5), timeout, what=f"connect to {format_address(host, port)}")
-
-
 def _listening_ports(pid):
     """The TCP ports in LISTEN state in the network namespace of process `pid`."""
     ports = set()
@@ -119,13 +106,6 @@ def _listening_ports(pid):
             if len(fields) > 3 and fields[3] == "0A":  # 0A = LISTEN
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
-
-
-def wait_listening(pid, ports, timeout=START_TIMEOUT):
-    """Waits until every port in `ports` has a listening socket in the network namespace of `pid`.
-    Unlike wait_port it opens no connection, so the server's counters stay untouched."""
-    wanted = set(ports)
-    wait_until(lambda: wanted <= _listening_ports(pid), timeout, what=f"ports {sorted(wanted)} listening")
 
 
 def tls_client_context(ca=None, cert=None, key=None, insecure=False):
@@ -232,7 +212,6 @@ class FakeApiserver:
                  echo=False, echo_greeting=False, readiness="ok", require_token=None):
         self.name = name
         self.host = host
-        self.tls = tls
         self.port = None  # the data-plane port, once started
         self.control_port = None  # the control port, once started
         self.process = None

@@ -134,9 +134,10 @@ def nft(ns, script):
                    capture_output=True, timeout=10)
 
 
-def run_in(ns, function, *args):
+def run_in(ns, function, *args, timeout=60):
     """Calls function(*args) on a thread that has entered network namespace `ns` (so the sockets it
-    opens live there) and returns its result or raises its exception."""
+    opens live there) and returns its result or raises its exception; TimeoutError after `timeout`
+    seconds."""
     outcome = {}
 
     def body():
@@ -154,7 +155,9 @@ def run_in(ns, function, *args):
 
     thread = threading.Thread(target=body, daemon=True)
     thread.start()
-    thread.join()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"{getattr(function, '__name__', function)} in {ns} still running after {timeout}s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")

@@ -64,14 +64,6 @@ struct recorder {
   }
 };
 
-/// Runs `io` until `done()` holds; fails the test after 5 s.
-void run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
-  const auto limit = clock_type::now() + 5s;
-  io.restart();
-  while (!done() && clock_type::now() < limit) io.run_one_until(limit);
-  REQUIRE(done());
-}
-
 }  // namespace
 
 TEST_CASE("checker probes new servers at once and writes their state") {

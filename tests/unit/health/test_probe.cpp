@@ -47,14 +47,6 @@ cplb::config::health_check_config https_check() {
   return hc;
 }
 
-/// Runs `io` until `done()` holds; fails the test after 5 s.
-void run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
-  const auto limit = std::chrono::steady_clock::now() + 5s;
-  io.restart();
-  while (!done() && std::chrono::steady_clock::now() < limit) io.run_one_until(limit);
-  REQUIRE(done());
-}
-
 /// Probes `address` once and returns the verdict.
 probe_result probe_once(boost::asio::io_context& io, const cplb::config::health_check_config& hc,
                         const cplb::socket_address& address,

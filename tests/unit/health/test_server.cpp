@@ -5,6 +5,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <optional>
 
 namespace cplb::health::testing {
@@ -163,5 +165,12 @@ closed_port::closed_port(asio::io_context& io) : socket_(io) {
 }
 
 socket_address closed_port::address() const { return to_address(socket_.local_endpoint()); }
+
+void run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  io.restart();
+  while (!done() && std::chrono::steady_clock::now() < limit) io.run_one_until(limit);
+  REQUIRE(done());
+}
 
 }  // namespace cplb::health::testing

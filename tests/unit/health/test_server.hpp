@@ -4,6 +4,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ class silent_listener {
  private:
   boost::asio::ip::tcp::acceptor acceptor_;
 };
+
+/// Runs `io` until `done()` holds; fails the test after 5 s.
+void run_until(boost::asio::io_context& io, const std::function<bool()>& done);
 
 /// A bound port nobody listens on (kept bound, so nothing else takes it): connects are refused.
 class closed_port {

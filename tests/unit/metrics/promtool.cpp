@@ -20,7 +20,7 @@ std::optional<promtool_verdict> promtool_check(const std::string& text) {
   ::close(fd);
   // promtool may stop reading early; a write to the closed pipe must not kill the test.
   const auto previous = std::signal(SIGPIPE, SIG_IGN);
-  const std::string command = std::string(promtool_path) + " check metrics >" + out_path + " 2>&1";
+  const std::string command = "timeout 30 " + std::string(promtool_path) + " check metrics >" + out_path + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "w");
   if (pipe == nullptr) throw std::runtime_error("popen failed");
   std::fwrite(text.data(), 1, text.size(), pipe);
