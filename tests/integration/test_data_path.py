@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Cplb, FakeApiserver, format_address, free_port, wait_until
+from harness import Cplb, FakeApiserver, echo_roundtrip, format_address, free_port, wait_until
 
 
 def config(listen, servers, balance="round_robin", frontend_extra="", global_extra="", check_port=None):
@@ -244,10 +244,7 @@ def process_cpu_seconds(pid):
 
 
 def socket_roundtrip(port, payload):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        sock.shutdown(socket.SHUT_WR)
-        return recv_all(sock)
+    return echo_roundtrip("127.0.0.1", port, payload)
 
 
 def excess_connection_outcome(port):

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,7 +12,7 @@ import unittest
 import urllib.request
 from pathlib import Path
 
-from harness import Cplb, FakeApiserver, free_port, http_get, wait_until
+from harness import Cplb, FakeApiserver, echo_roundtrip, free_port, http_get, wait_until
 
 FAMILIES = {
     "cplb_server_up": ("gauge", {"backend", "server"}),
@@ -73,12 +72,7 @@ def value(text, name, **labels):
 
 def exchange(port, payload, reply_size):
     """One session: send payload, half-close, read until EOF; returns the bytes received."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        sock.shutdown(socket.SHUT_WR)
-        got = b""
-        while chunk := sock.recv(65536):
-            got += chunk
+    got = echo_roundtrip("127.0.0.1", port, payload)
     assert len(got) == reply_size, (len(got), reply_size)
     return got
 

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import Cplb, FakeApiserver, free_port, wait_until
+from harness import Cplb, FakeApiserver, echo_roundtrip, free_port, wait_until
 
 
 def config(port, admin, servers, *, on_server_down="drain", weight_of=None, grace="5s", extra_frontend=""):
@@ -37,13 +37,7 @@ backends:
 
 
 def roundtrip(port, payload=b"", timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(payload)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
+    return echo_roundtrip("127.0.0.1", port, payload, timeout)
 
 
 def count_matches(cplb, pattern):
