@@ -32,22 +32,17 @@ std::uint64_t hash_bytes(const void* data, std::size_t n) {
 
 std::optional<socket_address> socket_address::from_ip(std::string_view ip, std::uint16_t port) {
   const std::string host(ip);
-  socket_address out;
   sockaddr_in v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
     v4.sin_port = htons(port);
-    std::memcpy(&out.storage_, &v4, sizeof v4);
-    out.size_ = sizeof v4;
-    return out;
+    return from_sockaddr(reinterpret_cast<const sockaddr*>(&v4), sizeof v4);
   }
   sockaddr_in6 v6{};
   if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
     v6.sin6_family = AF_INET6;
     v6.sin6_port = htons(port);
-    std::memcpy(&out.storage_, &v6, sizeof v6);
-    out.size_ = sizeof v6;
-    return out;
+    return from_sockaddr(reinterpret_cast<const sockaddr*>(&v6), sizeof v6);
   }
   return std::nullopt;
 }

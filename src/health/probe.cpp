@@ -166,12 +166,17 @@ class session final : public probe, public std::enable_shared_from_this<session>
     request_.set(http::field::accept, "*/*");
     request_.set(http::field::connection, "close");
     for (const auto& [name, value] : spec_->headers) request_.set(name, value);
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); };
-    if (tls_) {
-      http::async_write(*tls_, request_, std::move(handler));
-    } else {
-      http::async_write(socket_, request_, std::move(handler));
-    }
+    with_stream([&](auto& stream) {
+      http::async_write(stream, request_,
+                        [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+    });
+  }
+
+  /// Calls `f` with the TLS stream, or with the plain socket when the check is plain HTTP.
+  template <typename F>
+  void with_stream(F&& f) {
+    if (tls_) f(*tls_);
+    else f(socket_);
   }
 
   void on_write(error_code ec) {
@@ -184,24 +189,20 @@ class session final : public probe, public std::enable_shared_from_this<session>
     parser_->body_limit(max_response_body);
     // The header first: Beast 1.74 loses a Content-Length over body_limit in the eager parsing of
     // http::async_read, not in that of async_read_header.
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); };
-    if (tls_) {
-      http::async_read_header(*tls_, buffer_, *parser_, std::move(handler));
-    } else {
-      http::async_read_header(socket_, buffer_, *parser_, std::move(handler));
-    }
+    with_stream([&](auto& stream) {
+      http::async_read_header(stream, buffer_, *parser_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+    });
   }
 
   void on_header(error_code ec) {
     if (cancelled_) return;
     if (timed_out_) return fail_timeout();
     if (ec) return fail_io("response", ec);
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); };
-    if (tls_) {
-      http::async_read(*tls_, buffer_, *parser_, std::move(handler));
-    } else {
-      http::async_read(socket_, buffer_, *parser_, std::move(handler));
-    }
+    with_stream([&](auto& stream) {
+      http::async_read(stream, buffer_, *parser_,
+                       [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+    });
   }
 
   void on_read(error_code ec) {
