@@ -2,7 +2,8 @@
 
 #include <stdexcept>
 
-#include "listener.hpp"
+#include "acceptor.hpp"
+#include "cplb/core/log.hpp"
 
 namespace cplb::admin {
 
@@ -14,16 +15,24 @@ class server::impl {
     state_->bounds = l;
   }
 
-  /// Opens a listener on `address`; null with `ec` and `error` on failure.
-  std::shared_ptr<listener> open(const socket_address& address, boost::system::error_code& ec,
-                                 std::string& error) {
-    return listener::open(io_, address, state_, ec, error);
+  /// Opens an acceptor on `address`; null with `ec` and `error` on failure.
+  std::shared_ptr<acceptor> open(const socket_address& address, boost::system::error_code& ec,
+                                 std::string& error) const {
+    return acceptor::open(io_, address, state_, ec, error);
+  }
+
+  /// Serves from `next` instead of the current acceptor.
+  void switch_to(std::shared_ptr<acceptor> next, const socket_address& address) {
+    if (acceptor_) acceptor_->close();
+    acceptor_ = std::move(next);
+    acceptor_->start();
+    address_ = address;
   }
 
   boost::asio::io_context& io_;
   socket_address address_;               ///< as configured (port 0 stays 0)
   std::shared_ptr<shared_state> state_;
-  std::shared_ptr<listener> listener_;   ///< null while stopped
+  std::shared_ptr<acceptor> acceptor_;   ///< null while stopped
 };
 
 server::server(boost::asio::io_context& io, const socket_address& listen, handlers h, limits l)
@@ -34,56 +43,60 @@ server::~server() { stop(); }
 void server::start() {
   boost::system::error_code ec;
   std::string error;
-  auto l = impl_->open(impl_->address_, ec, error);
-  if (!l)
+  auto a = impl_->open(impl_->address_, ec, error);
+  if (!a)
     throw std::runtime_error("cannot listen on " + impl_->address_.to_string() +
                              " for the admin HTTP server: " + error);
-  impl_->listener_ = std::move(l);
-  impl_->listener_->start();
+  impl_->switch_to(std::move(a), impl_->address_);
 }
 
 void server::stop() {
-  if (impl_->listener_) impl_->listener_->close();
-  impl_->listener_.reset();
+  if (impl_->acceptor_) impl_->acceptor_->close();
+  impl_->acceptor_.reset();
   close_connections(*impl_->state_);
 }
 
-bool server::rebind(const socket_address& listen, std::string& error) {
-  impl& m = *impl_;
-  if (m.listener_ && listen == m.address_) return true;
+bool server::prepare_rebind(const socket_address& listen, prepared_rebind& out,
+                            std::string& error) const {
+  const impl& m = *impl_;
+  out = prepared_rebind{};
+  out.address_ = listen;
+  if (m.acceptor_ && listen == m.address_) return true;
   boost::system::error_code ec;
-  auto next = m.open(listen, ec, error);
-  if (!next && ec == boost::asio::error::address_in_use && m.listener_ &&
-      listen.port() == m.listener_->local_address().port()) {
-    // The same port on another IP (a wildcard overlaps a specific one): let the old socket go
-    // first, and take it back if the new address still cannot be bound.
-    const socket_address old = m.listener_->local_address();
-    m.listener_->close();
-    m.listener_.reset();
-    next = m.open(listen, ec, error);
-    if (!next) {
-      std::string reopen_error;
-      m.listener_ = m.open(old, ec, reopen_error);
-      if (m.listener_)
-        m.listener_->start();
-      else
-        error += "; and the old address " + old.to_string() + " could not be bound again: " +
-                 reopen_error;
-    }
+  out.socket_ = m.open(listen, ec, error);
+  if (out.socket_) return true;
+  if (ec == boost::asio::error::address_in_use && m.acceptor_ &&
+      listen.port() == m.acceptor_->local_address().port()) {
+    out.bind_at_commit_ = true;  // overlaps the running socket: see commit_rebind
+    return true;
   }
-  if (!next) {
-    error = "cannot listen on " + listen.to_string() + " for the admin HTTP server: " + error;
-    return false;
-  }
-  if (m.listener_) m.listener_->close();
-  m.listener_ = std::move(next);
-  m.listener_->start();
-  m.address_ = listen;
-  return true;
+  error = "cannot listen on " + listen.to_string() + " for the admin HTTP server: " + error;
+  return false;
+}
+
+void server::commit_rebind(prepared_rebind prepared) noexcept {
+  impl& m = *impl_;
+  if (prepared.socket_) return m.switch_to(std::move(prepared.socket_), prepared.address_);
+  if (!prepared.bind_at_commit_) return;
+  // The same port on another IP (a wildcard overlaps a specific one): let the old socket go
+  // first, and take it back if the new address still cannot be bound.
+  const socket_address old = m.acceptor_->local_address();
+  m.acceptor_->close();
+  m.acceptor_.reset();
+  boost::system::error_code ec;
+  std::string error;
+  if (auto next = m.open(prepared.address_, ec, error)) return m.switch_to(std::move(next), prepared.address_);
+  std::string reopen_error;
+  auto back = m.open(old, ec, reopen_error);
+  log::error("reload: the admin server stays on its old address",
+             {{"address", prepared.address_.to_string()}, {"error", error}});
+  if (back) return m.switch_to(std::move(back), m.address_);
+  log::error("the admin server's old address could not be bound again",
+             {{"address", old.to_string()}, {"error", reopen_error}});
 }
 
 socket_address server::local_address() const {
-  return impl_->listener_ ? impl_->listener_->local_address() : impl_->address_;
+  return impl_->acceptor_ ? impl_->acceptor_->local_address() : impl_->address_;
 }
 
 std::size_t server::open_connections() const { return impl_->state_->connections.size(); }

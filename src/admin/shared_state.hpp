@@ -7,7 +7,7 @@ namespace cplb::admin {
 
 class connection;
 
-/// What the listeners and connections of one admin server share; it outlives the server while
+/// What the acceptors and connections of one admin server share; it outlives the server while
 /// any of them has a handler pending. Control thread only.
 struct shared_state {
   handlers answers;

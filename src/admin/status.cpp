@@ -18,8 +18,8 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   return std::string(text, n);
 }
 
-void write_frontend(json_writer& w, const proxy::frontend_runtime& f) {
-  const proxy::frontend_totals t = f.stats->totals();
+void write_frontend(json_writer& w, const generation::frontend& f) {
+  const generation::frontend_totals t = f.stats->totals();
   w.begin_object()
       .key("name").string(f.config.name)
       .key("listen").string(f.config.listen.to_string())
@@ -87,18 +87,18 @@ std::string status_json(const status_input& in) {
           .key("loaded_at").string(iso8601(in.loaded_at))
       .end_object();
   w.key("frontends").begin_array();
-  if (in.runtime)
-    for (const auto& f : in.runtime->frontends) write_frontend(w, f);
+  if (in.generation)
+    for (const auto& f : in.generation->frontends) write_frontend(w, f);
   w.end_array();
   w.key("backends").begin_array();
-  if (in.runtime && in.runtime->backends)
-    for (const auto& b : in.runtime->backends->all()) write_backend(w, *b);
+  if (in.generation && in.generation->backends)
+    for (const auto& b : in.generation->backends->all()) write_backend(w, *b);
   w.end_array();
   w.key("vrrp_instances").begin_array();
   for (const auto& v : in.vrrp)
     w.begin_object()
         .key("name").string(v.name)
-        .key("state").string(v.state)
+        .key("state").string(vrrp::to_string(v.state))
         .key("effective_priority").number(v.effective_priority)
         .end_object();
   w.end_array().end_object();

@@ -4,9 +4,11 @@
 
 #include <csignal>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
-#include "cplb/app/fd_limit.hpp"
+#include "cplb/admin/health.hpp"
+#include "cplb/admin/status.hpp"
 #include "cplb/config/load.hpp"
 #include "cplb/core/log.hpp"
 
@@ -19,15 +21,6 @@ namespace {
 unsigned worker_count(unsigned configured) {
   if (configured > 0) return configured;
   return std::max(1u, std::thread::hardware_concurrency());
-}
-
-std::size_t fitted_max_connections(std::size_t wanted) {
-  const auto budget = raise_fd_limit(wanted);
-  if (budget.lowered)
-    log::warn("max_connections lowered to fit the open-files limit",
-              {{"configured", wanted}, {"effective", budget.max_connections},
-               {"nofile_limit", budget.fd_limit}});
-  return budget.max_connections;
 }
 
 }  // namespace
@@ -51,9 +44,9 @@ int daemon::run() {
 }
 
 void daemon::start() {
-  const auto max_connections = fitted_max_connections(config_.global.max_connections);
   proxy_ = std::make_unique<proxy::proxy>(
-      workers_, max_connections, [this](const backend::server_ptr& server, backend::down_reason why) {
+      workers_, config_.global.max_connections,
+      [this](const backend::server_ptr& server, backend::down_reason why) {
         // Passive detection: hand the failure to the control thread, which owns health state.
         asio::post(control_, [this, server, why] {
           if (checker_) checker_->report_connect_failure(server, why, backend::to_string(why));
@@ -61,48 +54,37 @@ void daemon::start() {
       });
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
   checker_ = std::make_unique<health::checker>(
-      control_, health::checker_listener{
+      control_, health::checker_observer{
                     [this](const backend::backend& b, const backend::server_ptr& s,
                            backend::server_state, backend::server_state to) { on_transition(b, s, to); },
                     [this](const backend::backend& b, backend::server& s, const health::probe_result& r) {
-                      metrics_.on_probe(b, s, r);
+                      metrics_.on_probe(b, s, r.passed, r.took);
                     }});
-
-  backends_ = backend::backend_set::build(config_, nullptr, workers_);
-  runtime_ = proxy::runtime::build(config_, backends_, nullptr, workers_);
-  metrics_.set_runtime(runtime_);
-  loaded_at_ = std::chrono::system_clock::now();
-  metrics_.on_config_loaded(loaded_at_);
-  start_admin();
-  checker_->apply(backends_);
-  proxy_->start(runtime_);
-  if (!config_.vrrp_instances.empty()) {  // after the listeners: a new master serves at once
-    make_vrrp_group();
-    vrrp_->start(config_.vrrp_instances);
-    publish_vrrp_status();
-  }
-  signals_.add(SIGHUP);
-  signals_.add(SIGTERM);
-  signals_.add(SIGINT);
-  wait_signals();
-  log::info("cplb started", {{"config", config_.file}, {"workers", workers_},
-                             {"frontends", config_.frontends.size()},
-                             {"max_connections", max_connections}});
-}
-
-void daemon::start_admin() {
   admin_ = std::make_unique<admin::server>(
       control_, config_.admin.listen,
       admin::handlers{
           [this] { return metrics_.serialize(); },
           [this] {
             return stopping_ ? admin::health_verdict{false, "shutting down"}
-                             : admin::check_health(runtime_.get());
+                             : admin::check_health(generation_.get());
           },
           [this] {
-            return admin::status_json({runtime_.get(), metrics_.vrrp(), config_.file, loaded_at_});
+            return admin::status_json({generation_.get(), metrics_.vrrp(), config_.file, loaded_at_});
           }});
-  admin_->start();
+
+  std::vector<std::string> problems;
+  auto plan = prepare(config_, problems);
+  if (!plan) {
+    // run() logs the last one as it logs any other failure to start.
+    for (std::size_t i = 0; i + 1 < problems.size(); ++i) log::error("cannot start", {{"error", problems[i]}});
+    throw std::runtime_error(problems.back());
+  }
+  commit(std::move(*plan));
+  proxy_->start();
+  signals_.add(SIGHUP);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  wait_signals();
 }
 
 void daemon::reload_failed() {
@@ -127,46 +109,13 @@ void daemon::reload() {
       log::error("reload rejected", {{"problem", p.to_string()}});
     return reload_failed();
   }
-  auto next = std::get<config::config>(std::move(loaded));
-  if (next.global.workers != config_.global.workers) {
-    log::warn("global.workers changes only on restart: keeping the running value",
-              {{"running", config_.global.workers}, {"configured", next.global.workers}});
-    next.global.workers = config_.global.workers;
-  }
-
-  auto backends = backend::backend_set::build(next, backends_.get(), workers_);
-  auto rt = proxy::runtime::build(next, backends, runtime_.get(), workers_);
-  try {
-    checker_->apply(backends);  // changes nothing when it throws
-  } catch (const std::exception& e) {
-    log::error("reload rejected", {{"error", e.what()}});
+  std::vector<std::string> problems;
+  auto plan = prepare(std::get<config::config>(std::move(loaded)), problems);
+  if (!plan) {
+    for (const auto& p : problems) log::error("reload rejected", {{"problem", p}});
     return reload_failed();
   }
-  std::string error;
-  if (!proxy_->update(rt, error)) {
-    log::error("reload rejected", {{"error", error}});
-    try {
-      checker_->apply(backends_);  // back to probing the servers that keep serving
-    } catch (const std::exception& e) {
-      log::error("health checks of the previous configuration could not be restored", {{"error", e.what()}});
-    }
-    return reload_failed();
-  }
-  if (next.global.max_connections != config_.global.max_connections)
-    proxy_->set_max_connections(fitted_max_connections(next.global.max_connections));
-  retire_removed_servers(*backends_, *backends);
-  backends_ = std::move(backends);
-  runtime_ = std::move(rt);
-  config_ = std::move(next);
-  metrics_.set_runtime(runtime_);
-  loaded_at_ = std::chrono::system_clock::now();
-  metrics_.on_reload(true, loaded_at_);
-  if (std::string admin_error; !admin_->rebind(config_.admin.listen, admin_error))
-    log::error("reload: the admin server stays on its old address", {{"error", admin_error}});
-  reconfigure_vrrp(config_.vrrp_instances);
-  update_vrrp_tracking();
-  log::info("reload done", {{"config", config_.file}, {"frontends", config_.frontends.size()},
-                            {"backends", config_.backends.size()}});
+  commit(std::move(*plan));
 }
 
 void daemon::retire_removed_servers(const backend::backend_set& old_set,
@@ -248,13 +197,13 @@ void daemon::finish_shutdown() {
 
 // VRRP wiring -------------------------------------------------------------------------------
 
-void daemon::make_vrrp_group() {
-  vrrp_ = std::make_unique<vrrp::group>(
-      control_, vrrp::group_listener{[this](const std::string& instance, vrrp::state from, vrrp::state to,
+std::unique_ptr<vrrp::group> daemon::make_vrrp_group() {
+  return std::make_unique<vrrp::group>(
+      control_, vrrp::group_observer{[this](const std::string& instance, vrrp::state from, vrrp::state to,
                                             vrrp::cause why) {
         log::info("vrrp transition", {{"instance", instance}, {"from", vrrp::to_string(from)},
                                       {"to", vrrp::to_string(to)}, {"cause", vrrp::to_string(why)}});
-        metrics_.on_vrrp_transition(instance, vrrp::to_string(to));
+        metrics_.on_vrrp_transition(instance, to);
         publish_vrrp_status();
       }});
 }
@@ -262,18 +211,8 @@ void daemon::make_vrrp_group() {
 void daemon::publish_vrrp_status() {
   std::vector<metrics::vrrp_status> out;
   if (vrrp_)
-    for (const auto& i : vrrp_->status())
-      out.push_back({i.name, vrrp::to_string(i.current), i.effective_priority});
+    for (const auto& i : vrrp_->status()) out.push_back({i.name, i.current, i.effective_priority});
   metrics_.set_vrrp(std::move(out));
-}
-
-void daemon::reconfigure_vrrp(const std::vector<config::vrrp_instance_config>& instances) {
-  if (!vrrp_ && instances.empty()) return;
-  if (!vrrp_) make_vrrp_group();
-  std::string error;
-  if (!vrrp_->reconfigure(instances, error))
-    log::error("reload: vrrp instances not updated: the running ones keep going", {{"error", error}});
-  publish_vrrp_status();
 }
 
 void daemon::update_vrrp_tracking() {

@@ -3,20 +3,22 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "cplb/admin/health.hpp"
 #include "cplb/admin/server.hpp"
-#include "cplb/admin/status.hpp"
 #include "cplb/app/options.hpp"
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
+#include "cplb/generation/generation.hpp"
 #include "cplb/health/checker.hpp"
 #include "cplb/metrics/exporter.hpp"
 #include "cplb/proxy/proxy.hpp"
 #include "cplb/vrrp/group.hpp"
+#include "generation_plan.hpp"
 #include "server_down_policy.hpp"
 
 namespace cplb::app {
@@ -24,8 +26,9 @@ namespace cplb::app {
 /// Exit codes of the contract.
 enum exit_code : int { exit_ok = 0, exit_bad_config = 1, exit_runtime_failure = 2 };
 
-/// The running daemon: the control thread (config, reload, health, signals) around the proxy's
-/// worker threads.
+/// The running daemon: the control thread (config, reload, health, VRRP, admin, signals) around
+/// the proxy's worker threads. Start and every reload go through one transaction: `prepare`
+/// builds a generation_plan touching nothing live, `commit` swaps it in (see docs/design.md).
 class daemon {
  public:
   /// Takes a validated config loaded from `opts.config_file`.
@@ -36,6 +39,12 @@ class daemon {
   int run();
 
  private:
+  // The transaction (generation_transaction.cpp).
+  /// Builds everything `next` needs: the plan, or nullopt with every problem in `problems`.
+  std::optional<generation_plan> prepare(config::config next, std::vector<std::string>& problems);
+  /// Swaps `plan` into the backends, health checks, proxy, metrics, admin and VRRP, in that order.
+  void commit(generation_plan plan) noexcept;
+
   void start();
   void wait_signals();
   void reload();
@@ -43,8 +52,6 @@ class daemon {
   void stop_serving();
   void wait_sessions_then_stop(std::chrono::steady_clock::time_point deadline);
   void finish_shutdown();
-  /// Starts the admin HTTP server (/metrics, /healthz, /status).
-  void start_admin();
   /// Records a rejected reload (log and metric).
   void reload_failed();
 
@@ -54,17 +61,16 @@ class daemon {
   void retire_removed_servers(const backend::backend_set& old_set, const backend::backend_set& new_set);
 
   // VRRP wiring.
-  /// Creates the group (logging every transition); empty until the config has vrrp_instances.
-  void make_vrrp_group();
+  /// A group for the instances of a config, logging every transition.
+  std::unique_ptr<vrrp::group> make_vrrp_group();
   /// Hands the instances' state and effective priority to the metrics and /status.
   void publish_vrrp_status();
-  /// Reload: applies `instances` to the group; a failure keeps the running instances.
-  void reconfigure_vrrp(const std::vector<config::vrrp_instance_config>& instances);
   /// Tells the group which backends have no server up (after their first checks).
   void update_vrrp_tracking();
 
   options options_;
-  config::config config_;
+  config::config config_;       ///< the committed config (at first: the one to start with)
+  bool started_ = false;        ///< a generation has been committed
   boost::asio::io_context control_{1};
   boost::asio::signal_set signals_{control_};
   boost::asio::steady_timer shutdown_timer_{control_};
@@ -75,7 +81,7 @@ class daemon {
   std::unique_ptr<health::checker> checker_;
   std::unique_ptr<server_down_policy> down_policy_;
   std::shared_ptr<const backend::backend_set> backends_;
-  std::shared_ptr<const proxy::runtime> runtime_;
+  generation::snapshot_ptr generation_;
   std::map<std::string, bool> all_down_;  ///< backends in all_down, to log entry and exit once
   unsigned workers_ = 1;
   bool stopping_ = false;

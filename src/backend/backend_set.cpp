@@ -30,16 +30,17 @@ std::shared_ptr<const backend_set> backend_set::build(const config::config& cfg,
     servers.reserve(bc.servers.size());
     for (const auto& sc : bc.servers) {
       server_ptr s = reusable(old.get(), sc);
-      if (s) {
-        s->set_weight(sc.weight);
-      } else {
-        s = std::make_shared<server>(sc, worker_count);
-      }
-      servers.push_back(std::move(s));
+      servers.push_back(s ? std::move(s) : std::make_shared<server>(sc, worker_count));
     }
     set->backends_.push_back(std::make_shared<const backend>(bc, std::move(servers)));
   }
   return set;
+}
+
+void backend_set::commit() const noexcept {
+  for (const auto& b : backends_)
+    for (std::size_t i = 0; i < b->servers().size(); ++i)
+      b->servers()[i]->set_weight(b->config().servers[i].weight);
 }
 
 }  // namespace cplb::backend

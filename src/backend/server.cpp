@@ -31,8 +31,7 @@ server::server(const config::server_config& cfg, unsigned worker_count)
       address_(cfg.address),
       host_(cfg.host.empty() ? cfg.address.ip_string() : cfg.host),
       weight_(cfg.weight),
-      counters_(std::make_unique<worker_counters[]>(worker_count)),
-      worker_count_(worker_count) {}
+      counters_(worker_count) {}
 
 void server::set_state(server_state s, down_reason r, std::string detail) {
   reason_detail_ = std::move(detail);
@@ -41,15 +40,12 @@ void server::set_state(server_state s, down_reason r, std::string detail) {
 }
 
 counter_totals server::totals() const {
-  counter_totals t;
-  for (unsigned i = 0; i < worker_count_; ++i) {
-    const worker_counters& c = counters_[i];
+  return counters_.sum<counter_totals>([](counter_totals& t, const worker_counters& c) {
     t.connections += c.connections.load(std::memory_order_relaxed);
     t.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
     t.bytes_sent += c.bytes_sent.load(std::memory_order_relaxed);
     t.bytes_received += c.bytes_received.load(std::memory_order_relaxed);
-  }
-  return t;
+  });
 }
 
 }  // namespace cplb::backend

@@ -4,8 +4,6 @@
 namespace cplb::config::detail {
 namespace {
 
-constexpr std::size_t max_servers = 64;  // a backend's servers fit one 64-bit mask
-
 void decode_drain(reader& r, const YAML::Node& node, const YAML::Mark& at, const std::string& path,
                   drain_config& out) {
   map_view m(r, node, at, path, {"grace", "spread"});
@@ -72,10 +70,10 @@ void decode_backend(reader& r, const YAML::Node& node, const YAML::Mark& at,
         });
     if (is_list && out.servers.empty())
       r.report(m.mark_of("servers"), m.path_of("servers"), "at least one server is required");
-    if (out.servers.size() > max_servers)
+    if (out.servers.size() > max_servers_per_backend)
       r.report(m.mark_of("servers"), m.path_of("servers"),
                "has " + std::to_string(out.servers.size()) + " servers; at most " +
-                   std::to_string(max_servers) + " are allowed");
+                   std::to_string(max_servers_per_backend) + " are allowed");
   }
   if (const YAML::Node* n = m.find("health_check"))
     decode_health_check(r, *n, m.mark_of("health_check"), m.path_of("health_check"),

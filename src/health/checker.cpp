@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <random>
-#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
@@ -39,25 +38,17 @@ using slot_ptr = std::shared_ptr<slot>;
 
 class checker::impl {
  public:
-  impl(asio::io_context& io, checker_listener listener)
-      : io_(io), listener_(std::move(listener)), random_(std::random_device{}()) {}
+  impl(asio::io_context& io, checker_observer observer)
+      : io_(io), observer_(std::move(observer)), random_(std::random_device{}()) {}
 
   ~impl() { stop(); }
 
-  void apply(const std::shared_ptr<const backend::backend_set>& set) {
-    // Everything that can throw comes first, so a failure changes nothing.
-    std::vector<std::shared_ptr<const probe_spec>> specs;
-    for (const auto& b : set->all()) {
-      try {
-        specs.push_back(make_probe_spec(b->config().health_check));
-      } catch (const std::exception& e) {
-        throw std::runtime_error("backend " + b->name() + ": health_check: " + e.what());
-      }
-    }
+  void commit(const backend::backend_set& set,
+              const std::vector<std::shared_ptr<const probe_spec>>& specs) {
     std::unordered_map<const backend::server*, slot_ptr> next;
     std::vector<slot_ptr> added;
     for (std::size_t i = 0; i < specs.size(); ++i) {
-      const auto& b = set->all()[i];
+      const auto& b = set.all()[i];
       const auto& hc = b->config().health_check;
       for (const auto& server : b->servers()) {
         slot_ptr s;
@@ -122,7 +113,7 @@ class checker::impl {
                                                {"error", result.detail}});
     else
       record_result(s, result);
-    if (s->stopped) return;  // a listener may have applied or stopped
+    if (s->stopped) return;  // an observer may have committed a reload or stopped
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     s->timer.expires_after(jittered(s->spec->interval, unit(random_)));
     s->timer.async_wait([this, s](boost::system::error_code ec) {
@@ -138,7 +129,7 @@ class checker::impl {
                                          {"reason", backend::to_string(result.reason)},
                                          {"detail", result.detail}});
     record(*s, result.passed, result.reason, result.detail);
-    if (listener_.on_probe) listener_.on_probe(*s->owner, *s->server, result);
+    if (observer_.on_probe) observer_.on_probe(*s->owner, *s->server, result);
   }
 
   /// Feeds one outcome to the tracker; writes, logs and reports a transition. While down, the
@@ -165,21 +156,39 @@ class checker::impl {
                                 {"reason", backend::to_string(reason)},
                                 {"detail", detail}});
     }
-    if (listener_.on_transition) listener_.on_transition(*s.owner, s.server, from, *to);
+    if (observer_.on_transition) observer_.on_transition(*s.owner, s.server, from, *to);
   }
 
   asio::io_context& io_;
-  checker_listener listener_;
+  checker_observer observer_;
   std::mt19937_64 random_;
   std::unordered_map<const backend::server*, slot_ptr> slots_;
 };
 
-checker::checker(asio::io_context& io, checker_listener listener)
-    : impl_(std::make_unique<impl>(io, std::move(listener))) {}
+checker::checker(asio::io_context& io, checker_observer observer)
+    : impl_(std::make_unique<impl>(io, std::move(observer))) {}
 
 checker::~checker() = default;
 
-void checker::apply(std::shared_ptr<const backend::backend_set> set) { impl_->apply(set); }
+bool checker::prepare(std::shared_ptr<const backend::backend_set> set, check_plan& out,
+                      std::vector<std::string>& problems) {
+  check_plan plan;
+  bool ok = true;
+  for (const auto& b : set->all()) {
+    try {
+      plan.specs_.push_back(make_probe_spec(b->config().health_check));
+    } catch (const std::exception& e) {
+      problems.push_back("backend " + b->name() + ": health_check: " + e.what());
+      ok = false;
+    }
+  }
+  if (!ok) return false;
+  plan.set_ = std::move(set);
+  out = std::move(plan);
+  return true;
+}
+
+void checker::commit(check_plan plan) noexcept { impl_->commit(*plan.set_, plan.specs_); }
 
 void checker::report_connect_failure(const backend::server_ptr& server, down_reason reason,
                                      const std::string& detail) {

@@ -64,16 +64,16 @@ struct exporter::impl {
   std::vector<std::string> vrrp_instances;
   snapshot_collector snapshot;
 
-  /// Creates the health series of the servers of `rt` and removes those of servers gone.
-  void track_servers(const proxy::runtime* rt);
+  /// Creates the health series of the servers of `gen` and removes those of servers gone.
+  void track_servers(const generation::snapshot* gen);
   /// Creates the transition series of `instances` and removes those of instances gone.
   void track_vrrp(const std::vector<vrrp_status>& instances);
 };
 
-void exporter::impl::track_servers(const proxy::runtime* rt) {
+void exporter::impl::track_servers(const generation::snapshot* gen) {
   std::map<server_key, probe_series> next;
-  if (rt && rt->backends) {
-    for (const auto& b : rt->backends->all()) {
+  if (gen && gen->backends) {
+    for (const auto& b : gen->backends->all()) {
       for (const auto& s : b->servers()) {
         server_key key{b->name(), s->name()};
         if (auto old = servers.find(key); old != servers.end()) {
@@ -105,12 +105,13 @@ void exporter::impl::track_vrrp(const std::vector<vrrp_status>& instances) {
   std::vector<std::string> next;
   for (const auto& v : instances) {
     next.push_back(v.name);
-    for (const char* to : vrrp_states) vrrp_transitions.Add({{"instance", v.name}, {"to", to}});
+    for (const auto to : vrrp::all_states)
+      vrrp_transitions.Add({{"instance", v.name}, {"to", vrrp::to_string(to)}});
   }
   for (const auto& name : vrrp_instances) {
     if (std::find(next.begin(), next.end(), name) != next.end()) continue;
-    for (const char* to : vrrp_states)
-      vrrp_transitions.Remove(&vrrp_transitions.Add({{"instance", name}, {"to", to}}));
+    for (const auto to : vrrp::all_states)
+      vrrp_transitions.Remove(&vrrp_transitions.Add({{"instance", name}, {"to", vrrp::to_string(to)}}));
   }
   vrrp_instances = std::move(next);
 }
@@ -119,13 +120,13 @@ exporter::exporter() : impl_(std::make_unique<impl>()) {}
 
 exporter::~exporter() = default;
 
-void exporter::set_runtime(std::shared_ptr<const proxy::runtime> rt) {
-  impl_->track_servers(rt.get());
-  impl_->snapshot.set_runtime(std::move(rt));
+void exporter::set_generation(generation::snapshot_ptr gen) {
+  impl_->track_servers(gen.get());
+  impl_->snapshot.set_generation(std::move(gen));
 }
 
-const std::shared_ptr<const proxy::runtime>& exporter::runtime() const {
-  return impl_->snapshot.runtime();
+const generation::snapshot_ptr& exporter::generation() const {
+  return impl_->snapshot.generation();
 }
 
 void exporter::set_vrrp(std::vector<vrrp_status> instances) {
@@ -135,16 +136,16 @@ void exporter::set_vrrp(std::vector<vrrp_status> instances) {
 
 const std::vector<vrrp_status>& exporter::vrrp() const { return impl_->snapshot.vrrp(); }
 
-void exporter::on_probe(const backend::backend& b, const backend::server& s,
-                        const health::probe_result& r) {
+void exporter::on_probe(const backend::backend& b, const backend::server& s, bool passed,
+                        std::chrono::duration<double> took) {
   const auto it = impl_->servers.find({b.name(), s.name()});
   if (it == impl_->servers.end()) return;  // a server no longer exported
-  it->second.duration->Observe(r.took.count());
-  (r.passed ? it->second.success : it->second.failure)->Increment();
+  it->second.duration->Observe(took.count());
+  (passed ? it->second.success : it->second.failure)->Increment();
 }
 
-void exporter::on_vrrp_transition(const std::string& instance, const std::string& to) {
-  impl_->vrrp_transitions.Add({{"instance", instance}, {"to", to}}).Increment();
+void exporter::on_vrrp_transition(const std::string& instance, vrrp::state to) {
+  impl_->vrrp_transitions.Add({{"instance", instance}, {"to", vrrp::to_string(to)}}).Increment();
 }
 
 void exporter::on_config_loaded(std::chrono::system_clock::time_point when) {

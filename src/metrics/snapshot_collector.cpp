@@ -18,10 +18,10 @@ void add_to(backend::counter_totals& sum, const backend::counter_totals& t) {
 
 }  // namespace
 
-void snapshot_collector::set_runtime(std::shared_ptr<const proxy::runtime> rt) {
+void snapshot_collector::set_generation(generation::snapshot_ptr gen) {
   std::map<server_key, series> next;
-  if (rt && rt->backends) {
-    for (const auto& b : rt->backends->all()) {
+  if (gen && gen->backends) {
+    for (const auto& b : gen->backends->all()) {
       for (const auto& s : b->servers()) {
         const server_key key{b->name(), s->name()};
         series& n = next[key];
@@ -41,13 +41,13 @@ void snapshot_collector::set_runtime(std::shared_ptr<const proxy::runtime> rt) {
     }
   }
   servers_ = std::move(next);
-  runtime_ = std::move(rt);
+  generation_ = std::move(gen);
 }
 
 std::vector<prometheus::MetricFamily> snapshot_collector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
-  if (runtime_ && runtime_->backends) add_server_families(out);
-  if (runtime_) add_frontend_families(out);
+  if (generation_ && generation_->backends) add_server_families(out);
+  if (generation_) add_frontend_families(out);
   add_vrrp_families(out);
   return out;
 }
@@ -66,7 +66,7 @@ void snapshot_collector::add_server_families(std::vector<prometheus::MetricFamil
   family_builder all_down("backend_all_down", "1 while no server of the backend is up",
                           MetricType::Gauge);
 
-  for (const auto& b : runtime_->backends->all()) {
+  for (const auto& b : generation_->backends->all()) {
     all_down.add({{"backend", b->name()}}, b->all_down() ? 1 : 0);
     for (const auto& s : b->servers()) {
       const auto it = servers_.find({b->name(), s->name()});
@@ -103,8 +103,10 @@ void snapshot_collector::add_frontend_families(std::vector<prometheus::MetricFam
   family_builder pauses("frontend_accept_pauses_total",
                         "Times accepting paused for lack of descriptors or memory",
                         MetricType::Counter);
-  for (const auto& f : runtime_->frontends) {
-    const proxy::frontend_totals t = f.stats->totals();
+  family_builder ends("session_ends_total", "Client sessions ended, by reason",
+                      MetricType::Counter);
+  for (const auto& f : generation_->frontends) {
+    const generation::frontend_totals t = f.stats->totals();
     const std::string& name = f.config.name;
     connections.add({{"frontend", name}}, static_cast<double>(t.connections));
     active.add({{"frontend", name}}, static_cast<double>(t.active));
@@ -113,8 +115,11 @@ void snapshot_collector::add_frontend_families(std::vector<prometheus::MetricFam
     rejected.add({{"frontend", name}, {"reason", "no_server"}},
                  static_cast<double>(t.rejected_no_server));
     pauses.add({{"frontend", name}}, static_cast<double>(t.accept_pauses));
+    for (const auto why : generation::all_session_ends)
+      ends.add({{"frontend", name}, {"reason", generation::to_string(why)}},
+               static_cast<double>(t.ends[static_cast<std::size_t>(why)]));
   }
-  for (auto* f : {&connections, &active, &rejected, &pauses}) out.push_back(f->take());
+  for (auto* f : {&connections, &active, &rejected, &pauses, &ends}) out.push_back(f->take());
 }
 
 void snapshot_collector::add_vrrp_families(std::vector<prometheus::MetricFamily>& out) const {
@@ -123,8 +128,8 @@ void snapshot_collector::add_vrrp_families(std::vector<prometheus::MetricFamily>
   family_builder priority("vrrp_effective_priority", "The priority the instance advertises",
                           MetricType::Gauge);
   for (const auto& v : vrrp_) {
-    for (const char* s : vrrp_states)
-      state.add({{"instance", v.name}, {"state", s}}, v.state == s ? 1 : 0);
+    for (const auto s : vrrp::all_states)
+      state.add({{"instance", v.name}, {"state", vrrp::to_string(s)}}, v.state == s ? 1 : 0);
     priority.add({{"instance", v.name}}, v.effective_priority);
   }
   out.push_back(state.take());

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cplb/metrics/vrrp_status.hpp"
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 
 namespace cplb::metrics {
 
@@ -20,10 +20,10 @@ using server_key = std::pair<std::string, std::string>;
 /// the workers' slots), server and backend state, VRRP state and priority.
 class snapshot_collector final : public prometheus::Collectable {
  public:
-  /// Exports `rt`, carrying counters over to servers replaced under the same key.
-  void set_runtime(std::shared_ptr<const proxy::runtime> rt);
-  /// The runtime last set.
-  const std::shared_ptr<const proxy::runtime>& runtime() const { return runtime_; }
+  /// Exports `gen`, carrying counters over to servers replaced under the same key.
+  void set_generation(generation::snapshot_ptr gen);
+  /// The generation last set.
+  const generation::snapshot_ptr& generation() const { return generation_; }
   /// Replaces the VRRP instances.
   void set_vrrp(std::vector<vrrp_status> instances) { vrrp_ = std::move(instances); }
   /// The VRRP instances last set.
@@ -35,7 +35,7 @@ class snapshot_collector final : public prometheus::Collectable {
  private:
   /// The objects whose counters one server series adds up.
   struct series {
-    backend::server_ptr current;                 ///< the server in the runtime
+    backend::server_ptr current;                 ///< the server in the generation
     std::vector<backend::server_ptr> retired;    ///< replaced servers with sessions left
     backend::counter_totals base;                ///< final totals of replaced idle servers
   };
@@ -44,7 +44,7 @@ class snapshot_collector final : public prometheus::Collectable {
   void add_frontend_families(std::vector<prometheus::MetricFamily>& out) const;
   void add_vrrp_families(std::vector<prometheus::MetricFamily>& out) const;
 
-  std::shared_ptr<const proxy::runtime> runtime_;
+  generation::snapshot_ptr generation_;
   std::map<server_key, series> servers_;
   std::vector<vrrp_status> vrrp_;
 };

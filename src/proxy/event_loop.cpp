@@ -32,9 +32,11 @@ int checked(int fd, const char* what) {
 
 }  // namespace
 
-event_loop::event_loop()
-    : epoll_fd_(checked(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+event_loop::event_loop(const cplb::clock* time)
+    : time_(time),
+      epoll_fd_(checked(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      now_(read_clock()) {
   if (wake_fd_ < 0) {
     const int error = errno;
     ::close(epoll_fd_);
@@ -57,38 +59,46 @@ event_loop::~event_loop() {
 }
 
 void event_loop::run() {
+  while (!stopped_) turn(next_timeout_ms());
+}
+
+void event_loop::run_once(std::chrono::milliseconds wait) {
+  const int due = next_timeout_ms();
+  const auto limit = static_cast<int>(wait.count());
+  turn(due < 0 ? limit : std::min(due, limit));
+}
+
+void event_loop::turn(int timeout_ms) {
   std::array<epoll_event, batch_size> events;
-  while (!stopped_) {
-    const int n = ::epoll_wait(epoll_fd_, events.data(), batch_size, next_timeout_ms());
-    now_ = clock::now();
-    if (n < 0 && errno != EINTR) {
-      // Only a broken epoll descriptor fails here. A worker that stopped would leave its share
-      // of connections unserved and stop_accepting waiting: better to exit for the supervisor.
-      log::error("epoll_wait failed: exiting", {{"error", std::strerror(errno)}});
-      std::abort();
-    }
-    for (int i = 0; i < n; ++i) {
-      const auto& ev = events[static_cast<std::size_t>(i)];
-      if (ev.data.u64 == wake_token) {
-        std::uint64_t count;
-        [[maybe_unused]] const auto ignored = ::read(wake_fd_, &count, sizeof count);
-        continue;
-      }
-      auto* target = reinterpret_cast<loop_target*>(ev.data.u64 & ~std::uint64_t{1});
-      target->on_ready(static_cast<unsigned>(ev.data.u64 & 1u), ev.events);
-    }
-    run_again();
-    run_posted();
-    run_due_timers();
-    retired_.clear();  // no event of this turn can name them any more
+  const int n = ::epoll_wait(epoll_fd_, events.data(), batch_size, timeout_ms);
+  now_ = read_clock();
+  if (n < 0 && errno != EINTR) {
+    // Only a broken epoll descriptor fails here. A worker that stopped would leave its share
+    // of connections unserved and stop_accepting waiting: better to exit for the supervisor.
+    log::error("epoll_wait failed: exiting", {{"error", std::strerror(errno)}});
+    std::abort();
   }
+  for (int i = 0; i < n; ++i) {
+    const auto& ev = events[static_cast<std::size_t>(i)];
+    if (ev.data.u64 == wake_token) {
+      std::uint64_t count;
+      [[maybe_unused]] const auto ignored = ::read(wake_fd_, &count, sizeof count);
+      continue;
+    }
+    auto* target = reinterpret_cast<loop_target*>(ev.data.u64 & ~std::uint64_t{1});
+    target->on_ready(static_cast<unsigned>(ev.data.u64 & 1u), ev.events);
+  }
+  run_again();
+  run_posted();
+  run_due_timers();
+  retired_.clear();  // no event of this turn can name them any more
 }
 
 int event_loop::next_timeout_ms() const {
   if (!again_.empty()) return 0;
   const auto* earliest = timers_.earliest();
   if (!earliest) return -1;
-  const auto left = earliest->expiry() - clock::now();
+  const auto left = earliest->expiry() - read_clock();
   if (left <= clock::duration::zero()) return 0;
   // Rounded up, so a timer never fires early and the loop never spins on a sub-millisecond rest.
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();

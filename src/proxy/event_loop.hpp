@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "cplb/core/clock.hpp"
 #include "timer_heap.hpp"
 
 namespace cplb::proxy {
@@ -52,13 +53,17 @@ class event_loop {
  public:
   using clock = std::chrono::steady_clock;
 
-  event_loop();
+  /// A loop on the steady clock, or on `time` (tests drive deadlines with a fake clock).
+  explicit event_loop(const cplb::clock* time = nullptr);
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
   ~event_loop();
 
   /// Runs until `stop` is called (by the loop's own thread, usually from posted work).
   void run();
+  /// Runs one turn: waits at most `wait` (less when a deadline is due sooner) for events, then
+  /// dispatches them, the turns asked for with `again`, posted work and due deadlines.
+  void run_once(std::chrono::milliseconds wait);
   /// Makes `run` return after the current turn.
   void stop() { stopped_ = true; }
   /// Queues `work` to run on the loop's thread. Safe from any thread.
@@ -83,16 +88,18 @@ class event_loop {
   clock::time_point now() const { return now_; }
 
  private:
+  clock::time_point read_clock() const { return time_ ? time_->now() : clock::now(); }
   int next_timeout_ms() const;
-  void dispatch_events(int count);
+  void turn(int timeout_ms);
   void run_posted();
   void run_again();
   void run_due_timers();
 
+  const cplb::clock* time_;
   int epoll_fd_;
   int wake_fd_;  ///< eventfd that `post` writes to
   bool stopped_ = false;
-  clock::time_point now_ = clock::now();
+  clock::time_point now_;
   timer_heap timers_;
   std::vector<loop_target*> again_;
   std::vector<loop_target*> resuming_;

@@ -2,10 +2,8 @@
 
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <latch>
-#include <stdexcept>
+#include <utility>
 
 #include "socket_options.hpp"
 #include "worker.hpp"
@@ -14,15 +12,39 @@ namespace cplb::proxy {
 
 namespace {
 
-/// A frontend of `previous` that keeps listening unchanged under `f`, or nullptr.
-const frontend_runtime* unchanged_listener(const runtime* previous, const config::frontend_config& f) {
-  if (!previous) return nullptr;
-  for (const auto& old : previous->frontends)
-    if (old.config.name == f.name && old.config.listen == f.listen) return &old;
+/// The frontend of `current` (may be null) already listening on `f`'s address, or nullptr.
+const generation::frontend* listening_on(const generation::snapshot* current,
+                                         const config::frontend_config& f) {
+  if (!current) return nullptr;
+  for (const auto& old : current->frontends)
+    if (old.config.listen == f.listen) return &old;
   return nullptr;
 }
 
 }  // namespace
+
+prepared_listeners::prepared_listeners(prepared_listeners&& other) noexcept
+    : fds_(std::move(other.fds_)), reapply_(std::move(other.reapply_)) {
+  other.fds_.clear();
+}
+
+prepared_listeners& prepared_listeners::operator=(prepared_listeners&& other) noexcept {
+  if (this != &other) {
+    close_all();
+    fds_ = std::move(other.fds_);
+    reapply_ = std::move(other.reapply_);
+    other.fds_.clear();
+  }
+  return *this;
+}
+
+prepared_listeners::~prepared_listeners() { close_all(); }
+
+void prepared_listeners::close_all() noexcept {
+  for (auto& row : fds_)
+    for (int& fd : row)
+      if (fd >= 0) ::close(std::exchange(fd, -1));
+}
 
 proxy::proxy(unsigned workers, std::size_t max_connections, connect_failure_hook on_connect_failure)
     : shared_(std::make_shared<shared_state>()) {
@@ -33,41 +55,43 @@ proxy::proxy(unsigned workers, std::size_t max_connections, connect_failure_hook
 
 proxy::~proxy() { stop(); }
 
-unsigned proxy::worker_count() const { return static_cast<unsigned>(workers_.size()); }
-
-void proxy::start(std::shared_ptr<const runtime> rt) {
-  std::string error;
-  if (!update(std::move(rt), error)) throw std::runtime_error(error);
-  for (auto& w : workers_) w->run();
-}
-
-bool proxy::update(std::shared_ptr<const runtime> rt, std::string& error) {
-  // Bind every new listener of every worker first, so a failure changes nothing.
-  const auto n = rt->frontends.size();
-  std::vector<std::vector<int>> fds(workers_.size(), std::vector<int>(n, -1));
+bool proxy::prepare(const generation::snapshot& next, prepared_listeners& out,
+                    std::string& error) const {
+  const auto n = next.frontends.size();
+  prepared_listeners plan;
+  plan.fds_.assign(workers_.size(), std::vector<int>(n, -1));
+  plan.reapply_.assign(n, false);
   for (std::size_t f = 0; f < n; ++f) {
-    const auto& frontend = rt->frontends[f].config;
-    if (unchanged_listener(current_.get(), frontend)) continue;
+    const auto& frontend = next.frontends[f].config;
+    if (const auto* old = listening_on(current_.get(), frontend)) {
+      plan.reapply_[f] = !same_session_options(old->config, frontend);
+      continue;
+    }
     // One SO_REUSEPORT socket per worker: the kernel spreads connections over them by address
     // hash, so long-lived sessions end up evenly spread even when the workers are idle.
-    bool opened = true;
-    for (std::size_t w = 0; opened && w < workers_.size(); ++w) {
-      fds[w][f] = open_listener(frontend.listen, frontend, error);
-      opened = fds[w][f] >= 0;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+      plan.fds_[w][f] = open_listener(frontend.listen, frontend, error);
+      if (plan.fds_[w][f] < 0) {
+        error = "frontend " + frontend.name + ": " + error;
+        return false;  // `plan` closes what it opened
+      }
     }
-    if (opened) continue;
-    error = "frontend " + frontend.name + ": " + error;
-    for (auto& row : fds)
-      for (int d : row)
-        if (d >= 0) ::close(d);
-    return false;
   }
-  for (std::size_t w = 0; w < workers_.size(); ++w)
-    workers_[w]->post([wk = workers_[w].get(), rt, f = std::move(fds[w])]() mutable {
-      wk->apply(std::move(rt), std::move(f));
-    });
-  current_ = std::move(rt);
+  out = std::move(plan);
   return true;
+}
+
+void proxy::commit(generation::snapshot_ptr next, prepared_listeners listeners) noexcept {
+  for (std::size_t w = 0; w < workers_.size(); ++w)
+    workers_[w]->post([wk = workers_[w].get(), next, fds = std::exchange(listeners.fds_[w], {}),
+                       reapply = listeners.reapply_]() mutable {
+      wk->apply(std::move(next), std::move(fds), std::move(reapply));
+    });
+  current_ = std::move(next);
+}
+
+void proxy::start() {
+  for (auto& w : workers_) w->run();
 }
 
 void proxy::close_sessions(const backend::server_ptr& server, duration spread) {

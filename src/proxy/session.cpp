@@ -9,7 +9,6 @@
 
 #include "cplb/core/log.hpp"
 #include "socket_options.hpp"
-#include "worker.hpp"
 
 namespace cplb::proxy {
 
@@ -26,19 +25,6 @@ constexpr std::size_t bytes_per_turn = 1 << 20;
 constexpr unsigned client_tag = 0;
 constexpr unsigned upstream_tag = 1;
 
-const char* to_string(session::end_reason r) {
-  switch (r) {
-    case session::end_reason::done: return "done";
-    case session::end_reason::client_error: return "client_error";
-    case session::end_reason::server_error: return "server_error";
-    case session::end_reason::idle_timeout: return "idle_timeout";
-    case session::end_reason::connect_failed: return "connect_failed";
-    case session::end_reason::no_server: return "no_server";
-    case session::end_reason::closed_by_proxy: return "closed_by_proxy";
-  }
-  return "unknown";
-}
-
 /// Closes `fd`, if open; with `reset` the peer sees a reset rather than a clean end.
 void close_fd(int& fd, bool reset) {
   if (fd < 0) return;
@@ -52,48 +38,47 @@ void close_fd(int& fd, bool reset) {
 
 }  // namespace
 
-session::session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt,
-                 const frontend_runtime& frontend, std::uint64_t client_key)
-    : owner_(owner),
-      runtime_(std::move(rt)),
+session::session(session_host& host, int client_fd, generation::snapshot_ptr gen,
+                 const generation::frontend& frontend, std::uint64_t client_key)
+    : host_(host),
+      generation_(std::move(gen)),
       frontend_(frontend),
       attempts_left_(frontend.config.retries + 1),
       client_key_(client_key),
-      last_activity_(owner.loop().now()) {
+      last_activity_(host.loop().now()) {
   client_.fd = client_fd;
   client_.writable = true;  // a fresh connection has room to send
   upstream_pump_.from = &client_;
   upstream_pump_.to = &upstream_;
   downstream_pump_.from = &upstream_;
   downstream_pump_.to = &client_;
-  auto& counters = frontend_.stats->worker(owner_.index());
+  auto& counters = frontend_.stats->worker(host_.slot());
   add_owned(counters.active, std::int64_t{1});
-  owner_.add_session(*this);
+  host_.session_started(*this);
 }
 
 session::~session() {
-  owner_.loop().cancel(timer_);
-  auto& counters = frontend_.stats->worker(owner_.index());
+  host_.loop().cancel(timer_);
+  auto& counters = frontend_.stats->worker(host_.slot());
   add_owned(counters.active, std::int64_t{-1});
-  owner_.remove_session(*this);
-  owner_.shared().close_session();
+  host_.session_ended(*this);
 }
 
 void session::start() {
   // Watched from the start, so bytes the client sends while we connect are already known.
-  if (!owner_.loop().watch(client_.fd, *this, client_tag)) {
+  if (!host_.loop().watch(client_.fd, *this, client_tag)) {
     log::warn("cannot watch client socket", {{"error", std::strerror(errno)}});
-    return finish(end_reason::client_error, true);
+    return finish(end_reason::local_error, true);
   }
   connect_next();
 }
 
 void session::connect_next() {
   const auto eligible = frontend_.backend->eligible(tried_);
-  const int index = attempts_left_ == 0 ? -1 : owner_.pick(*frontend_.backend, eligible, client_key_);
+  const int index = attempts_left_ == 0 ? -1 : host_.pick(*frontend_.backend, eligible, client_key_);
   if (index < 0) {
     if (tried_ == 0) {
-      auto& counters = frontend_.stats->worker(owner_.index());
+      auto& counters = frontend_.stats->worker(host_.slot());
       add_owned(counters.rejected_no_server, std::uint64_t{1});
       return finish(end_reason::no_server, true);
     }
@@ -106,16 +91,16 @@ void session::connect_next() {
   std::string error;
   upstream_ = leg{};
   upstream_.fd = open_tcp_socket(server_->address().family(), error);
-  if (upstream_.fd < 0 || !owner_.loop().watch(upstream_.fd, *this, upstream_tag)) {
+  if (upstream_.fd < 0 || !host_.loop().watch(upstream_.fd, *this, upstream_tag)) {
     // Out of descriptors or memory here is local trouble, not the server's fault.
     if (error.empty()) error = std::string("epoll: ") + std::strerror(errno);
     log::warn("cannot open upstream socket", {{"server", server_->name()}, {"error", error}});
     server_ = nullptr;
-    return finish(end_reason::connect_failed, true);
+    return finish(end_reason::local_error, true);
   }
-  apply_session_options(upstream_.fd, frontend_.config);
+  apply_session_options(upstream_.fd, frontend_.config, true);
   connecting_ = true;
-  owner_.loop().schedule(timer_, owner_.loop().now() + frontend_.config.connect_timeout);
+  host_.loop().schedule(timer_, host_.loop().now() + frontend_.config.connect_timeout);
   // Completion shows as the socket turning writable (or failing), reported by the event loop.
   if (::connect(upstream_.fd, server_->address().data(), server_->address().size()) == 0)
     return on_connect_done(0);
@@ -130,26 +115,26 @@ void session::on_connect_done(int error) {
 void session::on_connected() {
   connecting_ = false;
   upstream_.writable = true;
-  auto& counters = server_->counters(owner_.index());
+  auto& counters = server_->counters(host_.slot());
   add_owned(counters.connections, 1);
   server_->session_opened();
-  last_activity_ = owner_.loop().now();
+  last_activity_ = host_.loop().now();
   // The connect deadline's timer stays armed and moves to the idle deadline when it fires,
   // unless the idle (or drain) deadline comes first.
-  if (pumping_deadline() < timer_.expiry()) owner_.loop().schedule(timer_, pumping_deadline());
+  if (pumping_deadline() < timer_.expiry()) host_.loop().schedule(timer_, pumping_deadline());
   // The client has usually sent its first bytes (a TLS ClientHello) while we connected: pass
   // them on now.
   pump_both();
 }
 
 void session::connect_failed(backend::down_reason why) {
-  auto& counters = server_->counters(owner_.index());
+  auto& counters = server_->counters(host_.slot());
   add_owned(counters.connect_failures, 1);
   if (log::enabled(log::level::debug))
     log::debug("connect failed", {{"backend", frontend_.backend->name()},
                                   {"server", server_->name()},
                                   {"reason", backend::to_string(why)}});
-  if (owner_.shared().on_connect_failure) owner_.shared().on_connect_failure(server_, why);
+  host_.connect_failed(server_, why);
   close_fd(upstream_.fd, false);
   connecting_ = false;
   server_ = nullptr;
@@ -217,7 +202,7 @@ std::ptrdiff_t session::send_some(pump& p, const char* data, std::size_t size) {
 bool session::flush_backlog(pump& p) {
   const auto sent = send_some(p, p.backlog.get() + p.backlog_offset, p.backlog_size);
   if (sent < 0) return false;
-  if (sent > 0) last_activity_ = owner_.loop().now();
+  if (sent > 0) last_activity_ = host_.loop().now();
   p.backlog_offset += static_cast<std::uint32_t>(sent);
   p.backlog_size -= static_cast<std::uint32_t>(sent);
   if (p.backlog_size == 0) {
@@ -228,7 +213,7 @@ bool session::flush_backlog(pump& p) {
 }
 
 bool session::transfer(pump& p) {
-  const auto scratch = owner_.scratch();
+  const auto scratch = host_.scratch();
   for (std::size_t moved = 0; moved < bytes_per_turn;) {
     const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
     if (n == 0) {
@@ -237,9 +222,10 @@ bool session::transfer(pump& p) {
       p.finished = true;
       flush_counters(p);
       if (upstream_pump_.finished && downstream_pump_.finished) {
-        finish(end_reason::done);
+        finish(client_finished_first_ ? end_reason::client_closed : end_reason::server_closed);
         return false;
       }
+      client_finished_first_ = &p == &upstream_pump_;
       ::shutdown(p.to->fd, SHUT_WR);
       return true;
     }
@@ -252,7 +238,7 @@ bool session::transfer(pump& p) {
       finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
       return false;
     }
-    last_activity_ = owner_.loop().now();
+    last_activity_ = host_.loop().now();
     moved += static_cast<std::size_t>(n);
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
@@ -277,14 +263,14 @@ bool session::transfer(pump& p) {
   // Turn used up with bytes still queued: let other sessions run, then carry on.
   if (!resume_queued_) {
     resume_queued_ = true;
-    owner_.loop().again(*this);
+    host_.loop().again(*this);
   }
   return true;
 }
 
 void session::flush_counters(pump& p) {
   if (!server_ || p.unflushed_bytes == 0) return;
-  auto& counters = server_->counters(owner_.index());
+  auto& counters = server_->counters(host_.slot());
   if (&p == &upstream_pump_) add_owned(counters.bytes_sent, p.unflushed_bytes);
   else add_owned(counters.bytes_received, p.unflushed_bytes);
   p.unflushed_bytes = 0;
@@ -295,20 +281,20 @@ steady::time_point session::pumping_deadline() const {
 }
 
 void session::on_deadline() {
-  const auto now = owner_.loop().now();
+  const auto now = host_.loop().now();
   if (connecting_) return connect_failed(backend::down_reason::timeout);
-  if (now >= close_deadline_) return finish(end_reason::closed_by_proxy, true);
+  if (now >= close_deadline_) return finish(end_reason::drained, true);
   const auto idle_until = last_activity_ + frontend_.config.idle_timeout;
   if (now >= idle_until) return finish(end_reason::idle_timeout);
-  owner_.loop().schedule(timer_, pumping_deadline());
+  host_.loop().schedule(timer_, pumping_deadline());
 }
 
-void session::abort() { finish(end_reason::closed_by_proxy, true); }
+void session::abort(end_reason why) { finish(why, true); }
 
 void session::close_at(steady::time_point deadline) {
   if (closing_) return;
   close_deadline_ = deadline;
-  if (!connecting_ && deadline < timer_.expiry()) owner_.loop().schedule(timer_, deadline);
+  if (!connecting_ && deadline < timer_.expiry()) host_.loop().schedule(timer_, deadline);
 }
 
 void session::finish(end_reason why, bool reset_peers) {
@@ -317,16 +303,17 @@ void session::finish(end_reason why, bool reset_peers) {
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
   if (server_ && !connecting_) server_->session_closed();
+  frontend_.stats->worker(host_.slot()).count_end(why);
   if (log::enabled(log::level::debug))
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
-                               {"reason", to_string(why)}});
-  if (resume_queued_) owner_.loop().forget(*this);
+                               {"reason", generation::to_string(why)}});
+  if (resume_queued_) host_.loop().forget(*this);
   // Closing takes both descriptors out of the loop's epoll set.
   close_fd(client_.fd, reset_peers);
   close_fd(upstream_.fd, reset_peers);
-  owner_.loop().cancel(timer_);
-  owner_.loop().retire(std::unique_ptr<loop_target>(this));
+  host_.loop().cancel(timer_);
+  host_.loop().retire(std::unique_ptr<loop_target>(this));
 }
 
 }  // namespace cplb::proxy

@@ -7,18 +7,18 @@
 #include <memory>
 
 #include "cplb/backend/backend.hpp"
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 #include "event_loop.hpp"
+#include "session_host.hpp"
 
 namespace cplb::proxy {
-
-class worker;
 
 /// Hook into the worker's list of live sessions.
 using session_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
 
-/// One client connection and its upstream leg. Lives on one worker thread from accept to close.
+/// One client connection and its upstream leg. Lives on one worker thread from accept to close,
+/// and reaches the worker only through `session_host`.
 ///
 /// Both legs are plain non-blocking descriptors in the worker's edge-triggered event loop; the
 /// session remembers which of them are readable and writable and moves bytes while it can.
@@ -31,22 +31,19 @@ using session_hook =
 /// still name it). One timer serves the connect, idle and drain deadlines.
 class session final : public session_hook, public loop_target {
  public:
-  /// Why a session ended (debug log and tests).
-  enum class end_reason : std::uint8_t {
-    done, client_error, server_error, idle_timeout, connect_failed, no_server, closed_by_proxy,
-  };
+  using end_reason = generation::session_end;
 
-  /// Takes the accepted `client_fd`. `frontend` belongs to `rt`, which the session keeps alive.
-  session(worker& owner, int client_fd, std::shared_ptr<const runtime> rt,
-          const frontend_runtime& frontend, std::uint64_t client_key);
+  /// Takes the accepted `client_fd`. `frontend` belongs to `gen`, which the session keeps alive.
+  session(session_host& host, int client_fd, generation::snapshot_ptr gen,
+          const generation::frontend& frontend, std::uint64_t client_key);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
   /// Picks a server and connects, then pumps.
   void start();
-  /// Ends the session now, resetting both legs (proxy shutdown, on_server_down close).
-  void abort();
-  /// Ends the session at `deadline` unless it ends sooner (drain).
+  /// Ends the session now, resetting both legs, and counts it under `why` (drained, shutdown).
+  void abort(end_reason why);
+  /// Ends the session at `deadline` unless it ends sooner, counted as drained.
   void close_at(std::chrono::steady_clock::time_point deadline);
   /// The server this session is connected (or connecting) to, or nullptr.
   const backend::server* server() const { return server_.get(); }
@@ -99,15 +96,15 @@ class session final : public session_hook, public loop_target {
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
   std::chrono::steady_clock::time_point pumping_deadline() const;
 
-  /// Ends the session: closes both legs and hands it to the loop to free.
+  /// Ends the session: closes both legs, counts `why` and hands it to the loop to free.
   void finish(end_reason why, bool reset = false);
 
-  worker& owner_;
+  session_host& host_;
   leg client_;
   leg upstream_;
   loop_timer timer_{*this};
-  std::shared_ptr<const runtime> runtime_;  ///< keeps `frontend_` alive across reloads
-  const frontend_runtime& frontend_;
+  generation::snapshot_ptr generation_;  ///< keeps `frontend_` alive across reloads
+  const generation::frontend& frontend_;
   backend::server_ptr server_;
   backend::server_mask tried_ = 0;
   unsigned attempts_left_;
@@ -116,6 +113,7 @@ class session final : public session_hook, public loop_target {
   std::chrono::steady_clock::time_point close_deadline_ = std::chrono::steady_clock::time_point::max();
   pump upstream_pump_;    ///< client -> server
   pump downstream_pump_;  ///< server -> client
+  bool client_finished_first_ = false;  ///< the client's EOF came before the server's
   bool connecting_ = false;
   bool resume_queued_ = false;
   bool closing_ = false;

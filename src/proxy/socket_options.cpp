@@ -31,18 +31,23 @@ int open_tcp_socket(int family, std::string& error) {
   return fd;
 }
 
-void apply_session_options(int fd, const config::frontend_config& frontend) {
-  set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+void apply_session_options(int fd, const config::frontend_config& frontend, bool fresh) {
+  if (fresh) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   const auto keepalive_s = std::chrono::duration_cast<std::chrono::seconds>(frontend.tcp_keepalive).count();
+  const auto user_timeout_ms = frontend.tcp_user_timeout.count();
+  if (keepalive_s > 0 || !fresh) set_int(fd, SOL_SOCKET, SO_KEEPALIVE, keepalive_s > 0 ? 1 : 0);
   if (keepalive_s > 0) {
-    set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(keepalive_s));
     set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(std::max<long>(1, keepalive_s / 3)));
+    // With TCP_USER_TIMEOUT set the kernel ends a dead connection by it, not by a probe count.
+    if (user_timeout_ms == 0) set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
   }
-  const auto user_timeout_ms = frontend.tcp_user_timeout.count();
-  // With TCP_USER_TIMEOUT set the kernel ends a dead connection by it, not by a probe count.
-  if (keepalive_s > 0 && user_timeout_ms == 0) set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
-  if (user_timeout_ms > 0) set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(user_timeout_ms));
+  if (user_timeout_ms > 0 || !fresh)
+    set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(user_timeout_ms));
+}
+
+bool same_session_options(const config::frontend_config& a, const config::frontend_config& b) {
+  return a.tcp_keepalive == b.tcp_keepalive && a.tcp_user_timeout == b.tcp_user_timeout;
 }
 
 int open_listener(const socket_address& address, const config::frontend_config& frontend,
@@ -56,7 +61,7 @@ int open_listener(const socket_address& address, const config::frontend_config& 
     set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);  // [::] is dual-stack, as the config assumes
     set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1);
   }
-  apply_session_options(fd, frontend);
+  apply_session_options(fd, frontend, true);
   if (::bind(fd, address.data(), address.size()) != 0) {
     error = "bind " + address.to_string() + ": " + std::strerror(errno);
     ::close(fd);

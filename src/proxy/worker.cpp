@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
-#include "listener.hpp"
+#include "acceptor.hpp"
+#include "socket_options.hpp"
 
 namespace cplb::proxy {
 
@@ -16,45 +17,45 @@ void worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void worker::apply(std::shared_ptr<const runtime> rt, std::vector<int> fds) {
-  std::vector<std::unique_ptr<listener>> next;
-  for (std::size_t i = 0; i < rt->frontends.size(); ++i) {
-    const auto& frontend = rt->frontends[i];
-    std::unique_ptr<listener> l;
+void worker::apply(generation::snapshot_ptr gen, std::vector<int> fds, std::vector<bool> reapply) {
+  std::vector<std::unique_ptr<acceptor>> next;
+  for (std::size_t i = 0; i < gen->frontends.size(); ++i) {
+    const auto& frontend = gen->frontends[i];
+    std::unique_ptr<acceptor> a;
     if (fds[i] >= 0) {
-      l = std::make_unique<listener>(*this, fds[i], frontend.config.listen);
-      l->serve(rt, frontend);
-      l->start();
+      a = std::make_unique<acceptor>(*this, fds[i], frontend.config.listen);
+      a->serve(gen, frontend);
+      a->start();
     } else {
-      for (auto& old : listeners_)
-        if (old && old->name() == frontend.config.name) l = std::move(old);
-      l->serve(rt, frontend);
+      for (auto& old : acceptors_)
+        if (old && old->address() == frontend.config.listen) a = std::move(old);
+      if (!a) continue;  // accepting has stopped (shutdown): nothing to serve it with
+      if (reapply[i]) apply_session_options(a->fd(), frontend.config, false);
+      a->serve(gen, frontend);
     }
-    next.push_back(std::move(l));
+    next.push_back(std::move(a));
   }
-  listeners_ = std::move(next);  // the rest were removed, or replaced by one on a new address
+  acceptors_ = std::move(next);  // the rest were removed, or replaced by one on a new address
 
   pickers_.clear();
-  for (const auto& b : rt->backends->all())
+  for (const auto& b : gen->backends->all())
     pickers_.emplace(b.get(), backend::make_picker(b->config().balance, b->servers(),
                                                    0x9e3779b97f4a7c15ull * (index_ + 1)));
-  runtime_ = std::move(rt);
+  generation_ = std::move(gen);
 }
 
-void worker::stop_accepting() {
-  listeners_.clear();
-}
+void worker::stop_accepting() { acceptors_.clear(); }
 
 void worker::close_sessions(const backend::server* server, duration spread) {
   std::vector<session*> victims;
   for (auto& s : sessions_)
     if (s.server() == server) victims.push_back(&s);
   if (spread.count() == 0) {
-    for (auto* s : victims) s->abort();
+    for (auto* s : victims) s->abort(session::end_reason::drained);
     return;
   }
   // Even spacing over the window, so thousands of watches do not reconnect in the same second.
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = loop_.now();
   const auto step = spread / static_cast<std::int64_t>(victims.size() + 1);
   for (std::size_t i = 0; i < victims.size(); ++i)
     victims[i]->close_at(now + step * static_cast<std::int64_t>(i + 1));
@@ -62,7 +63,7 @@ void worker::close_sessions(const backend::server* server, duration spread) {
 
 void worker::shutdown() {
   stop_accepting();
-  for (auto& s : sessions_) s.abort();  // freed once this turn of the loop is over
+  for (auto& s : sessions_) s.abort(session::end_reason::shutdown);  // freed after this turn
   loop_.stop();
 }
 
@@ -76,8 +77,15 @@ int worker::pick(const backend::backend& b, backend::server_mask eligible, std::
   return it->second->pick(eligible, client_key);
 }
 
-void worker::add_session(session& s) { sessions_.push_back(s); }
+void worker::connect_failed(const backend::server_ptr& server, backend::down_reason why) {
+  if (shared_.on_connect_failure) shared_.on_connect_failure(server, why);
+}
 
-void worker::remove_session(session& s) { sessions_.erase(sessions_.iterator_to(s)); }
+void worker::session_started(session& s) { sessions_.push_back(s); }
+
+void worker::session_ended(session& s) {
+  sessions_.erase(sessions_.iterator_to(s));
+  shared_.close_session();
+}
 
 }  // namespace cplb::proxy

@@ -12,52 +12,52 @@ namespace cplb::vrrp {
 
 namespace asio = boost::asio;
 
+class group::plan {
+ public:
+  std::vector<std::shared_ptr<detail::instance>> next;   ///< the instances after commit
+  std::vector<std::shared_ptr<detail::instance>> fresh;  ///< of those, the ones to start
+  std::vector<std::pair<std::shared_ptr<detail::instance>, config::vrrp_instance_config>> updates;
+};
+
 class group::impl {
  public:
-  impl(asio::io_context& io, group_listener listener) : io_(io), listener_(std::move(listener)) {}
+  impl(asio::io_context& io, group_observer observer) : io_(io), observer_(std::move(observer)) {}
 
   ~impl() {
-    listener_ = {};  // the daemon is going away: stop without telling it
+    observer_ = {};  // the daemon is going away: stop without telling it
     for (const auto& i : instances_) i->stop();
   }
 
-  void start(const std::vector<config::vrrp_instance_config>& configs) {
-    std::vector<std::shared_ptr<detail::instance>> built;
-    for (const auto& cfg : configs) built.push_back(make(cfg));
-    instances_ = std::move(built);
-    for (const auto& i : instances_) i->start(down_backends_);
-  }
-
-  bool reconfigure(const std::vector<config::vrrp_instance_config>& configs, std::string& error) {
+  plan_ptr prepare(const std::vector<config::vrrp_instance_config>& configs, std::string& error) {
     if (shutting_down_) {
       error = "vrrp is shutting down";
-      return false;
+      return nullptr;
     }
-    // Open everything new first: a failure leaves the running instances untouched.
-    std::vector<std::shared_ptr<detail::instance>> next;
-    std::vector<std::shared_ptr<detail::instance>> fresh;
-    std::vector<std::pair<std::shared_ptr<detail::instance>, config::vrrp_instance_config>> updates;
+    plan_ptr p(new plan);
     try {
       for (const auto& cfg : configs) {
         const auto old = find(cfg.name);
         if (old && old->can_update(cfg)) {
-          next.push_back(old);
-          if (!(old->config() == cfg)) updates.emplace_back(old, cfg);
+          p->next.push_back(old);
+          if (!(old->config() == cfg)) p->updates.emplace_back(old, cfg);
         } else {
-          next.push_back(make(cfg));
-          fresh.push_back(next.back());
+          p->next.push_back(make(cfg));
+          p->fresh.push_back(p->next.back());
         }
       }
     } catch (const std::exception& e) {
       error = e.what();
-      return false;
+      return nullptr;
     }
+    return p;
+  }
+
+  void commit(plan& p) {
     for (const auto& i : instances_)
-      if (std::find(next.begin(), next.end(), i) == next.end()) i->stop();  // removed or changed
-    for (auto& [i, cfg] : updates) i->update(std::move(cfg), down_backends_);
-    instances_ = std::move(next);
-    for (const auto& i : fresh) i->start(down_backends_);
-    return true;
+      if (std::find(p.next.begin(), p.next.end(), i) == p.next.end()) i->stop();  // removed or changed
+    for (auto& [i, cfg] : p.updates) i->update(std::move(cfg), down_backends_);
+    instances_ = std::move(p.next);
+    for (const auto& i : p.fresh) i->start(down_backends_);
   }
 
   void set_backends_down(const std::set<std::string>& down) {
@@ -91,7 +91,7 @@ class group::impl {
   std::shared_ptr<detail::instance> make(const config::vrrp_instance_config& cfg) {
     return std::make_shared<detail::instance>(
         io_, cfg, [this](const std::string& name, state from, state to, cause why) {
-          if (listener_.on_transition) listener_.on_transition(name, from, to, why);
+          if (observer_.on_transition) observer_.on_transition(name, from, to, why);
         });
   }
 
@@ -102,24 +102,25 @@ class group::impl {
   }
 
   asio::io_context& io_;
-  group_listener listener_;
+  group_observer observer_;
   std::vector<std::shared_ptr<detail::instance>> instances_;  ///< in config order
   std::set<std::string> down_backends_;
   bool shutting_down_ = false;
 };
 
-group::group(asio::io_context& io, group_listener listener)
-    : impl_(std::make_unique<impl>(io, std::move(listener))) {}
+group::group(asio::io_context& io, group_observer observer)
+    : impl_(std::make_unique<impl>(io, std::move(observer))) {}
 
 group::~group() = default;
 
-void group::start(const std::vector<config::vrrp_instance_config>& instances) {
-  impl_->start(instances);
+void group::plan_deleter::operator()(plan* p) const noexcept { delete p; }
+
+group::plan_ptr group::prepare(const std::vector<config::vrrp_instance_config>& instances,
+                               std::string& error) {
+  return impl_->prepare(instances, error);
 }
 
-bool group::reconfigure(const std::vector<config::vrrp_instance_config>& instances, std::string& error) {
-  return impl_->reconfigure(instances, error);
-}
+void group::commit(plan_ptr p) noexcept { impl_->commit(*p); }
 
 void group::set_backends_down(const std::set<std::string>& down_backends) {
   impl_->set_backends_down(down_backends);

@@ -1,7 +1,7 @@
 #pragma once
 #include <string>
 
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 
 namespace cplb::admin {
 
@@ -11,7 +11,7 @@ struct health_verdict {
   std::string reason;  ///< why not ok (empty when ok)
 };
 
-/// Ok while some frontend of `rt` (may be null: not started) has a backend with a server up.
-health_verdict check_health(const proxy::runtime* rt);
+/// Ok while some frontend of `gen` (may be null: not started) has a backend with a server up.
+health_verdict check_health(const generation::snapshot* gen);
 
 }  // namespace cplb::admin

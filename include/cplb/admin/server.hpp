@@ -14,6 +14,21 @@ class io_context;
 
 namespace cplb::admin {
 
+class acceptor;
+
+/// A new admin address made ready by server::prepare_rebind: its socket bound and listening, not
+/// yet accepted from. Released unless committed.
+class prepared_rebind {
+ public:
+  prepared_rebind() = default;
+
+ private:
+  friend class server;
+  socket_address address_;
+  std::shared_ptr<acceptor> socket_;  ///< null: unchanged, or bound only at commit (see there)
+  bool bind_at_commit_ = false;
+};
+
 /// Where the admin endpoints get their answers; each runs on the control thread per request.
 struct handlers {
   std::function<std::string()> metrics;     ///< GET /metrics: the Prometheus text
@@ -43,9 +58,13 @@ class server {
   void start();
   /// Stops accepting and closes every connection.
   void stop();
-  /// Moves to `listen` (reload), keeping open connections: false with `error` set when the new
-  /// address cannot be bound, in which case the old one keeps serving.
-  bool rebind(const socket_address& listen, std::string& error);
+  /// Binds `listen` for a reload, touching nothing live: false with `error` set when it cannot be
+  /// bound. The same port on another IP of a wildcard already bound (or the reverse) overlaps the
+  /// running socket: that one can only be bound at commit, after the old one is let go.
+  bool prepare_rebind(const socket_address& listen, prepared_rebind& out, std::string& error) const;
+  /// Moves to the prepared address, keeping open connections. A bind left for commit that then
+  /// fails takes the old address back and logs both errors.
+  void commit_rebind(prepared_rebind prepared) noexcept;
   /// The address bound (its real port when started on port 0).
   socket_address local_address() const;
   /// Client connections open now.

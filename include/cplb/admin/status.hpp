@@ -5,13 +5,13 @@
 #include <string_view>
 
 #include "cplb/metrics/vrrp_status.hpp"
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 
 namespace cplb::admin {
 
 /// What /status reports.
 struct status_input {
-  const proxy::runtime* runtime = nullptr;          ///< frontends and backends (null: none yet)
+  const generation::snapshot* generation = nullptr;  ///< frontends and backends (null: none yet)
   std::span<const metrics::vrrp_status> vrrp;       ///< VRRP instances
   std::string_view config_file;                     ///< the loaded config's path
   std::chrono::system_clock::time_point loaded_at;  ///< when it was loaded

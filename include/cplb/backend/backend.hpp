@@ -36,9 +36,9 @@ class backend {
 
 using backend_ptr = std::shared_ptr<const backend>;
 
-/// The backends of one config generation. Built by `build_backends`, which reuses the servers of
-/// the previous generation whose backend name, server name and address are unchanged, so their
-/// health state and sessions carry over a reload.
+/// The backends of one config generation. `build` reuses the servers of the previous generation
+/// whose backend name, server name and address are unchanged, so their health state and sessions
+/// carry over a reload.
 class backend_set {
  public:
   /// The backend called `name`, or nullptr.
@@ -46,10 +46,14 @@ class backend_set {
   /// All backends in config order.
   const std::vector<backend_ptr>& all() const { return backends_; }
 
-  /// Builds the backends of `cfg`, reusing servers from `previous` (may be null).
+  /// Builds the backends of `cfg`, reusing servers from `previous` (may be null). Changes
+  /// nothing live: a reused server keeps its weight until `commit`.
   static std::shared_ptr<const backend_set> build(const config::config& cfg,
                                                   const backend_set* previous,
                                                   unsigned worker_count);
+
+  /// Gives every server the weight this generation's config says (a reload's commit).
+  void commit() const noexcept;
 
  private:
   std::vector<backend_ptr> backends_;

@@ -8,9 +8,10 @@
 
 namespace cplb::backend {
 
-/// A set of server indexes (bit i = servers[i]); backends hold at most 64 servers.
+/// A set of server indexes (bit i = servers[i]).
 using server_mask = std::uint64_t;
-inline constexpr std::size_t max_servers = 64;
+inline constexpr std::size_t max_servers = config::max_servers_per_backend;
+static_assert(max_servers <= 64, "a backend's servers must fit one server_mask");
 
 /// Chooses a server for a new session. Each worker owns its own pickers, so a picker keeps plain
 /// (non-atomic) state and needs no lock; it reads the servers' weights and active sessions.

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cplb/config/config.hpp"
-#include "cplb/core/owned_counter.hpp"
+#include "cplb/core/per_worker.hpp"
 #include "cplb/core/socket_address.hpp"
 
 namespace cplb::backend {
@@ -67,7 +67,7 @@ class server {
   const std::string& host() const { return host_; }
   /// Relative share of sessions, 1..256. Changed by reloads.
   unsigned weight() const { return weight_.load(std::memory_order_relaxed); }
-  /// Sets the weight (control thread).
+  /// Sets the weight (control thread, when a reload commits).
   void set_weight(unsigned w) { weight_.store(w, std::memory_order_relaxed); }
 
   /// Current health state.
@@ -109,8 +109,7 @@ class server {
   std::atomic<bool> reachable_{false};
   std::string reason_detail_;
   std::atomic<std::int64_t> active_{0};
-  std::unique_ptr<worker_counters[]> counters_;
-  unsigned worker_count_;
+  per_worker<worker_counters> counters_;
 };
 
 using server_ptr = std::shared_ptr<server>;

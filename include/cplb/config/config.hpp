@@ -14,6 +14,9 @@ namespace cplb::config {
 
 using namespace std::chrono_literals;
 
+/// The most servers a backend may list: a set of them fits one 64-bit mask.
+inline constexpr std::size_t max_servers_per_backend = 64;
+
 /// `global:`
 struct global_config {
   unsigned workers = 0;                 ///< proxy threads; 0 = one per CPU
@@ -102,7 +105,7 @@ struct backend_config {
   on_server_down_policy on_server_down = on_server_down_policy::drain;
   drain_config drain;
   all_down_policy all_down = all_down_policy::any_reachable;
-  std::vector<server_config> servers;  ///< 1..64 servers
+  std::vector<server_config> servers;  ///< 1..max_servers_per_backend
   health_check_config health_check;
   friend bool operator==(const backend_config&, const backend_config&) = default;
 };

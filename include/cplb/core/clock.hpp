@@ -12,12 +12,6 @@ class clock {
   virtual time_point now() const = 0;
 };
 
-/// The real monotonic clock.
-class steady_clock_source final : public clock {
- public:
-  time_point now() const override { return std::chrono::steady_clock::now(); }
-};
-
 /// A clock that moves only when told to; for tests.
 class fake_clock final : public clock {
  public:

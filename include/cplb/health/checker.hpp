@@ -2,6 +2,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/backend/server.hpp"
@@ -13,9 +14,11 @@ class io_context;
 
 namespace cplb::health {
 
+struct probe_spec;
+
 /// What the checker tells the rest of the daemon. Callbacks run on the control thread; either may
 /// be empty.
-struct checker_listener {
+struct checker_observer {
   /// A server changed state; the server already holds the new state and reason, and the
   /// transition is logged.
   std::function<void(const backend::backend&, const backend::server_ptr&, backend::server_state from,
@@ -25,24 +28,41 @@ struct checker_listener {
   std::function<void(const backend::backend&, backend::server&, const probe_result&)> on_probe;
 };
 
-/// Health checks every server of the applied backend set on the control thread's io_context:
+/// The checks of a backend set, made by checker::prepare: each backend's probe spec with its TLS
+/// context and bearer token, read from disk. Nothing runs until the checker commits it.
+class check_plan {
+ public:
+  check_plan() = default;
+
+ private:
+  friend class checker;
+  std::shared_ptr<const backend::backend_set> set_;
+  std::vector<std::shared_ptr<const probe_spec>> specs_;  ///< one per backend, in set order
+};
+
+/// Health checks every server of the committed backend set on the control thread's io_context:
 /// one probe at a time per server, the first at once, the next a jittered interval (±10%) after
 /// the previous one ended. Writes each server's state, reason and reachability.
 class checker {
  public:
   /// A checker with nothing to check yet.
-  checker(boost::asio::io_context& io, checker_listener listener);
+  checker(boost::asio::io_context& io, checker_observer observer);
   /// Stops every probe.
   ~checker();
   checker(const checker&) = delete;
   checker& operator=(const checker&) = delete;
 
-  /// Checks the servers of `set`: new servers are probed at once; servers carried over (the same
-  /// server object) keep their state and schedule and use their backend's new settings from the
-  /// next probe; servers no longer in `set` stop (their probe in flight is cancelled). Re-reads
-  /// bearer token files and rebuilds TLS contexts. Throws std::runtime_error, changing nothing,
-  /// when a backend's token, CA, certificate or key cannot be loaded.
-  void apply(std::shared_ptr<const backend::backend_set> set);
+  /// Reads what checking `set` needs: bearer token files, CAs, certificates and keys, each into a
+  /// new probe spec. Touches nothing live. False, with one problem per backend appended to
+  /// `problems`, when a file cannot be loaded.
+  static bool prepare(std::shared_ptr<const backend::backend_set> set, check_plan& out,
+                      std::vector<std::string>& problems);
+
+  /// Checks the servers of the plan's set: new servers are probed at once; servers carried over
+  /// (the same server object) keep their state, fall/rise counts and schedule, and use their
+  /// backend's new settings from the next probe; servers no longer in the set stop (their probe
+  /// in flight is cancelled).
+  void commit(check_plan plan) noexcept;
 
   /// Passive detection: a data-path connect to `server` failed. It counts as one failed check
   /// (toward `fall`; a refusal takes the server down at once) and marks the server unreachable.

@@ -5,29 +5,28 @@
 #include <vector>
 
 #include "cplb/backend/backend.hpp"
-#include "cplb/health/probe_result.hpp"
+#include "cplb/generation/generation.hpp"
 #include "cplb/metrics/vrrp_status.hpp"
-#include "cplb/proxy/runtime.hpp"
 
 namespace cplb::metrics {
 
 /// The metric families of CONTRACT.md, prefixed `cplb_`. Data-path counters and live state are
-/// read from the runtime at scrape time; events (probes, VRRP transitions, reloads) are counted
+/// read from the generation at scrape time; events (probes, VRRP transitions, reloads) are counted
 /// as they are reported. Every member runs on the control thread.
 class exporter {
  public:
-  /// An exporter with no runtime and no VRRP instance yet.
+  /// An exporter with no generation and no VRRP instance yet.
   exporter();
   ~exporter();
   exporter(const exporter&) = delete;
   exporter& operator=(const exporter&) = delete;
 
-  /// Exports the frontends and servers of `rt` (at start and after each reload). Servers and
-  /// frontends no longer in `rt` leave the output; a server replaced under the same backend and
+  /// Exports the frontends and servers of `gen` (at start and after each reload). Servers and
+  /// frontends no longer in `gen` leave the output; a server replaced under the same backend and
   /// server name (its address changed) carries its counters on, so none goes backwards.
-  void set_runtime(std::shared_ptr<const proxy::runtime> rt);
-  /// The runtime last set (null before the first).
-  const std::shared_ptr<const proxy::runtime>& runtime() const;
+  void set_generation(generation::snapshot_ptr gen);
+  /// The generation last set (null before the first).
+  const generation::snapshot_ptr& generation() const;
 
   /// Replaces the VRRP instances shown (call on every state or priority change and on reload);
   /// instances no longer listed leave the output.
@@ -35,10 +34,11 @@ class exporter {
   /// The VRRP instances last set.
   const std::vector<vrrp_status>& vrrp() const;
 
-  /// A health probe of `s` in `b` finished (health::checker_listener::on_probe).
-  void on_probe(const backend::backend& b, const backend::server& s, const health::probe_result& r);
-  /// VRRP instance `instance` entered state `to` (`init`, `backup`, `master`, `fault`).
-  void on_vrrp_transition(const std::string& instance, const std::string& to);
+  /// A health probe of `s` in `b` finished, `passed` or not, after `took`.
+  void on_probe(const backend::backend& b, const backend::server& s, bool passed,
+                std::chrono::duration<double> took);
+  /// VRRP instance `instance` entered state `to`.
+  void on_vrrp_transition(const std::string& instance, vrrp::state to);
   /// The config was loaded at start, at `when`: sets the last-success timestamp only.
   void on_config_loaded(std::chrono::system_clock::time_point when);
   /// A reload (SIGHUP) ended at `when`, applied (`ok`) or rejected.

@@ -1,16 +1,14 @@
 #pragma once
-#include <array>
 #include <string>
 
-namespace cplb::metrics {
+#include "cplb/vrrp/state.hpp"
 
-/// The states a VRRP instance may be in, as `vrrp_status::state` names them.
-inline constexpr std::array<const char*, 4> vrrp_states{"init", "backup", "master", "fault"};
+namespace cplb::metrics {
 
 /// What metrics and /status show of one VRRP instance.
 struct vrrp_status {
   std::string name;                 ///< the instance's name (`VI_1`)
-  std::string state;                ///< `init`, `backup`, `master` or `fault`
+  vrrp::state state = vrrp::state::init;
   unsigned effective_priority = 0;  ///< the priority it advertises now
 };
 

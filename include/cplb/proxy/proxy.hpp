@@ -7,7 +7,7 @@
 
 #include "cplb/backend/server.hpp"
 #include "cplb/core/duration.hpp"
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 
 namespace cplb::proxy {
 
@@ -18,9 +18,26 @@ struct shared_state;
 /// why: refused, timeout or connect_failed.
 using connect_failure_hook = std::function<void(const backend::server_ptr&, backend::down_reason)>;
 
-/// The data path: `workers` threads, each with its own io_context and its own SO_REUSEPORT
-/// listener per frontend. Sessions live and die on the worker that accepted them. The public
-/// interface is called from the control thread only; no Asio here, so callers compile fast.
+/// The listening sockets a generation needs that the running one does not have, bound and
+/// listening but not yet accepted from. Made by proxy::prepare; closed unless committed.
+class prepared_listeners {
+ public:
+  prepared_listeners() = default;
+  prepared_listeners(prepared_listeners&& other) noexcept;
+  prepared_listeners& operator=(prepared_listeners&& other) noexcept;
+  ~prepared_listeners();
+
+ private:
+  friend class proxy;
+  void close_all() noexcept;
+
+  std::vector<std::vector<int>> fds_;  ///< [worker][frontend]: a new socket, or -1 to keep one
+  std::vector<bool> reapply_;          ///< [frontend]: kept socket whose session options changed
+};
+
+/// The data path: `workers` threads, each with its own event loop and its own SO_REUSEPORT
+/// listening socket per frontend. Sessions live and die on the worker that accepted them. The
+/// public interface is called from the control thread only; no Asio here, so callers compile fast.
 class proxy {
  public:
   proxy(unsigned workers, std::size_t max_connections, connect_failure_hook on_connect_failure);
@@ -28,17 +45,18 @@ class proxy {
   proxy(const proxy&) = delete;
   proxy& operator=(const proxy&) = delete;
 
-  /// Number of worker threads.
-  unsigned worker_count() const;
+  /// Opens what `next` needs beyond the committed generation: a listening socket per worker for
+  /// each frontend whose address is new. Touches nothing live. False with `error` naming the
+  /// frontend and address when one cannot be bound (everything opened is closed again).
+  bool prepare(const generation::snapshot& next, prepared_listeners& out, std::string& error) const;
 
-  /// Binds every frontend of `rt` and starts the workers. Throws std::runtime_error naming the
-  /// frontend and address when a listener cannot be bound.
-  void start(std::shared_ptr<const runtime> rt);
+  /// Switches the workers to `next`: new frontends listen, removed ones stop accepting, changed
+  /// addresses move, changed session options apply to new sessions; sessions go on untouched.
+  /// `listeners` must come from prepare(next) against the generation committed now.
+  void commit(generation::snapshot_ptr next, prepared_listeners listeners) noexcept;
 
-  /// Switches the workers to `rt`: new frontends listen, removed ones stop accepting, changed
-  /// addresses rebind; sessions go on untouched. Returns false (and changes nothing) with
-  /// `error` set when a new listener cannot be bound.
-  bool update(std::shared_ptr<const runtime> rt, std::string& error);
+  /// Starts the worker threads (once, after the first commit).
+  void start();
 
   /// Closes the sessions to `server` on every worker: at once (reset) when `spread` is zero,
   /// else one after another evenly over `spread`.
@@ -62,7 +80,7 @@ class proxy {
  private:
   std::shared_ptr<shared_state> shared_;
   std::vector<std::unique_ptr<worker>> workers_;
-  std::shared_ptr<const runtime> current_;
+  generation::snapshot_ptr current_;
 };
 
 }  // namespace cplb::proxy

@@ -23,7 +23,7 @@ struct instance_status {
 };
 
 /// Told of every state change (control thread).
-struct group_listener {
+struct group_observer {
   std::function<void(const std::string& instance, state from, state to, cause why)> on_transition;
 };
 
@@ -32,23 +32,31 @@ struct group_listener {
 /// tells it which tracked backends are down.
 class group {
  public:
-  /// No instance yet; everything runs on `io`, and `listener` hears every transition.
-  group(boost::asio::io_context& io, group_listener listener);
-  /// Stops every instance at once (VIPs released) without telling the listener.
+  /// The instances a reload starts, changes or stops, with the sockets of the new ones open.
+  /// Made by prepare; dropping it closes those sockets and changes nothing.
+  class plan;
+  struct plan_deleter {
+    void operator()(plan* p) const noexcept;
+  };
+  using plan_ptr = std::unique_ptr<plan, plan_deleter>;
+
+  /// No instance yet; everything runs on `io`, and `observer` hears every transition.
+  group(boost::asio::io_context& io, group_observer observer);
+  /// Stops every instance at once (VIPs released) without telling the observer.
   ~group();
   group(const group&) = delete;
   group& operator=(const group&) = delete;
 
-  /// Opens the sockets and starts every instance; removes stale VIPs of these instances left on
-  /// the interfaces (say by a SIGKILLed predecessor). Throws std::runtime_error naming the
-  /// instance, the interface and why (the daemon exits 2).
-  void start(const std::vector<config::vrrp_instance_config>& instances);
+  /// Reads the interfaces and opens the sockets of every instance of `instances` that is new or
+  /// changed beyond what can be applied in place, touching nothing live. Null with `error`
+  /// naming the instance, the interface and why when one cannot be opened.
+  plan_ptr prepare(const std::vector<config::vrrp_instance_config>& instances, std::string& error);
 
-  /// Reload: starts new instances, stops removed ones (a master advertises priority 0 and releases
-  /// its VIPs), applies a change of priority, tracking or garp in place, and restarts an instance
-  /// whose other settings changed. Returns false with `error` set, changing nothing, when a new or
-  /// changed instance cannot open its interface or sockets.
-  bool reconfigure(const std::vector<config::vrrp_instance_config>& instances, std::string& error);
+  /// Applies a plan from prepare: stops removed instances (a master advertises priority 0 and
+  /// releases its VIPs), applies a change of priority, tracking or garp in place, and starts new
+  /// and changed instances, each removing stale copies of its VIPs first (say left by a
+  /// SIGKILLed predecessor).
+  void commit(plan_ptr plan) noexcept;
 
   /// The backends that have no healthy server now; instances tracking any of them run at
   /// priority - track_penalty, advertised at once.

@@ -1,9 +1,14 @@
 #pragma once
+#include <array>
 
 namespace cplb::vrrp {
 
 /// The states of a VRRP instance (RFC 5798 6.4), as the vrrp_state metric labels them.
 enum class state { init, backup, master, fault };
+
+/// Every state, in declaration order (the metrics export each).
+inline constexpr std::array<state, 4> all_states{state::init, state::backup, state::master,
+                                                 state::fault};
 
 /// The snake_case name of a state.
 const char* to_string(state s);

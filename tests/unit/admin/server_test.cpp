@@ -18,7 +18,7 @@
 using namespace cplb;
 using admin::test::get;
 using admin::test::http_client;
-using metrics::test::generation;
+using metrics::test::test_generation;
 
 namespace {
 
@@ -29,18 +29,18 @@ const socket_address loopback_any_port = *socket_address::parse("127.0.0.1:0");
 /// An admin server on 127.0.0.1:0 over the sample runtime, on the test thread's io_context.
 struct fixture {
   boost::asio::io_context io;
-  generation gen = generation::build(metrics::test::sample_config(), nullptr);
+  test_generation gen = test_generation::build(metrics::test::sample_config(), nullptr);
   metrics::exporter exporter;
   std::unique_ptr<admin::server> server;
 
   explicit fixture(admin::limits limits = {}, const socket_address& listen = loopback_any_port) {
-    exporter.set_runtime(gen.runtime);
-    exporter.set_vrrp({{"VI_1", "backup", 100}});
+    exporter.set_generation(gen.snapshot);
+    exporter.set_vrrp({{"VI_1", vrrp::state::backup, 100}});
     admin::handlers h{
         [this] { return exporter.serialize(); },
-        [this] { return admin::check_health(exporter.runtime().get()); },
+        [this] { return admin::check_health(exporter.generation().get()); },
         [this] {
-          return admin::status_json({exporter.runtime().get(), exporter.vrrp(), "cplb.yaml",
+          return admin::status_json({exporter.generation().get(), exporter.vrrp(), "cplb.yaml",
                                      std::chrono::system_clock::now()});
         }};
     server = std::make_unique<admin::server>(io, listen, std::move(h), limits);
@@ -215,20 +215,54 @@ TEST_CASE("admin rebinds on reload and keeps serving when it cannot") {
   const auto before = f.server->local_address();
   auto kept = f.connect();
 
-  SECTION("to a taken address: false, and the old one still serves") {
+  SECTION("to a taken address: prepare fails, and the old one still serves") {
     boost::asio::ip::tcp::acceptor taken(f.io, {boost::asio::ip::make_address("127.0.0.1"), 0});
     const auto address = *socket_address::from_ip("127.0.0.1", taken.local_endpoint().port());
+    admin::prepared_rebind prepared;
     std::string error;
-    CHECK_FALSE(f.server->rebind(address, error));
+    CHECK_FALSE(f.server->prepare_rebind(address, prepared, error));
     CHECK(contains(error, address.to_string()));
     CHECK(f.server->local_address() == before);
     CHECK(f.fetch(get("/healthz")));
   }
+  SECTION("prepared but not committed: nothing changes, and the new address is let go") {
+    const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+    std::uint16_t free_port = 0;
+    {
+      boost::asio::ip::tcp::acceptor probe(f.io, {loopback, 0});
+      free_port = probe.local_endpoint().port();
+    }
+    std::string error;
+    {
+      admin::prepared_rebind prepared;
+      REQUIRE(f.server->prepare_rebind(*socket_address::from_ip("127.0.0.1", free_port), prepared, error));
+      CHECK(f.server->local_address() == before);
+      CHECK(f.fetch(get("/healthz")));
+    }
+    CHECK(f.server->local_address() == before);
+    boost::asio::ip::tcp::acceptor again(f.io);
+    again.open(boost::asio::ip::tcp::v4());
+    again.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true));
+    CHECK_NOTHROW(again.bind({loopback, free_port}));
+  }
+  SECTION("to the wildcard on the same port: bound at commit, after the old socket goes") {
+    const auto wildcard = *socket_address::from_ip("0.0.0.0", before.port());
+    admin::prepared_rebind prepared;
+    std::string error;
+    REQUIRE(f.server->prepare_rebind(wildcard, prepared, error));
+    CHECK(f.server->local_address() == before);
+    f.server->commit_rebind(std::move(prepared));
+    CHECK(f.server->local_address() == wildcard);
+    CHECK(f.fetch(get("/healthz")));
+  }
   SECTION("to another address: the new one serves, open connections stay") {
     const auto v6 = *socket_address::parse("[::1]:0");
+    admin::prepared_rebind prepared;
     std::string error;
-    REQUIRE(f.server->rebind(v6, error));
+    REQUIRE(f.server->prepare_rebind(v6, prepared, error));
     CHECK(error.empty());
+    CHECK(f.server->local_address() == before);
+    f.server->commit_rebind(std::move(prepared));
     CHECK(f.server->local_address().family() == AF_INET6);
     CHECK(f.fetch(get("/healthz")));
     kept.send(get("/healthz"));

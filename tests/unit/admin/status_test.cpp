@@ -9,7 +9,7 @@
 #include "json_check.hpp"
 
 using namespace cplb;
-using metrics::test::generation;
+using metrics::test::test_generation;
 
 namespace {
 
@@ -22,27 +22,27 @@ bool contains(const std::string& text, const std::string& part) {
 }  // namespace
 
 TEST_CASE("/healthz is ok while some frontend has a server up") {
-  const auto gen = generation::build(metrics::test::sample_config(), nullptr);
+  const auto gen = test_generation::build(metrics::test::sample_config(), nullptr);
   CHECK_FALSE(admin::check_health(nullptr).ok);
-  auto v = admin::check_health(gen.runtime.get());
+  auto v = admin::check_health(gen.snapshot.get());
   CHECK_FALSE(v.ok);
   CHECK(v.reason == "no frontend has a backend with a server up");
 
   gen.server("etcd", "e1").set_state(backend::server_state::up, backend::down_reason::none, "");
-  CHECK(admin::check_health(gen.runtime.get()).ok);
+  CHECK(admin::check_health(gen.snapshot.get()).ok);
   gen.server("etcd", "e1").set_state(backend::server_state::down, backend::down_reason::refused, "");
-  CHECK_FALSE(admin::check_health(gen.runtime.get()).ok);
+  CHECK_FALSE(admin::check_health(gen.snapshot.get()).ok);
 
   auto cfg = metrics::test::sample_config();
   cfg.frontends.clear();
-  const auto empty = generation::build(cfg, nullptr);
-  CHECK_FALSE(admin::check_health(empty.runtime.get()).ok);
+  const auto empty = test_generation::build(cfg, nullptr);
+  CHECK_FALSE(admin::check_health(empty.snapshot.get()).ok);
 }
 
 TEST_CASE("a down server with sessions is draining only under on_server_down: drain") {
   auto cfg = metrics::test::sample_config();
   cfg.backends[1].on_server_down = config::on_server_down_policy::keep;
-  const auto gen = generation::build(cfg, nullptr);
+  const auto gen = test_generation::build(cfg, nullptr);
   const auto& cp = gen.backend("control-plane");
   auto& m1 = gen.server("control-plane", "m1");
   CHECK(std::string(admin::status_state(cp, m1)) == "unchecked");
@@ -60,7 +60,7 @@ TEST_CASE("a down server with sessions is draining only under on_server_down: dr
 }
 
 TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
-  const auto gen = generation::build(metrics::test::sample_config(), nullptr);
+  const auto gen = test_generation::build(metrics::test::sample_config(), nullptr);
   auto& m1 = gen.server("control-plane", "m1");
   auto& m2 = gen.server("control-plane", "m2");
   m1.set_state(backend::server_state::up, backend::down_reason::none, "");
@@ -69,10 +69,10 @@ TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
   m2.set_state(backend::server_state::down, backend::down_reason::tls_handshake,
                "certificate verify failed: \"self-signed\"\n");
   gen.frontend("kube-apiserver").worker(0).connections.store(7);
-  const std::vector<metrics::vrrp_status> vrrp{{"VI_1", "master", 150}};
+  const std::vector<metrics::vrrp_status> vrrp{{"VI_1", vrrp::state::master, 150}};
 
   const std::string doc = admin::status_json(
-      {gen.runtime.get(), vrrp, "/etc/cplb/test \"quoted\".yaml",
+      {gen.snapshot.get(), vrrp, "/etc/cplb/test \"quoted\".yaml",
        std::chrono::system_clock::time_point(1'700'000'000s)});
   INFO(doc);
   CHECK(admin::test::valid_json(doc));

@@ -68,6 +68,8 @@ TEST_CASE("backend_set::build keeps unchanged servers across a reload") {
   REQUIRE(now.size() == 4);
 
   CHECK(now[0] == old_cp[0]);
+  CHECK(now[0]->weight() == 1);  // build touches nothing live: the weight changes on commit
+  next->commit();
   CHECK(now[0]->weight() == 7);
   CHECK(now[0]->up());
   CHECK(now[0]->active_sessions() == 1);

@@ -48,12 +48,20 @@ server_options plain_http() {
   return o;
 }
 
-/// What the listener saw.
+/// Prepares and commits `set`, as a reload does.
+void apply(checker& c, std::shared_ptr<const cplb::backend::backend_set> set) {
+  check_plan plan;
+  std::vector<std::string> problems;
+  REQUIRE(checker::prepare(std::move(set), plan, problems));
+  c.commit(std::move(plan));
+}
+
+/// What the observer saw.
 struct recorder {
   std::vector<std::string> transitions;  ///< `server:from->to`
   std::map<std::string, int> probes;     ///< per server
 
-  checker_listener listener() {
+  checker_observer observer() {
     return {[this](const cplb::backend::backend&, const cplb::backend::server_ptr& s, server_state from,
                    server_state to) {
               transitions.push_back(s->name() + ":" + to_string(from) + "->" + to_string(to));
@@ -71,7 +79,7 @@ TEST_CASE("checker probes new servers at once and writes their state") {
   test_server ok(io, plain_http());
   closed_port closed(io);
   recorder seen;
-  checker c(io, seen.listener());
+  checker c(io, seen.observer());
   const auto set = cplb::backend::backend_set::build(
       one_backend({{"a", ok.address()}, {"b", closed.address()}}, 10s), nullptr, 1);
   const auto a = set->all()[0]->servers()[0];
@@ -79,7 +87,7 @@ TEST_CASE("checker probes new servers at once and writes their state") {
   CHECK(a->state() == server_state::unchecked);
 
   const auto start = clock_type::now();
-  c.apply(set);
+  apply(c, set);
   run_until(io, [&] { return seen.transitions.size() == 2; });
   CHECK(clock_type::now() - start < 2s);  // not after the 10 s interval
 
@@ -100,8 +108,8 @@ TEST_CASE("checker probes again a jittered interval after each probe, one at a t
   boost::asio::io_context io;
   test_server ok(io, plain_http());
   recorder seen;
-  checker c(io, seen.listener());
-  c.apply(cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 50ms), nullptr, 1));
+  checker c(io, seen.observer());
+  apply(c, cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 50ms), nullptr, 1));
   const auto start = clock_type::now();
   run_until(io, [&] { return seen.probes["a"] == 5; });
   CHECK(clock_type::now() - start >= 4 * 45ms);  // four intervals of at least 90% of 50 ms
@@ -113,11 +121,11 @@ TEST_CASE("checker counts data-path connect failures toward fall") {
   boost::asio::io_context io;
   test_server ok(io, plain_http());
   recorder seen;
-  checker c(io, seen.listener());
+  checker c(io, seen.observer());
   const auto set =
       cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 10s), nullptr, 1);
   const auto a = set->all()[0]->servers()[0];
-  c.apply(set);
+  apply(c, set);
   run_until(io, [&] { return a->up(); });
 
   c.report_connect_failure(a, down_reason::timeout, "timeout");
@@ -138,11 +146,11 @@ TEST_CASE("checker takes a server down at the first data-path refusal") {
   boost::asio::io_context io;
   test_server ok(io, plain_http());
   recorder seen;
-  checker c(io, seen.listener());
+  checker c(io, seen.observer());
   const auto set =
       cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 10s), nullptr, 1);
   const auto a = set->all()[0]->servers()[0];
-  c.apply(set);
+  apply(c, set);
   run_until(io, [&] { return a->up(); });
 
   c.report_connect_failure(a, down_reason::refused, "connection refused");
@@ -151,17 +159,17 @@ TEST_CASE("checker takes a server down at the first data-path refusal") {
   CHECK(seen.transitions == std::vector<std::string>{"a:unchecked->up", "a:up->down"});
 }
 
-TEST_CASE("checker apply keeps carried-over servers and stops removed ones") {
+TEST_CASE("checker commit keeps carried-over servers and stops removed ones") {
   boost::asio::io_context io;
   test_server ok(io, plain_http());
   silent_listener silent(io);
   recorder seen;
-  checker c(io, seen.listener());
+  checker c(io, seen.observer());
 
   const auto first =
       cplb::backend::backend_set::build(one_backend({{"a", ok.address()}}, 50ms), nullptr, 1);
   const auto a = first->all()[0]->servers()[0];
-  c.apply(first);
+  apply(c, first);
   run_until(io, [&] { return a->up(); });
 
   // Carried over (same name and address) with new settings; a new server joins and is probed at
@@ -171,7 +179,7 @@ TEST_CASE("checker apply keeps carried-over servers and stops removed ones") {
       1);
   REQUIRE(second->all()[0]->servers()[0] == a);
   const auto h = second->all()[0]->servers()[1];
-  c.apply(second);
+  apply(c, second);
   run_until(io, [&] { return h->state() == server_state::down; });
   CHECK(h->reason() == down_reason::timeout);
   CHECK(h->reachable());  // the connect succeeded
@@ -179,7 +187,7 @@ TEST_CASE("checker apply keeps carried-over servers and stops removed ones") {
   CHECK(std::count(seen.transitions.begin(), seen.transitions.end(), "a:unchecked->up") == 1);
 
   // `a` removed: no more probes of it.
-  c.apply(cplb::backend::backend_set::build(one_backend({{"h", silent.address()}}, 50ms),
+  apply(c, cplb::backend::backend_set::build(one_backend({{"h", silent.address()}}, 50ms),
                                             second.get(), 1));
   const auto probes_of_a = seen.probes["a"];
   const auto requests = ok.log().requests.size();
@@ -194,15 +202,15 @@ TEST_CASE("checker cancels a probe in flight when its server is removed, and on 
     boost::asio::io_context io;
     silent_listener silent(io);  // no pending operations: the checker's are the only work
     recorder seen;
-    checker c(io, seen.listener());
+    checker c(io, seen.observer());
     const auto set = cplb::backend::backend_set::build(
         one_backend({{"h", silent.address()}}, 10s, 3s), nullptr, 1);
-    c.apply(set);
+    apply(c, set);
     io.run_for(50ms);  // connected; the request waits for an answer
     if (by_stop) {
       c.stop();
     } else {
-      c.apply(cplb::backend::backend_set::build(cplb::config::config{}, set.get(), 1));
+      apply(c, cplb::backend::backend_set::build(cplb::config::config{}, set.get(), 1));
     }
     const auto start = clock_type::now();
     io.restart();
@@ -214,14 +222,18 @@ TEST_CASE("checker cancels a probe in flight when its server is removed, and on 
   }
 }
 
-TEST_CASE("checker apply throws and changes nothing when a file cannot be loaded") {
-  boost::asio::io_context io;
-  recorder seen;
-  checker c(io, seen.listener());
+TEST_CASE("checker prepare names every backend whose files cannot be loaded") {
   auto cfg = one_backend({{"a", *cplb::socket_address::parse("127.0.0.1:1")}}, 10s);
   cfg.backends[0].health_check.bearer_token_file = "/nonexistent/token";
-  CHECK_THROWS_WITH(c.apply(cplb::backend::backend_set::build(cfg, nullptr, 1)),
-                    Catch::Contains("backend cp: health_check: bearer_token_file"));
-  io.run_for(100ms);
-  CHECK(io.stopped());  // nothing was started
+  cfg.backends.push_back(cfg.backends[0]);
+  cfg.backends[1].name = "etcd";
+  cfg.backends[1].health_check.bearer_token_file.clear();
+  cfg.backends[1].health_check.tls.ca_file = "/nonexistent/ca.crt";
+  cfg.backends[1].health_check.protocol = cplb::config::check_protocol::https;
+  check_plan plan;
+  std::vector<std::string> problems;
+  CHECK_FALSE(checker::prepare(cplb::backend::backend_set::build(cfg, nullptr, 1), plan, problems));
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::Contains("backend cp: health_check: bearer_token_file"));
+  CHECK_THAT(problems[1], Catch::Contains("backend etcd: health_check: tls.ca_file"));
 }

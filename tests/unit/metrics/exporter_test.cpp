@@ -11,7 +11,7 @@
 #include "promtool.hpp"
 
 using namespace cplb;
-using metrics::test::generation;
+using metrics::test::test_generation;
 using labels = std::map<std::string, std::string>;
 using label_names = std::set<std::set<std::string>>;
 
@@ -24,7 +24,7 @@ const auto reload_time = std::chrono::system_clock::time_point(1'700'000'000s);
 /// A runtime with known counters and states, and an exporter of it with some events.
 struct scene {
   config::config cfg = metrics::test::sample_config();
-  generation gen = generation::build(cfg, nullptr);
+  test_generation gen = test_generation::build(cfg, nullptr);
   metrics::exporter exporter;
 
   scene() {
@@ -52,18 +52,16 @@ struct scene {
     fe.worker(0).active.store(2);
     fe.worker(1).active.store(1);
     fe.worker(1).accept_pauses.store(1);
+    fe.worker(0).count_end(generation::session_end::client_closed);
+    fe.worker(1).count_end(generation::session_end::client_closed);
+    fe.worker(1).count_end(generation::session_end::drained);
 
-    exporter.set_runtime(gen.runtime);
-    exporter.set_vrrp({{"VI_1", "master", 100}, {"VI_2", "backup", 50}});
+    exporter.set_generation(gen.snapshot);
+    exporter.set_vrrp({{"VI_1", vrrp::state::master, 100}, {"VI_2", vrrp::state::backup, 50}});
   }
 
   void probe(const std::string& server, bool passed, std::chrono::duration<double> took) {
-    health::probe_result r;
-    r.passed = passed;
-    r.connected = passed;
-    r.reason = passed ? backend::down_reason::none : backend::down_reason::refused;
-    r.took = took;
-    exporter.on_probe(gen.backend("control-plane"), gen.server("control-plane", server), r);
+    exporter.on_probe(gen.backend("control-plane"), gen.server("control-plane", server), passed, took);
   }
 
   metrics::test::exposition scrape() const { return metrics::test::parse(exporter.serialize()); }
@@ -89,6 +87,7 @@ const std::vector<contract_family> contract = {
     {"cplb_frontend_active_connections", "gauge", {"frontend"}},
     {"cplb_frontend_rejected_connections_total", "counter", {"frontend", "reason"}},
     {"cplb_frontend_accept_pauses_total", "counter", {"frontend"}},
+    {"cplb_session_ends_total", "counter", {"frontend", "reason"}},
     {"cplb_backend_all_down", "gauge", {"backend"}},
     {"cplb_vrrp_state", "gauge", {"instance", "state"}},
     {"cplb_vrrp_effective_priority", "gauge", {"instance"}},
@@ -156,11 +155,27 @@ TEST_CASE("frontend families sum the workers' slots") {
   CHECK(e.value("cplb_frontend_connections_total", {{"frontend", "etcd"}}) == 0);
 }
 
+TEST_CASE("session ends are exported per frontend for every reason, zero or not") {
+  scene s;
+  const auto e = s.scrape();
+  const auto ends = [&](const char* frontend, const char* reason) {
+    return e.value("cplb_session_ends_total", {{"frontend", frontend}, {"reason", reason}});
+  };
+  CHECK(ends("kube-apiserver", "client_closed") == 2);
+  CHECK(ends("kube-apiserver", "drained") == 1);
+  for (const auto why : generation::all_session_ends) {
+    const std::string reason = generation::to_string(why);
+    INFO(reason);
+    if (reason != "client_closed" && reason != "drained") CHECK(ends("kube-apiserver", reason.c_str()) == 0);
+    CHECK(ends("etcd", reason.c_str()) == 0);
+  }
+}
+
 TEST_CASE("VRRP families show the state, priority and transitions") {
   scene s;
-  s.exporter.on_vrrp_transition("VI_1", "backup");
-  s.exporter.on_vrrp_transition("VI_1", "master");
-  s.exporter.on_vrrp_transition("VI_1", "master");
+  s.exporter.on_vrrp_transition("VI_1", vrrp::state::backup);
+  s.exporter.on_vrrp_transition("VI_1", vrrp::state::master);
+  s.exporter.on_vrrp_transition("VI_1", vrrp::state::master);
   auto e = s.scrape();
   CHECK(e.value("cplb_vrrp_state", {{"instance", "VI_1"}, {"state", "master"}}) == 1);
   for (const char* other : {"init", "backup", "fault"})
@@ -173,7 +188,7 @@ TEST_CASE("VRRP families show the state, priority and transitions") {
   CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_2"}, {"to", "fault"}}) == 0);
 
   SECTION("an instance removed leaves the output") {
-    s.exporter.set_vrrp({{"VI_1", "master", 100}});
+    s.exporter.set_vrrp({{"VI_1", vrrp::state::master, 100}});
     e = s.scrape();
     CHECK(e.count_with("instance", "VI_2") == 0);
     CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "master"}}) == 2);
@@ -240,13 +255,13 @@ TEST_CASE("a reload keeps the counters of kept servers and drops removed ones") 
   auto& servers = next_cfg.backends[0].servers;
   servers.pop_back();
   servers[1].address = *socket_address::parse("10.0.0.99:6443");
-  const generation next = generation::build(next_cfg, &s.gen);
+  const test_generation next = test_generation::build(next_cfg, &s.gen);
   REQUIRE(&next.server("control-plane", "m1") == &s.gen.server("control-plane", "m1"));
   auto& old_m2 = s.gen.server("control-plane", "m2");
   auto& new_m2 = next.server("control-plane", "m2");
   REQUIRE(&new_m2 != &old_m2);
 
-  s.exporter.set_runtime(next.runtime);
+  s.exporter.set_generation(next.snapshot);
   new_m2.counters(0).connections.store(1);
   auto e = s.scrape();
   CHECK(e.count_with("server", "m3") == 0);
@@ -263,7 +278,7 @@ TEST_CASE("a reload keeps the counters of kept servers and drops removed ones") 
   CHECK(s.scrape().value("cplb_server_bytes_sent_total", m2) == 500);
 
   SECTION("a replaced server's totals stay after it is let go") {
-    s.exporter.set_runtime(generation::build(next_cfg, &next).runtime);
+    s.exporter.set_generation(test_generation::build(next_cfg, &next).snapshot);
     e = s.scrape();
     CHECK(e.value("cplb_server_connections_total", m2) == 3);
     CHECK(e.value("cplb_server_bytes_sent_total", m2) == 500);
@@ -274,7 +289,7 @@ TEST_CASE("a reload keeps the counters of kept servers and drops removed ones") 
 TEST_CASE("promtool accepts the exposition") {
   scene s;
   s.probe("m1", true, 20ms);
-  s.exporter.on_vrrp_transition("VI_1", "master");
+  s.exporter.on_vrrp_transition("VI_1", vrrp::state::master);
   s.exporter.on_reload(true, reload_time);
   const std::string text = s.exporter.serialize();
   const auto verdict = metrics::test::promtool_check(text);

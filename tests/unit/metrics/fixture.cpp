@@ -41,30 +41,30 @@ config::config sample_config() {
   return cfg;
 }
 
-generation generation::build(const config::config& cfg, const generation* previous) {
-  generation g;
+test_generation test_generation::build(const config::config& cfg, const test_generation* previous) {
+  test_generation g;
   g.backends = backend::backend_set::build(cfg, previous ? previous->backends.get() : nullptr,
                                            workers);
-  g.runtime = proxy::runtime::build(cfg, g.backends,
-                                    previous ? previous->runtime.get() : nullptr, workers);
+  g.snapshot = cplb::generation::snapshot::build(cfg, g.backends,
+                                                 previous ? previous->snapshot.get() : nullptr, workers);
   return g;
 }
 
-const backend::backend& generation::backend(const std::string& name) const {
+const backend::backend& test_generation::backend(const std::string& name) const {
   const auto b = backends->find(name);
   if (!b) throw std::logic_error("no backend " + name);
   return *b;
 }
 
-backend::server& generation::server(const std::string& backend_name,
+backend::server& test_generation::server(const std::string& backend_name,
                                     const std::string& name) const {
   for (const auto& s : backend(backend_name).servers())
     if (s->name() == name) return *s;
   throw std::logic_error("no server " + name);
 }
 
-proxy::frontend_stats& generation::frontend(const std::string& name) const {
-  for (const auto& f : runtime->frontends)
+cplb::generation::frontend_stats& test_generation::frontend(const std::string& name) const {
+  for (const auto& f : snapshot->frontends)
     if (f.config.name == name) return *f.stats;
   throw std::logic_error("no frontend " + name);
 }

@@ -4,7 +4,7 @@
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 
 // A small backend set and runtime built from a config made in code, for metrics and admin tests.
 namespace cplb::metrics::test {
@@ -17,18 +17,18 @@ inline constexpr unsigned workers = 2;
 config::config sample_config();
 
 /// One config generation: its backend set and runtime.
-struct generation {
+struct test_generation {
   std::shared_ptr<const backend::backend_set> backends;
-  std::shared_ptr<const proxy::runtime> runtime;
+  cplb::generation::snapshot_ptr snapshot;
 
   /// Builds `cfg`, carrying servers and frontend stats over from `previous` (may be null).
-  static generation build(const config::config& cfg, const generation* previous);
+  static test_generation build(const config::config& cfg, const test_generation* previous);
   /// The backend called `name` (must exist).
   const backend::backend& backend(const std::string& name) const;
   /// Server `name` of backend `backend_name` (must exist).
   backend::server& server(const std::string& backend_name, const std::string& name) const;
   /// The stats of frontend `name` (must exist).
-  proxy::frontend_stats& frontend(const std::string& name) const;
+  cplb::generation::frontend_stats& frontend(const std::string& name) const;
 };
 
 }  // namespace cplb::metrics::test

@@ -13,16 +13,16 @@ namespace cplb::admin {
 
 /// One bound admin socket and its accept loop; each accepted client becomes a connection, unless
 /// `limits::max_connections` are open already, in which case it is closed at once.
-class listener : public std::enable_shared_from_this<listener> {
+class acceptor : public std::enable_shared_from_this<acceptor> {
  public:
   /// Opens, binds and listens on `address`; null with `ec` and `error` (the failed step and
   /// why) when a step fails.
-  static std::shared_ptr<listener> open(boost::asio::io_context& io, const socket_address& address,
+  static std::shared_ptr<acceptor> open(boost::asio::io_context& io, const socket_address& address,
                                         std::shared_ptr<shared_state> state,
                                         boost::system::error_code& ec, std::string& error);
 
   /// Use open().
-  listener(boost::asio::io_context& io, std::shared_ptr<shared_state> state);
+  acceptor(boost::asio::io_context& io, std::shared_ptr<shared_state> state);
 
   /// Starts accepting.
   void start();
@@ -35,7 +35,7 @@ class listener : public std::enable_shared_from_this<listener> {
   void accept();
   void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
 
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor socket_;
   boost::asio::steady_timer retry_timer_;
   std::shared_ptr<shared_state> state_;
 };

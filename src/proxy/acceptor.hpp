@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "cplb/proxy/runtime.hpp"
+#include "cplb/generation/generation.hpp"
 #include "event_loop.hpp"
 
 namespace cplb::proxy {
@@ -14,24 +14,26 @@ class worker;
 /// One frontend's SO_REUSEPORT listening socket on one worker. Accepts in a loop until the
 /// backlog is empty, turns away connections over max_connections at once, and pauses briefly
 /// instead of spinning when the process runs out of descriptors.
-class listener final : public loop_target {
+class acceptor final : public loop_target {
  public:
   /// Takes ownership of the listening `fd` bound to `address`.
-  listener(worker& owner, int fd, const socket_address& address);
-  listener(const listener&) = delete;
-  listener& operator=(const listener&) = delete;
+  acceptor(worker& owner, int fd, const socket_address& address);
+  acceptor(const acceptor&) = delete;
+  acceptor& operator=(const acceptor&) = delete;
   /// Stops accepting and closes the descriptor.
-  ~listener() override;
+  ~acceptor() override;
 
-  /// Serves `frontend` (which belongs to `rt`) from now on; called again on reload.
-  void serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend);
+  /// Serves `frontend` (which belongs to `gen`) from now on; called again on reload.
+  void serve(generation::snapshot_ptr gen, const generation::frontend& frontend);
   /// Starts accepting.
   void start();
 
   /// The frontend's name.
   const std::string& name() const { return frontend_->config.name; }
-  /// The address it listens on.
+  /// The address it listens on (a reload keeps the acceptor of an unchanged address).
   const socket_address& address() const { return address_; }
+  /// The listening socket (a reload re-applies changed session options to it).
+  int fd() const { return fd_; }
 
   void on_ready(unsigned tag, std::uint32_t events) override;
   void on_resume() override;
@@ -47,8 +49,8 @@ class listener final : public loop_target {
   int fd_;
   loop_timer pause_timer_{*this};
   socket_address address_;
-  std::shared_ptr<const runtime> runtime_;
-  const frontend_runtime* frontend_ = nullptr;
+  generation::snapshot_ptr generation_;
+  const generation::frontend* frontend_ = nullptr;
   bool paused_logged_ = false;
   bool resume_queued_ = false;
 };

@@ -1,4 +1,4 @@
-#include "listener.hpp"
+#include "acceptor.hpp"
 
 #include <chrono>
 
@@ -19,51 +19,51 @@ constexpr std::chrono::milliseconds accept_retry{100};
 
 }  // namespace
 
-listener::listener(asio::io_context& io, std::shared_ptr<shared_state> state)
-    : acceptor_(io), retry_timer_(io), state_(std::move(state)) {}
+acceptor::acceptor(asio::io_context& io, std::shared_ptr<shared_state> state)
+    : socket_(io), retry_timer_(io), state_(std::move(state)) {}
 
-std::shared_ptr<listener> listener::open(asio::io_context& io, const socket_address& address,
+std::shared_ptr<acceptor> acceptor::open(asio::io_context& io, const socket_address& address,
                                          std::shared_ptr<shared_state> state, error_code& ec,
                                          std::string& error) {
-  auto l = std::make_shared<listener>(io, std::move(state));
+  auto l = std::make_shared<acceptor>(io, std::move(state));
   const tcp::endpoint ep = to_endpoint(address);
   auto failed = [&](const char* step) {
     error = std::string(step) + ": " + ec.message();
     return nullptr;
   };
-  l->acceptor_.open(ep.protocol(), ec);
+  l->socket_.open(ep.protocol(), ec);
   if (ec) return failed("open");
-  l->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  l->socket_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (ec) return failed("set SO_REUSEADDR");
-  l->acceptor_.bind(ep, ec);
+  l->socket_.bind(ep, ec);
   if (ec) return failed("bind");
-  l->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  l->socket_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return failed("listen");
   return l;
 }
 
-void listener::start() { accept(); }
+void acceptor::start() { accept(); }
 
-void listener::close() {
+void acceptor::close() {
   error_code ignored;
-  acceptor_.close(ignored);
+  socket_.close(ignored);
   retry_timer_.cancel();
 }
 
-socket_address listener::local_address() const {
+socket_address acceptor::local_address() const {
   error_code ec;
-  const tcp::endpoint ep = acceptor_.local_endpoint(ec);
+  const tcp::endpoint ep = socket_.local_endpoint(ec);
   return socket_address::from_sockaddr(ep.data(), static_cast<socklen_t>(ep.size()));
 }
 
-void listener::accept() {
-  acceptor_.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket socket) {
+void acceptor::accept() {
+  socket_.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket socket) {
     self->on_accept(ec, std::move(socket));
   });
 }
 
-void listener::on_accept(const error_code& ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+void acceptor::on_accept(const error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !socket_.is_open()) return;
   if (ec) {
     log::warn("admin accept failed", {{"error", ec.message()}});
     retry_timer_.expires_after(accept_retry);

@@ -1,4 +1,4 @@
-#include "listener.hpp"
+#include "acceptor.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,38 +28,38 @@ void reset_and_close(int fd) {
 
 }  // namespace
 
-listener::listener(worker& owner, int fd, const socket_address& address)
+acceptor::acceptor(worker& owner, int fd, const socket_address& address)
     : owner_(owner), fd_(fd), address_(address) {}
 
-listener::~listener() {
+acceptor::~acceptor() {
   auto& loop = owner_.loop();
   if (resume_queued_) loop.forget(*this);
   loop.cancel(pause_timer_);
   ::close(fd_);  // which also takes it out of the loop's epoll set
 }
 
-void listener::serve(std::shared_ptr<const runtime> rt, const frontend_runtime& frontend) {
-  runtime_ = std::move(rt);
+void acceptor::serve(generation::snapshot_ptr gen, const generation::frontend& frontend) {
+  generation_ = std::move(gen);
   frontend_ = &frontend;
 }
 
-void listener::start() {
+void acceptor::start() {
   if (!owner_.loop().watch(fd_, *this, 0))
-    log::error("cannot watch listener", {{"frontend", name()}, {"error", std::strerror(errno)}});
+    log::error("cannot watch listening socket", {{"frontend", name()}, {"error", std::strerror(errno)}});
 }
 
-void listener::on_ready(unsigned, std::uint32_t) {
+void acceptor::on_ready(unsigned, std::uint32_t) {
   if (!pause_timer_.armed()) accept_batch();
 }
 
-void listener::on_resume() {
+void acceptor::on_resume() {
   resume_queued_ = false;
   accept_batch();
 }
 
-void listener::on_deadline() { accept_batch(); }  // the pause is over
+void acceptor::on_deadline() { accept_batch(); }  // the pause is over
 
-void listener::accept_batch() {
+void acceptor::accept_batch() {
   for (int i = 0; i < accept_batch_size; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
@@ -82,9 +82,9 @@ void listener::accept_batch() {
   owner_.loop().again(*this);
 }
 
-void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
+void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
   paused_logged_ = false;
-  auto& counters = frontend_->stats->worker(owner_.index());
+  auto& counters = frontend_->stats->worker(owner_.slot());
   add_owned(counters.connections, std::uint64_t{1});
   if (!owner_.shared().try_open_session()) {
     add_owned(counters.rejected_max, std::uint64_t{1});
@@ -95,11 +95,11 @@ void listener::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
   if (frontend_->backend->config().balance == config::balance_algorithm::source_hash)
     client_key = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), peer_len).ip_hash();
 
-  (new session(owner_, fd, runtime_, *frontend_, client_key))->start();
+  (new session(owner_, fd, generation_, *frontend_, client_key))->start();
 }
 
-void listener::pause() {
-  auto& counters = frontend_->stats->worker(owner_.index());
+void acceptor::pause() {
+  auto& counters = frontend_->stats->worker(owner_.slot());
   add_owned(counters.accept_pauses, std::uint64_t{1});
   if (!paused_logged_) {
     log::warn("accept paused: out of file descriptors or memory",

@@ -1,0 +1,36 @@
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "cplb/backend/backend.hpp"
+#include "event_loop.hpp"
+
+namespace cplb::proxy {
+
+class session;
+
+/// What a session needs from the worker it lives on. The worker implements it; the session unit
+/// tests implement it over an event loop of their own, with a fake clock and socketpairs.
+class session_host {
+ public:
+  /// The loop the session's descriptors and deadline live in.
+  virtual event_loop& loop() = 0;
+  /// The index of the per-worker counter slots this session writes.
+  virtual unsigned slot() const = 0;
+  /// Scratch buffer for one read: data only passes through it, so idle sessions hold none.
+  virtual std::span<char> scratch() = 0;
+  /// Picks a server of `backend` among `eligible`: its index, or -1 when none.
+  virtual int pick(const backend::backend& backend, backend::server_mask eligible,
+                   std::uint64_t client_key) = 0;
+  /// A connect to `server` failed (passive health detection).
+  virtual void connect_failed(const backend::server_ptr& server, backend::down_reason why) = 0;
+  /// A session started; it is live until session_ended.
+  virtual void session_started(session& s) = 0;
+  /// A session is being freed: forget it and give its connection slot back.
+  virtual void session_ended(session& s) = 0;
+
+ protected:
+  ~session_host() = default;
+};
+
+}  // namespace cplb::proxy
