@@ -39,7 +39,7 @@ void write_server(json_writer& w, const backend::backend& b, const backend::serv
   w.begin_object()
       .key("name").string(s.name())
       .key("address").string(s.address().to_string())
-      .key("state").string(status_state(b, s))
+      .key("state").string(backend::displayed_state(b, s))
       .key("reason");
   if (s.reason() == backend::down_reason::none)
     w.null();
@@ -71,13 +71,6 @@ void write_backend(json_writer& w, const backend::backend& b) {
 }
 
 }  // namespace
-
-const char* status_state(const backend::backend& b, const backend::server& s) {
-  const bool drains = b.config().on_server_down == config::on_server_down_policy::drain;
-  if (s.state() == backend::server_state::down && drains && s.active_sessions() > 0)
-    return "draining";
-  return backend::to_string(s.state());
-}
 
 std::string status_json(const status_input& in) {
   json_writer w;

@@ -53,10 +53,14 @@ void daemon::start() {
         });
       });
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
+  slow_start_ = std::make_unique<slow_starter>(control_);
+  rebalancer_ = std::make_unique<rebalancer>(control_, *proxy_);
   checker_ = std::make_unique<health::checker>(
       control_, health::checker_observer{
                     [this](const backend::backend& b, const backend::server_ptr& s,
-                           backend::server_state, backend::server_state to) { on_transition(b, s, to); },
+                           backend::server_state from, backend::server_state to) {
+                      on_transition(b, s, from, to);
+                    },
                     [this](const backend::backend& b, backend::server& s, const health::probe_result& r) {
                       metrics_.on_probe(b, s, r.passed, r.took);
                     }});
@@ -129,6 +133,7 @@ void daemon::retire_removed_servers(const backend::backend_set& old_set,
       if (!kept) {
         log::info("server removed", {{"backend", old_backend->name()}, {"server", server->name()},
                                      {"sessions", server->active_sessions()}});
+        slow_start_->server_gone(*server);
         down_policy_->server_removed(*old_backend, server);
       }
     }
@@ -136,9 +141,23 @@ void daemon::retire_removed_servers(const backend::backend_set& old_set,
 }
 
 void daemon::on_transition(const backend::backend& b, const backend::server_ptr& s,
-                           backend::server_state to) {
-  if (to == backend::server_state::down) down_policy_->server_down(b, s);
-  if (to == backend::server_state::up) down_policy_->server_up(*s);
+                           backend::server_state from, backend::server_state to) {
+  switch (to) {
+    case backend::server_state::up:
+      down_policy_->server_up(*s);
+      slow_start_->server_up(b, s, from);
+      break;
+    case backend::server_state::not_ready:
+      slow_start_->server_gone(*s);
+      down_policy_->server_not_ready(b, s);
+      break;
+    case backend::server_state::down:
+      slow_start_->server_gone(*s);
+      down_policy_->server_down(b, s);
+      break;
+    case backend::server_state::unchecked:
+      break;
+  }
   note_all_down(b);
   update_vrrp_tracking();
 }
@@ -174,6 +193,8 @@ void daemon::stop_serving() {
                                                    {"grace", format_duration(config_.global.shutdown_grace)}});
   checker_->stop();
   down_policy_->stop();
+  slow_start_->stop();
+  rebalancer_->stop();
   wait_sessions_then_stop(std::chrono::steady_clock::now() + config_.global.shutdown_grace);
 }
 

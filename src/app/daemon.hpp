@@ -19,7 +19,9 @@
 #include "cplb/proxy/proxy.hpp"
 #include "cplb/vrrp/group.hpp"
 #include "generation_plan.hpp"
+#include "rebalancer.hpp"
 #include "server_down_policy.hpp"
+#include "slow_starter.hpp"
 
 namespace cplb::app {
 
@@ -55,7 +57,8 @@ class daemon {
   /// Records a rejected reload (log and metric).
   void reload_failed();
 
-  void on_transition(const backend::backend& b, const backend::server_ptr& s, backend::server_state to);
+  void on_transition(const backend::backend& b, const backend::server_ptr& s, backend::server_state from,
+                     backend::server_state to);
   void note_all_down(const backend::backend& b);
   /// Applies on_server_down to servers of `old_set` absent from `new_set`.
   void retire_removed_servers(const backend::backend_set& old_set, const backend::backend_set& new_set);
@@ -80,6 +83,8 @@ class daemon {
   std::unique_ptr<proxy::proxy> proxy_;
   std::unique_ptr<health::checker> checker_;
   std::unique_ptr<server_down_policy> down_policy_;
+  std::unique_ptr<slow_starter> slow_start_;
+  std::unique_ptr<rebalancer> rebalancer_;
   std::shared_ptr<const backend::backend_set> backends_;
   generation::snapshot_ptr generation_;
   std::map<std::string, bool> all_down_;  ///< backends in all_down, to log entry and exit once

@@ -53,12 +53,18 @@ void daemon::commit(generation_plan plan) noexcept {
   // 3. Proxy: the cap, then the generation and its listening sockets, posted to every worker.
   proxy_->set_max_connections(plan.connections.max_connections);
   proxy_->commit(plan.snapshot, std::move(plan.listeners));
-  // 4. Removed servers: their sessions follow on_server_down.
-  if (reload) retire_removed_servers(*backends_, *plan.backends);
+  // 4. Removed servers: their sessions follow on_server_down. Added ones slow-start when up.
+  if (reload) {
+    retire_removed_servers(*backends_, *plan.backends);
+    for (const auto& b : plan.backends->all())
+      for (const auto& s : b->servers())
+        if (s->state() == backend::server_state::unchecked) slow_start_->added_by_reload(s.get());
+  }
   backends_ = std::move(plan.backends);
   generation_ = std::move(plan.snapshot);
   config_ = std::move(plan.config);
   started_ = true;
+  rebalancer_->watch(backends_);
   // 5. Metrics and /status read the new generation.
   metrics_.set_generation(generation_);
   loaded_at_ = std::chrono::system_clock::now();

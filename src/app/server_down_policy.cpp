@@ -8,22 +8,26 @@ server_down_policy::server_down_policy(boost::asio::io_context& io, proxy::proxy
     : io_(io), proxy_(proxy) {}
 
 void server_down_policy::server_down(const backend::backend& b, const backend::server_ptr& s) {
-  apply(b, s);
+  apply(b, s, false);
+}
+
+void server_down_policy::server_not_ready(const backend::backend& b, const backend::server_ptr& s) {
+  apply(b, s, true);
 }
 
 void server_down_policy::server_removed(const backend::backend& b, const backend::server_ptr& s) {
-  apply(b, s);
+  apply(b, s, false);
 }
 
 void server_down_policy::server_up(const backend::server& s) {
   const auto it = drains_.find(&s);
   if (it == drains_.end()) return;
-  it->second->cancel();
+  it->second.timer->cancel();
   drains_.erase(it);
   log::info("drain called off: server is up", {{"server", s.name()}});
 }
 
-void server_down_policy::apply(const backend::backend& b, const backend::server_ptr& s) {
+void server_down_policy::apply(const backend::backend& b, const backend::server_ptr& s, bool not_ready) {
   const auto& cfg = b.config();
   switch (cfg.on_server_down) {
     case config::on_server_down_policy::keep:
@@ -34,8 +38,14 @@ void server_down_policy::apply(const backend::backend& b, const backend::server_
       proxy_.close_sessions(s, duration(0));
       return;
     case config::on_server_down_policy::drain: {
-      if (drains_.contains(s.get())) return;
-      auto timer = std::make_unique<boost::asio::steady_timer>(io_, cfg.drain.grace);
+      if (const auto it = drains_.find(s.get()); it != drains_.end()) {
+        // Already waiting: a not_ready server that then goes down waits the shorter grace.
+        if (!it->second.not_ready || not_ready) return;
+        it->second.timer->cancel();
+        drains_.erase(it);
+      }
+      const auto grace = not_ready ? cfg.drain.not_ready_grace : cfg.drain.grace;
+      auto timer = std::make_unique<boost::asio::steady_timer>(io_, grace);
       const auto spread = cfg.drain.spread;
       const auto backend_name = b.name();
       timer->async_wait([this, s, spread, backend_name](const boost::system::error_code& ec) {
@@ -46,14 +56,14 @@ void server_down_policy::apply(const backend::backend& b, const backend::server_
         proxy_.close_sessions(s, spread);
         drains_.erase(s.get());
       });
-      drains_.emplace(s.get(), std::move(timer));
+      drains_[s.get()] = {std::move(timer), not_ready};
       return;
     }
   }
 }
 
 void server_down_policy::stop() {
-  for (auto& [server, timer] : drains_) timer->cancel();
+  for (auto& [server, p] : drains_) p.timer->cancel();
   drains_.clear();
 }
 

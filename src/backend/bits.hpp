@@ -24,11 +24,9 @@ inline unsigned start_offset(std::size_t n, std::uint64_t seed) {
   return n == 0 ? 0 : static_cast<unsigned>(seed % n);
 }
 
-/// The weight of a server as the pickers use it: at least 1, so no share is ever divided by zero.
-inline std::int64_t weight_of(const server& s) {
-  const unsigned w = s.weight();
-  return w == 0 ? 1 : static_cast<std::int64_t>(w);
-}
+/// The weight of a server as the pickers use it: its current (slow-start) weight, at least 1, so
+/// no share is ever divided by zero.
+inline std::int64_t weight_of(const server& s) { return s.current_weight(); }
 
 /// True when `a` sessions over weight `wa` is a lighter load than `b` over `wb`.
 inline bool lighter(std::int64_t a, std::int64_t wa, std::int64_t b, std::int64_t wb) {

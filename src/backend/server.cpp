@@ -21,6 +21,7 @@ const char* to_string(server_state s) {
   switch (s) {
     case server_state::unchecked: return "unchecked";
     case server_state::up: return "up";
+    case server_state::not_ready: return "not_ready";
     case server_state::down: return "down";
   }
   return "unknown";
@@ -45,6 +46,7 @@ counter_totals server::totals() const {
     t.connect_failures += c.connect_failures.load(std::memory_order_relaxed);
     t.bytes_sent += c.bytes_sent.load(std::memory_order_relaxed);
     t.bytes_received += c.bytes_received.load(std::memory_order_relaxed);
+    t.rebalanced += c.rebalanced.load(std::memory_order_relaxed);
   });
 }
 

@@ -6,10 +6,23 @@ namespace {
 
 void decode_drain(reader& r, const YAML::Node& node, const YAML::Mark& at, const std::string& path,
                   drain_config& out) {
-  map_view m(r, node, at, path, {"grace", "spread"});
+  map_view m(r, node, at, path, {"grace", "spread", "not_ready_grace"});
   if (!m.ok()) return;
   m.read("grace", duration_at_least(duration(0)), out.grace);
   m.read("spread", duration_at_least(duration(0)), out.spread);
+  m.read("not_ready_grace", duration_at_least(duration(0)), out.not_ready_grace);
+}
+
+void decode_rebalance(reader& r, const YAML::Node& node, const YAML::Mark& at,
+                      const std::string& path, rebalance_config& out) {
+  map_view m(r, node, at, path, {"threshold", "spread", "quiet"});
+  if (!m.ok()) return;
+  if (m.read("threshold", decimal_number(0, 100), out.threshold) && out.threshold != 0 &&
+      out.threshold <= 1)
+    r.report(m.mark_of("threshold"), m.path_of("threshold"),
+             "must be above 1 (a share of the fair share), or 0 to never rebalance");
+  m.read("spread", duration_at_least(duration(1)), out.spread);
+  m.read("quiet", duration_at_least(duration(0)), out.quiet);
 }
 
 void decode_server(reader& r, const YAML::Node& node, const YAML::Mark& at, const std::string& path,
@@ -30,7 +43,8 @@ void decode_server(reader& r, const YAML::Node& node, const YAML::Mark& at, cons
 void decode_backend(reader& r, const YAML::Node& node, const YAML::Mark& at,
                     const std::string& path, backend_config& out) {
   map_view m(r, node, at, path,
-             {"name", "balance", "on_server_down", "drain", "all_down", "servers", "health_check"});
+             {"name", "balance", "on_server_down", "drain", "all_down", "slow_start", "rebalance",
+              "servers", "health_check"});
   if (!m.ok()) return;
   if (m.require("name")) m.read("name", name_text(), out.name);
   m.read("balance",
@@ -59,6 +73,9 @@ void decode_backend(reader& r, const YAML::Node& node, const YAML::Mark& at,
                                      {"any_reachable", all_down_policy::any_reachable},
                                  }),
          out.all_down);
+  m.read("slow_start", duration_at_least(duration(0)), out.slow_start);
+  if (const YAML::Node* n = m.find("rebalance"))
+    decode_rebalance(r, *n, m.mark_of("rebalance"), m.path_of("rebalance"), out.rebalance);
 
   if (m.require("servers")) {
     bool is_list = for_each_item(

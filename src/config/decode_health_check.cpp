@@ -123,8 +123,8 @@ void decode_tls(reader& r, const YAML::Node& node, const YAML::Mark& at, const s
 void decode_health_check(reader& r, const YAML::Node& node, const YAML::Mark& at,
                          const std::string& path, health_check_config& out) {
   map_view m(r, node, at, path,
-             {"protocol", "path", "port", "interval", "timeout", "rise", "fall", "expect_status",
-              "headers", "bearer_token_file", "tls"});
+             {"protocol", "path", "port", "interval", "timeout", "fast_interval", "rise", "fall",
+              "expect_status", "headers", "bearer_token_file", "tls"});
   if (!m.ok()) return;
   bool protocol_ok = m.read("protocol",
                             one_of<check_protocol>("protocol",
@@ -152,19 +152,17 @@ void decode_health_check(reader& r, const YAML::Node& node, const YAML::Mark& at
   }
   m.read("port", whole_number(0, 65535), out.port);
 
-  bool interval_set = m.read("interval", duration_at_least(duration(1)), out.interval);
-  bool timeout_set = m.read("timeout", duration_at_least(duration(1)), out.timeout);
-  bool both_valid = r.where(m.path_of("interval")) && r.where(m.path_of("timeout"));
-  if (both_valid && out.timeout >= out.interval) {
-    std::string t = format_duration(out.timeout);
-    std::string i = format_duration(out.interval);
-    if (timeout_set)
-      r.report(m.mark_of("timeout"), m.path_of("timeout"),
-               t + " must be shorter than interval " + i + (interval_set ? "" : " (the default)"));
-    else
-      r.report(m.mark_of("interval"), m.path_of("interval"),
-               i + " must be longer than timeout " + t + " (the default)");
-  }
+  // The timeout may equal or exceed the interval (HAProxy's `inter 2s` with `timeout check 10s`):
+  // the next probe starts only once the previous one has ended.
+  m.read("interval", duration_at_least(duration(1)), out.interval);
+  m.read("timeout", duration_at_least(duration(1)), out.timeout);
+  if (m.read("fast_interval", duration_at_least(duration(1)), out.fast_interval) &&
+      r.where(m.path_of("interval")) && out.fast_interval > out.interval)
+    r.report(m.mark_of("fast_interval"), m.path_of("fast_interval"),
+             format_duration(out.fast_interval) + " must not exceed interval " +
+                 format_duration(out.interval));
+  else if (!m.has("fast_interval"))
+    out.fast_interval = std::min(out.fast_interval, out.interval);  // the default, at most interval
   m.read("rise", whole_number(1, 100), out.rise);
   m.read("fall", whole_number(1, 100), out.fall);
 

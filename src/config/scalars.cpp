@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 namespace cplb::config::detail {
 namespace {
@@ -38,6 +39,13 @@ std::optional<std::uint64_t> parse_whole(std::string_view text, std::uint64_t mi
   return value;
 }
 
+/// `1.25`, `100`: the shortest text of a decimal bound.
+std::string decimal_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
   in_addr a{};
   if (inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
@@ -69,6 +77,23 @@ scalar_rule<std::string> name_text() {
 scalar_rule<std::uint64_t> whole_number(std::uint64_t min, std::uint64_t max) {
   return {"a whole number", [min, max](const std::string& text, std::string& why) {
             return parse_whole(text, min, max, why);
+          }};
+}
+
+scalar_rule<double> decimal_number(double min, double max) {
+  return {"a number like 1.25", [min, max](const std::string& text, std::string& why) -> std::optional<double> {
+            double value = 0;
+            const auto* end = text.data() + text.size();
+            const auto [last, error] = std::from_chars(text.data(), end, value);
+            if (error != std::errc{} || last != end || text.empty()) {
+              why = "'" + text + "' is not a number";
+              return std::nullopt;
+            }
+            if (value < min || value > max) {
+              why = text + " is out of range (" + decimal_text(min) + "-" + decimal_text(max) + ")";
+              return std::nullopt;
+            }
+            return value;
           }};
 }
 

@@ -13,6 +13,7 @@ const char* to_string(session_end why) {
     case session_end::no_server: return "no_server";
     case session_end::local_error: return "local_error";
     case session_end::drained: return "drained";
+    case session_end::rebalanced: return "rebalanced";
     case session_end::shutdown: return "shutdown";
   }
   return "unknown";

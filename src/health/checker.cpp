@@ -76,7 +76,7 @@ class checker::impl {
     if (it == slots_.end()) return;
     const slot_ptr s = it->second;
     s->server->set_reachable(false);
-    record(*s, false, reason, "data path: " + detail, reason == down_reason::refused);
+    record(*s, outcome::failed, reason, "data path: " + detail, reason == down_reason::refused);
   }
 
   void stop() {
@@ -107,54 +107,67 @@ class checker::impl {
 
   void on_result(const slot_ptr& s, const probe_result& result) {
     s->in_flight.reset();
-    if (result.local_failure)
+    bool confirming = false;
+    if (result.local_failure) {
       log::warn("health check could not run", {{"backend", s->owner->name()},
                                                {"server", s->server->name()},
                                                {"error", result.detail}});
-    else
-      record_result(s, result);
+    } else {
+      confirming = record_result(s, result);
+    }
     if (s->stopped) return;  // an observer may have committed a reload or stopped
+    // A result that disagrees with the state is confirmed (or refuted) at fast_interval, so
+    // rise and fall take a fraction of the interval. The next probe starts only after this one
+    // ended, so probes never overlap, whatever the timeout.
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    s->timer.expires_after(jittered(s->spec->interval, unit(random_)));
+    const auto pause = confirming ? s->spec->fast_interval : s->spec->interval;
+    s->timer.expires_after(jittered(pause, unit(random_)));
     s->timer.async_wait([this, s](boost::system::error_code ec) {
       if (!ec && !s->stopped) run_probe(s);
     });
   }
 
-  void record_result(const slot_ptr& s, const probe_result& result) {
+  /// Records a probe's result; true when the server's state does not agree with it yet.
+  bool record_result(const slot_ptr& s, const probe_result& result) {
     s->server->set_reachable(result.connected);
     if (!result.passed)
       log::debug("health check failed", {{"backend", s->owner->name()},
                                          {"server", s->server->name()},
                                          {"reason", backend::to_string(result.reason)},
                                          {"detail", result.detail}});
-    record(*s, result.passed, result.reason, result.detail);
+    const outcome o = result.passed                                   ? outcome::passed
+                      : result.reason == down_reason::http_status ? outcome::not_ready
+                                                                      : outcome::failed;
+    record(*s, o, result.reason, result.detail);
     if (observer_.on_probe) observer_.on_probe(*s->owner, *s->server, result);
+    return s->tracker.disagrees(o);
   }
 
-  /// Feeds one outcome to the tracker; writes, logs and reports a transition. While down, the
-  /// server's reason follows the latest failure.
-  void record(slot& s, bool passed, down_reason reason, const std::string& detail,
+  /// Feeds one outcome to the tracker; writes, logs and reports a transition. While out of
+  /// service, the server's reason follows the latest failure.
+  void record(slot& s, outcome o, down_reason reason, const std::string& detail,
               bool conclusive = false) {
     backend::server& server = *s.server;
     const server_state from = s.tracker.state();
-    const auto to = s.tracker.record(passed, conclusive);
+    const auto to = s.tracker.record(o, conclusive);
     if (!to) {
-      if (!passed && from == server_state::down &&
+      if (o != outcome::passed && from != server_state::up &&
           (server.reason() != reason || server.reason_detail() != detail))
-        server.set_state(server_state::down, reason, detail);
+        server.set_state(from, reason, detail);
       return;
     }
     const std::string& backend_name = s.owner->name();
     if (*to == server_state::up) {
       server.set_state(server_state::up, down_reason::none, {});
-      log::info("server up", {{"backend", backend_name}, {"server", server.name()}});
+      log::info("server up", {{"backend", backend_name}, {"server", server.name()},
+                              {"was", backend::to_string(from)}});
     } else {
-      server.set_state(server_state::down, reason, detail);
-      log::warn("server down", {{"backend", backend_name},
-                                {"server", server.name()},
-                                {"reason", backend::to_string(reason)},
-                                {"detail", detail}});
+      server.set_state(*to, reason, detail);
+      log::warn(*to == server_state::not_ready ? "server not ready" : "server down",
+                {{"backend", backend_name},
+                 {"server", server.name()},
+                 {"reason", backend::to_string(reason)},
+                 {"detail", detail}});
     }
     if (observer_.on_transition) observer_.on_transition(*s.owner, s.server, from, *to);
   }

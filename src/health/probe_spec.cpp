@@ -76,6 +76,7 @@ std::shared_ptr<const probe_spec> make_probe_spec(const config::health_check_con
   spec->path = cfg.path;
   spec->port = cfg.port;
   spec->interval = cfg.interval;
+  spec->fast_interval = cfg.fast_interval;
   spec->timeout = cfg.timeout;
   spec->expect_status = cfg.expect_status;
   spec->headers.assign(cfg.headers.begin(), cfg.headers.end());

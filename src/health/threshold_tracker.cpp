@@ -13,25 +13,42 @@ void threshold_tracker::set_thresholds(unsigned rise, unsigned fall) {
   fall_ = std::max(fall, 1u);
 }
 
-std::optional<server_state> threshold_tracker::record(bool passed, bool conclusive) {
+std::optional<server_state> threshold_tracker::enter(server_state s) {
+  passes_ = 0;
+  failures_ = 0;
+  if (s == state_) return std::nullopt;
+  state_ = s;
+  return state_;
+}
+
+std::optional<server_state> threshold_tracker::record(outcome o, bool conclusive) {
+  const server_state out_of_service = o == outcome::not_ready ? server_state::not_ready : server_state::down;
   switch (state_) {
     case server_state::unchecked:
-      state_ = passed ? server_state::up : server_state::down;
-      return state_;
-    case server_state::down:
-      passes_ = passed ? passes_ + 1 : 0;
-      if (passes_ < rise_) return std::nullopt;
-      passes_ = 0;
-      state_ = server_state::up;
-      return state_;
+      return enter(o == outcome::passed ? server_state::up : out_of_service);
     case server_state::up:
-      failures_ = passed ? 0 : conclusive ? fall_ : failures_ + 1;
+      if (o == outcome::passed) {
+        failures_ = 0;
+        return std::nullopt;
+      }
+      failures_ = conclusive ? fall_ : failures_ + 1;
       if (failures_ < fall_) return std::nullopt;
-      failures_ = 0;
-      state_ = server_state::down;
-      return state_;
+      return enter(out_of_service);
+    case server_state::not_ready:
+    case server_state::down:
+      if (o != outcome::passed) {
+        passes_ = 0;
+        return out_of_service == state_ ? std::nullopt : enter(out_of_service);
+      }
+      if (++passes_ < rise_) return std::nullopt;
+      return enter(server_state::up);
   }
   return std::nullopt;
+}
+
+bool threshold_tracker::disagrees(outcome o) const {
+  if (state_ == server_state::unchecked) return false;
+  return (o == outcome::passed) != (state_ == server_state::up);
 }
 
 }  // namespace cplb::health

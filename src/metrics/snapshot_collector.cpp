@@ -14,6 +14,7 @@ void add_to(backend::counter_totals& sum, const backend::counter_totals& t) {
   sum.connect_failures += t.connect_failures;
   sum.bytes_sent += t.bytes_sent;
   sum.bytes_received += t.bytes_received;
+  sum.rebalanced += t.rebalanced;
 }
 
 }  // namespace
@@ -65,6 +66,10 @@ void snapshot_collector::add_server_families(std::vector<prometheus::MetricFamil
                           MetricType::Counter);
   family_builder all_down("backend_all_down", "1 while no server of the backend is up",
                           MetricType::Gauge);
+  family_builder state("server_state", "1 on the server's current state", MetricType::Gauge);
+  family_builder rebalanced("rebalance_closed_sessions_total",
+                            "Sessions closed to move them off an over-full server",
+                            MetricType::Counter);
 
   for (const auto& b : generation_->backends->all()) {
     all_down.add({{"backend", b->name()}}, b->all_down() ? 1 : 0);
@@ -87,9 +92,16 @@ void snapshot_collector::add_server_families(std::vector<prometheus::MetricFamil
       failures.add(labels, static_cast<double>(t.connect_failures));
       sent.add(labels, static_cast<double>(t.bytes_sent));
       received.add(labels, static_cast<double>(t.bytes_received));
+      rebalanced.add(labels, static_cast<double>(t.rebalanced));
+      const std::string_view current = backend::displayed_state(*b, *s);
+      for (const char* name : backend::displayed_states) {
+        auto with_state = labels;
+        with_state.push_back({"state", name});
+        state.add(with_state, current == name ? 1 : 0);
+      }
     }
   }
-  for (auto* f : {&up, &active, &connections, &failures, &sent, &received, &all_down})
+  for (auto* f : {&up, &active, &connections, &failures, &sent, &received, &all_down, &state, &rebalanced})
     out.push_back(f->take());
 }
 

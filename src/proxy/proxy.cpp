@@ -99,6 +99,18 @@ void proxy::close_sessions(const backend::server_ptr& server, duration spread) {
     w->post([wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });
 }
 
+void proxy::rebalance(const backend::server_ptr& server, std::int64_t count, duration quiet,
+                      duration window) {
+  // Each worker takes an even share of the count, from one shared budget.
+  const auto workers = static_cast<std::int64_t>(workers_.size());
+  const std::int64_t share = (count + workers - 1) / workers;
+  auto budget = std::make_shared<std::atomic<std::int64_t>>(count);
+  for (auto& w : workers_)
+    w->post([wk = w.get(), server, share, budget, quiet, window] {
+      wk->rebalance(server.get(), share, budget, quiet, window);
+    });
+}
+
 void proxy::stop_accepting() {
   // Waits for every worker, so that no connection is accepted once this returns.
   std::latch stopped(static_cast<std::ptrdiff_t>(workers_.size()));

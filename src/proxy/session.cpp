@@ -21,6 +21,9 @@ constexpr std::uint64_t counter_flush_bytes = 1 << 20;
 /// Bytes one direction may move per turn before yielding to other sessions.
 constexpr std::size_t bytes_per_turn = 1 << 20;
 
+/// How long a session leaving to rebalance waits for its client to close after the FIN.
+constexpr std::chrono::seconds leave_linger{2};
+
 /// Poller tags of the two legs.
 constexpr unsigned client_tag = 0;
 constexpr unsigned upstream_tag = 1;
@@ -45,7 +48,9 @@ session::session(session_host& host, int client_fd, generation::snapshot_ptr gen
       frontend_(frontend),
       attempts_left_(frontend.config.retries + 1),
       client_key_(client_key),
-      last_activity_(host.loop().now()) {
+      started_at_(host.loop().now()),
+      last_activity_(started_at_),
+      client_activity_(started_at_) {
   client_.fd = client_fd;
   client_.writable = true;  // a fresh connection has room to send
   upstream_pump_.from = &client_;
@@ -87,6 +92,7 @@ void session::connect_next() {
   --attempts_left_;
   tried_ |= backend::server_mask{1} << index;
   server_ = frontend_.backend->servers()[static_cast<std::size_t>(index)];
+  counted_ = true;  // the pick counted the session on the server
 
   std::string error;
   upstream_ = leg{};
@@ -95,6 +101,7 @@ void session::connect_next() {
     // Out of descriptors or memory here is local trouble, not the server's fault.
     if (error.empty()) error = std::string("epoll: ") + std::strerror(errno);
     log::warn("cannot open upstream socket", {{"server", server_->name()}, {"error", error}});
+    release_server();
     server_ = nullptr;
     return finish(end_reason::local_error, true);
   }
@@ -117,7 +124,6 @@ void session::on_connected() {
   upstream_.writable = true;
   auto& counters = server_->counters(host_.slot());
   add_owned(counters.connections, 1);
-  server_->session_opened();
   last_activity_ = host_.loop().now();
   // The connect deadline's timer stays armed and moves to the idle deadline when it fires,
   // unless the idle (or drain) deadline comes first.
@@ -137,6 +143,7 @@ void session::connect_failed(backend::down_reason why) {
   host_.connect_failed(server_, why);
   close_fd(upstream_.fd, false);
   connecting_ = false;
+  release_server();
   server_ = nullptr;
   connect_next();
 }
@@ -147,6 +154,7 @@ void session::on_ready(unsigned tag, std::uint32_t events) {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) l.writable = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) l.peer_done = true;
   if (closing_) return;
+  if (leaving_) return continue_leaving();
   if (connecting_) {
     // The client's side waits until the upstream is there; its readiness is remembered.
     if (tag != upstream_tag || !upstream_.writable) return;
@@ -165,7 +173,9 @@ void session::on_ready(unsigned tag, std::uint32_t events) {
 
 void session::on_resume() {
   resume_queued_ = false;
-  if (!closing_ && !connecting_) pump_both();
+  if (closing_ || connecting_) return;
+  if (leaving_) return continue_leaving();
+  pump_both();
 }
 
 bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstream_pump_); }
@@ -239,6 +249,9 @@ bool session::transfer(pump& p) {
       return false;
     }
     last_activity_ = host_.loop().now();
+    if (&p == &upstream_pump_)
+      client_activity_.on_read(static_cast<std::size_t>(n), last_activity_,
+                               frontend_.backend->config().rebalance.quiet);
     moved += static_cast<std::size_t>(n);
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
@@ -283,7 +296,11 @@ steady::time_point session::pumping_deadline() const {
 void session::on_deadline() {
   const auto now = host_.loop().now();
   if (connecting_) return connect_failed(backend::down_reason::timeout);
-  if (now >= close_deadline_) return finish(end_reason::drained, true);
+  if (leaving_) return finish(end_reason::rebalanced, true);  // the client did not close in time
+  if (now >= close_deadline_) {
+    if (close_reason_ == end_reason::rebalanced) return begin_leaving();
+    return finish(end_reason::drained, true);
+  }
   const auto idle_until = last_activity_ + frontend_.config.idle_timeout;
   if (now >= idle_until) return finish(end_reason::idle_timeout);
   host_.loop().schedule(timer_, pumping_deadline());
@@ -292,9 +309,58 @@ void session::on_deadline() {
 void session::abort(end_reason why) { finish(why, true); }
 
 void session::close_at(steady::time_point deadline) {
-  if (closing_) return;
-  close_deadline_ = deadline;
+  if (closing_ || leaving_) return;
+  close_deadline_ = std::min(deadline, close_deadline_);
+  close_reason_ = end_reason::drained;  // a drain overrides a pending rebalance
   if (!connecting_ && deadline < timer_.expiry()) host_.loop().schedule(timer_, deadline);
+}
+
+void session::rebalance_at(steady::time_point deadline) {
+  if (closing_ || leaving_ || close_deadline_set()) return;
+  close_deadline_ = deadline;
+  close_reason_ = end_reason::rebalanced;
+  if (!connecting_ && deadline < timer_.expiry()) host_.loop().schedule(timer_, deadline);
+}
+
+void session::release_server() {
+  if (counted_) server_->session_closed();
+  counted_ = false;
+}
+
+void session::begin_leaving() {
+  // Pass on what the server has sent so far, then take no more from it and none to it.
+  if (!pump_one(downstream_pump_)) return;
+  leaving_ = true;
+  flush_counters(upstream_pump_);
+  flush_counters(downstream_pump_);
+  release_server();
+  close_fd(upstream_.fd, false);
+  upstream_pump_.finished = true;
+  downstream_pump_.finished = true;
+  host_.loop().schedule(timer_, host_.loop().now() + leave_linger);
+  continue_leaving();
+}
+
+void session::continue_leaving() {
+  if (!client_fin_sent_) {
+    if (downstream_pump_.backlog && client_.writable && !flush_backlog(downstream_pump_)) return;
+    if (downstream_pump_.backlog) return;  // the client's leg is full: wait until it drains
+    ::shutdown(client_.fd, SHUT_WR);       // a FIN: the client re-opens elsewhere
+    client_fin_sent_ = true;
+  }
+  // Discard what the client still sends until its EOF: closing with unread bytes would reset.
+  const auto scratch = host_.scratch();
+  while (client_.readable) {
+    const auto n = ::recv(client_.fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (n == 0) return finish(end_reason::rebalanced);
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      client_.readable = false;
+      return;
+    }
+    return finish(end_reason::rebalanced, true);
+  }
 }
 
 void session::finish(end_reason why, bool reset_peers) {
@@ -302,7 +368,8 @@ void session::finish(end_reason why, bool reset_peers) {
   closing_ = true;
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
-  if (server_ && !connecting_) server_->session_closed();
+  if (server_ && why == end_reason::rebalanced) add_owned(server_->counters(host_.slot()).rebalanced, 1);
+  release_server();
   frontend_.stats->worker(host_.slot()).count_end(why);
   if (log::enabled(log::level::debug))
     log::debug("session end", {{"backend", frontend_.backend->name()},

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cplb/backend/backend.hpp"
+#include "client_activity.hpp"
 #include "cplb/generation/generation.hpp"
 #include "event_loop.hpp"
 #include "session_host.hpp"
@@ -45,8 +46,20 @@ class session final : public session_hook, public loop_target {
   void abort(end_reason why);
   /// Ends the session at `deadline` unless it ends sooner, counted as drained.
   void close_at(std::chrono::steady_clock::time_point deadline);
+  /// At `deadline`, unless the session ends or is drained sooner, leaves gracefully to
+  /// rebalance the backend: passes on what the server has sent, closes the server's leg, sends
+  /// the client a FIN and waits (briefly) for the client to close. Counted as rebalanced.
+  void rebalance_at(std::chrono::steady_clock::time_point deadline);
   /// The server this session is connected (or connecting) to, or nullptr.
   const backend::server* server() const { return server_.get(); }
+  /// When the client connected.
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  /// True when the session may be chosen to rebalance: pumping, not yet told to close, and its
+  /// client has sent no request for `quiet` by `now`.
+  bool rebalanceable(std::chrono::nanoseconds quiet, std::chrono::steady_clock::time_point now) const {
+    return !connecting_ && !closing_ && !leaving_ && server_ && !close_deadline_set() &&
+           client_activity_.quiet_for(quiet, now);
+  }
 
   ~session() override;
 
@@ -96,6 +109,14 @@ class session final : public session_hook, public loop_target {
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
   std::chrono::steady_clock::time_point pumping_deadline() const;
 
+  bool close_deadline_set() const { return close_deadline_ != std::chrono::steady_clock::time_point::max(); }
+  /// Takes the session's count off its server (once).
+  void release_server();
+  /// Rebalancing: stops taking from the server and starts leaving (see rebalance_at).
+  void begin_leaving();
+  /// Rebalancing: flushes what is left for the client, then FIN, then waits for the client's EOF.
+  void continue_leaving();
+
   /// Ends the session: closes both legs, counts `why` and hands it to the loop to free.
   void finish(end_reason why, bool reset = false);
 
@@ -109,12 +130,18 @@ class session final : public session_hook, public loop_target {
   backend::server_mask tried_ = 0;
   unsigned attempts_left_;
   std::uint64_t client_key_;
+  std::chrono::steady_clock::time_point started_at_;
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point close_deadline_ = std::chrono::steady_clock::time_point::max();
+  end_reason close_reason_ = end_reason::drained;  ///< what close_deadline_ is for
+  client_activity client_activity_;
   pump upstream_pump_;    ///< client -> server
   pump downstream_pump_;  ///< server -> client
   bool client_finished_first_ = false;  ///< the client's EOF came before the server's
   bool connecting_ = false;
+  bool counted_ = false;          ///< the session counts on server_ (from the pick on)
+  bool leaving_ = false;          ///< rebalancing: the server's leg is closed
+  bool client_fin_sent_ = false;  ///< rebalancing: the client has been sent a FIN
   bool resume_queued_ = false;
   bool closing_ = false;
 };

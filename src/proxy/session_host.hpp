@@ -19,7 +19,8 @@ class session_host {
   virtual unsigned slot() const = 0;
   /// Scratch buffer for one read: data only passes through it, so idle sessions hold none.
   virtual std::span<char> scratch() = 0;
-  /// Picks a server of `backend` among `eligible`: its index, or -1 when none.
+  /// Picks a server of `backend` among `eligible` and counts the session on it (its
+  /// active_sessions): its index, or -1 when none. The session takes the count off again.
   virtual int pick(const backend::backend& backend, backend::server_mask eligible,
                    std::uint64_t client_key) = 0;
   /// A connect to `server` failed (passive health detection).

@@ -1,11 +1,14 @@
 #include "worker.hpp"
 
+#include <algorithm>
+
 #include "acceptor.hpp"
 #include "socket_options.hpp"
 
 namespace cplb::proxy {
 
-worker::worker(unsigned index, shared_state& shared) : index_(index), shared_(shared) {}
+worker::worker(unsigned index, shared_state& shared)
+    : index_(index), shared_(shared), random_(index + 1) {}
 
 worker::~worker() { join(); }
 
@@ -36,11 +39,6 @@ void worker::apply(generation::snapshot_ptr gen, std::vector<int> fds, std::vect
     next.push_back(std::move(a));
   }
   acceptors_ = std::move(next);  // the rest were removed, or replaced by one on a new address
-
-  pickers_.clear();
-  for (const auto& b : gen->backends->all())
-    pickers_.emplace(b.get(), backend::make_picker(b->config().balance, b->servers(),
-                                                   0x9e3779b97f4a7c15ull * (index_ + 1)));
   generation_ = std::move(gen);
 }
 
@@ -61,6 +59,22 @@ void worker::close_sessions(const backend::server* server, duration spread) {
     victims[i]->close_at(now + step * static_cast<std::int64_t>(i + 1));
 }
 
+void worker::rebalance(const backend::server* server, std::int64_t share,
+                       const std::shared_ptr<std::atomic<std::int64_t>>& budget, duration quiet,
+                       duration window) {
+  const auto now = loop_.now();
+  std::vector<session*> quiet_ones;
+  for (auto& s : sessions_)
+    if (s.server() == server && s.rebalanceable(quiet, now)) quiet_ones.push_back(&s);
+  std::sort(quiet_ones.begin(), quiet_ones.end(),
+            [](const session* a, const session* b) { return a->started_at() < b->started_at(); });
+  std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(window.count() - 1, 0));
+  for (std::size_t i = 0; i < quiet_ones.size() && static_cast<std::int64_t>(i) < share; ++i) {
+    if (budget->fetch_sub(1, std::memory_order_relaxed) <= 0) return;
+    quiet_ones[i]->rebalance_at(now + duration(jitter(random_)));
+  }
+}
+
 void worker::shutdown() {
   stop_accepting();
   for (auto& s : sessions_) s.abort(session::end_reason::shutdown);  // freed after this turn
@@ -68,13 +82,7 @@ void worker::shutdown() {
 }
 
 int worker::pick(const backend::backend& b, backend::server_mask eligible, std::uint64_t client_key) {
-  const auto it = pickers_.find(&b);
-  if (it == pickers_.end()) {
-    // A session of an older generation retrying: pick with a fresh picker of its backend.
-    auto p = backend::make_picker(b.config().balance, b.servers(), index_);
-    return p->pick(eligible, client_key);
-  }
-  return it->second->pick(eligible, client_key);
+  return b.pick(eligible, client_key);
 }
 
 void worker::connect_failed(const backend::server_ptr& server, backend::down_reason why) {

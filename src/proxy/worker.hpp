@@ -4,8 +4,9 @@
 #include <array>
 #include <memory>
 #include <span>
+#include <atomic>
+#include <random>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "cplb/generation/generation.hpp"
@@ -45,6 +46,12 @@ class worker final : public session_host {
   void stop_accepting();
   /// Closes the sessions to `server`, spread over `spread`. Runs on the worker thread.
   void close_sessions(const backend::server* server, duration spread);
+  /// Rebalancing: lets up to `share` of its sessions to `server` that have been quiet for
+  /// `quiet` leave, oldest first, each at a random moment within `window`, while the shared
+  /// `budget` lasts. Runs on the worker thread.
+  void rebalance(const backend::server* server, std::int64_t share,
+                 const std::shared_ptr<std::atomic<std::int64_t>>& budget, duration quiet,
+                 duration window);
   /// Closes everything and ends the thread. Runs on the worker thread.
   void shutdown();
 
@@ -65,7 +72,7 @@ class worker final : public session_host {
   std::thread thread_;
   generation::snapshot_ptr generation_;
   std::vector<std::unique_ptr<acceptor>> acceptors_;
-  std::unordered_map<const backend::backend*, std::unique_ptr<backend::picker>> pickers_;
+  std::minstd_rand random_;  ///< rebalance jitter
   boost::intrusive::list<session, boost::intrusive::base_hook<session_hook>, boost::intrusive::constant_time_size<true>> sessions_;
   std::array<char, 256 * 1024> scratch_;
 };

@@ -85,6 +85,7 @@ class HealthTest(unittest.TestCase):
         servers.append(("refused", f"127.0.0.1:{refused_port}"))
         port = free_port()
         with Cplb(config(port, servers, ca=c.ca.cert), wait_ports=[port]) as cplb:
+            # An unexpected status means alive but not serving; everything else, down.
             expected = {
                 "bad-500": r"reason=http_status detail=500",
                 "hang": r"reason=timeout",
@@ -96,14 +97,15 @@ class HealthTest(unittest.TestCase):
             }
             for name, reason in expected.items():
                 with self.subTest(server=name):
-                    cplb.wait_log(rf'msg="server down" backend=be server={name} {reason}', timeout=5)
+                    state = "not ready" if name == "bad-500" else "down"
+                    cplb.wait_log(rf'msg="server {state}" backend=be server={name} {reason}', timeout=5)
             self.assertNotIn('msg="server up"', cplb.log_text())
 
     def test_server_comes_back_after_rise_passes(self):
         server = self.apiserver("flaky", readiness="500")
         port = free_port()
         with Cplb(config(port, [("flaky", server.address)], ca=self.certs.ca.cert), wait_ports=[port]) as cplb:
-            cplb.wait_log(r'msg="server down" backend=be server=flaky reason=http_status')
+            cplb.wait_log(r'msg="server not ready" backend=be server=flaky reason=http_status')
             server.set_readiness("ok")
             cplb.wait_log(r'msg="server up" backend=be server=flaky', timeout=5)
             self.assertEqual(version_via(port, self.certs.ca.cert), "flaky")
@@ -129,7 +131,7 @@ class HealthTest(unittest.TestCase):
             for s in servers:
                 cplb.wait_log(rf'msg="server up" backend=be server={s.name}\b')
             servers[1].set_readiness("500")
-            cplb.wait_log(r'msg="server down" backend=be server=m2 reason=http_status', timeout=5)
+            cplb.wait_log(r'msg="server not ready" backend=be server=m2 reason=http_status', timeout=5)
             seen = [version_via(port, self.certs.ca.cert) for _ in range(30)]
             self.assertNotIn("m2", seen)
             self.assertEqual(set(seen), {"m1", "m3"})
@@ -175,7 +177,9 @@ class HealthTest(unittest.TestCase):
         self.addCleanup(lambda: [s.close() for s in socks])
         return socks
 
-    def _policy_run(self, policy, extra=""):
+    def _policy_run(self, policy, extra="", readiness="hang", state="down"):
+        """Opens 6 sessions to one server, then its /readyz turns to `readiness`: a hang (the
+        probe times out) takes it `down`, a 500 makes it `not ready`."""
         server = self.apiserver("victim")
         port = free_port()
         cfg = config(port, [("victim", server.address)], ca=self.certs.ca.cert,
@@ -183,8 +187,8 @@ class HealthTest(unittest.TestCase):
         cplb = self.enterContext(Cplb(cfg, wait_ports=[port]))
         cplb.wait_log(r'msg="server up" backend=be server=victim')
         socks = self._open_sessions(port, 6)
-        server.set_readiness("500")
-        cplb.wait_log(r'msg="server down" backend=be server=victim', timeout=5)
+        server.set_readiness(readiness)
+        cplb.wait_log(rf'msg="server {state}" backend=be server=victim', timeout=5)
         return cplb, socks, time.monotonic()
 
     @staticmethod
@@ -219,6 +223,15 @@ class HealthTest(unittest.TestCase):
         self.assertGreaterEqual(closed[0] - down_at, 0.9, "closed before the grace ended")
         self.assertGreaterEqual(closed[-1] - closed[0], 0.8, f"not spread: {closed}")
         self.assertLess(closed[-1] - down_at, 4.5)
+
+    def test_a_not_ready_server_keeps_its_sessions_for_not_ready_grace_then_drains(self):
+        _, socks, not_ready_at = self._policy_run(
+            "drain", "    drain: {grace: 0s, spread: 500ms, not_ready_grace: 2s}", readiness="500",
+            state="not ready")
+        closed = sorted(self._closed_at(socks, 5))
+        self.assertNotIn(None, closed)
+        self.assertGreaterEqual(closed[0] - not_ready_at, 1.9, "closed before not_ready_grace ended")
+        self.assertLess(closed[-1] - not_ready_at, 3.5)
 
     def test_all_down_any_reachable_keeps_serving(self):
         servers = [self.apiserver(f"q{i}") for i in (1, 2)]

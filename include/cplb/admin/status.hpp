@@ -19,12 +19,8 @@ struct status_input {
 
 /// The /status document: `config` {file, loaded_at (ISO 8601, UTC)}, `frontends` (name, listen,
 /// backend, active_connections, totals), `backends` with their `servers` (name, address, state
-/// up|down|draining|unchecked, reason and reason_detail of the last failed check or null,
+/// unchecked|up|not_ready|down|draining, reason and reason_detail of the last failed check or null,
 /// active_sessions, weight, totals), `vrrp_instances` (name, state, effective_priority).
 std::string status_json(const status_input& in);
-
-/// A server's state as /status shows it: `draining` while it is down with sessions left that
-/// its backend's `on_server_down: drain` will close.
-const char* status_state(const backend::backend& b, const backend::server& s);
 
 }  // namespace cplb::admin

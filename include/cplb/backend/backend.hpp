@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -10,11 +11,13 @@
 
 namespace cplb::backend {
 
-/// A backend of one config generation: its settings and its servers. Immutable once built;
-/// the servers' live state is in the servers themselves.
+/// A backend of one config generation: its settings, its servers and its picker. Immutable once
+/// built, but for the picker's own state; the servers' live state is in the servers themselves.
 class backend {
  public:
   backend(config::backend_config cfg, std::vector<server_ptr> servers);
+  backend(const backend&) = delete;
+  backend& operator=(const backend&) = delete;
 
   /// The backend's name.
   const std::string& name() const { return config_.name; }
@@ -29,10 +32,25 @@ class backend {
   /// True when no server is up (so all_down applies).
   bool all_down() const;
 
+  /// Picks a server among `eligible` for a new session and counts the session on it at once:
+  /// its index, or -1 when `eligible` is empty. Any worker may call it. One pick at a time per
+  /// backend (a short lock, once per session), so a burst spread over the workers stays even
+  /// and round_robin rotates per backend, not per worker.
+  int pick(server_mask eligible, std::uint64_t client_key) const;
+
  private:
   config::backend_config config_;
   std::vector<server_ptr> servers_;
+  mutable std::mutex pick_mutex_;
+  std::unique_ptr<picker> picker_;  ///< guarded by pick_mutex_
 };
+
+/// What /status and cplb_server_state call a server's state: its health state, or `draining`
+/// while it is down with sessions that `on_server_down: drain` will close.
+const char* displayed_state(const backend& b, const server& s);
+
+/// Every value displayed_state() can return, for the metric's series.
+inline constexpr const char* displayed_states[] = {"unchecked", "up", "not_ready", "down", "draining"};
 
 using backend_ptr = std::shared_ptr<const backend>;
 

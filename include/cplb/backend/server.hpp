@@ -11,12 +11,17 @@
 
 namespace cplb::backend {
 
-/// Whether a server may take new sessions.
+/// Whether a server may take new sessions: only `up` ones do.
 enum class server_state : std::uint8_t {
-  unchecked,  ///< no check has passed yet: no traffic
+  unchecked,  ///< no check has passed yet
   up,         ///< the last `rise` checks passed
-  down,       ///< the last `fall` checks (or data-path connects) failed
+  not_ready,  ///< alive but not serving: its HTTP answered with an unexpected status
+  down,       ///< refused, timed out, TLS failed, or a data-path connect failed
 };
+
+/// A server's weight as the pickers use it: its configured weight times its slow-start ramp,
+/// in 1/ramp_full units of weight.
+inline constexpr std::int64_t ramp_full = 1024;
 
 /// Why a server is not up; `none` while it is.
 enum class down_reason : std::uint8_t {
@@ -33,7 +38,7 @@ enum class down_reason : std::uint8_t {
 
 /// `refused`, `timeout`, `tls_handshake`, ...
 const char* to_string(down_reason r);
-/// `unchecked`, `up`, `down`
+/// `unchecked`, `up`, `not_ready`, `down`
 const char* to_string(server_state s);
 
 /// Data-path counters of one server on one worker. Only that worker writes them, with a relaxed
@@ -43,6 +48,7 @@ struct alignas(64) worker_counters {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bytes_sent{0};      ///< towards the server
   std::atomic<std::uint64_t> bytes_received{0};  ///< from the server
+  std::atomic<std::uint64_t> rebalanced{0};      ///< sessions closed to rebalance the backend
 };
 
 /// Totals of worker_counters over all workers.
@@ -51,6 +57,7 @@ struct counter_totals {
   std::uint64_t connect_failures = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
+  std::uint64_t rebalanced = 0;
 };
 
 /// One server of a backend and its live state. Health fields are written by the control thread
@@ -69,6 +76,17 @@ class server {
   unsigned weight() const { return weight_.load(std::memory_order_relaxed); }
   /// Sets the weight (control thread, when a reload commits).
   void set_weight(unsigned w) { weight_.store(w, std::memory_order_relaxed); }
+  /// How far slow start has ramped the weight up: 0..ramp_full (full, outside slow start).
+  std::int64_t ramp() const { return ramp_.load(std::memory_order_relaxed); }
+  /// True while slow start holds the weight below full.
+  bool ramping() const { return ramp() < ramp_full; }
+  /// Sets the ramp (control thread, slow start).
+  void set_ramp(std::int64_t r) { ramp_.store(r, std::memory_order_relaxed); }
+  /// The weight the pickers use: weight x ramp, in 1/ramp_full units, at least 1.
+  std::int64_t current_weight() const {
+    const auto w = static_cast<std::int64_t>(weight()) * ramp();
+    return w > 0 ? w : 1;
+  }
 
   /// Current health state.
   server_state state() const { return state_.load(std::memory_order_relaxed); }
@@ -89,7 +107,8 @@ class server {
 
   /// Sessions open to this server, over all workers.
   std::int64_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
-  /// A session to this server started (any worker).
+  /// A session to this server was picked (any worker): it counts from then on, so every worker
+  /// sees a burst of new sessions spread.
   void session_opened() { active_.fetch_add(1, std::memory_order_relaxed); }
   /// A session to this server ended (any worker).
   void session_closed() { active_.fetch_sub(1, std::memory_order_relaxed); }
@@ -104,6 +123,7 @@ class server {
   socket_address address_;
   std::string host_;
   std::atomic<unsigned> weight_;
+  std::atomic<std::int64_t> ramp_{ramp_full};
   std::atomic<server_state> state_{server_state::unchecked};
   std::atomic<down_reason> reason_{down_reason::not_checked};
   std::atomic<bool> reachable_{false};

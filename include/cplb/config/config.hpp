@@ -69,6 +69,7 @@ struct server_config {
 struct drain_config {
   duration grace = 15s;    ///< sessions of a down server go on this long
   duration spread = 30s;   ///< then they are closed spread evenly over this window
+  duration not_ready_grace = 90s;  ///< instead of grace while the server is only not_ready
   friend bool operator==(const drain_config&, const drain_config&) = default;
 };
 
@@ -88,7 +89,8 @@ struct health_check_config {
   std::string path = "/readyz";
   std::uint16_t port = 0;            ///< 0 = the server's port
   duration interval = 2s;
-  duration timeout = 1s;
+  duration timeout = 1s;             ///< may equal or exceed interval: probes never overlap
+  duration fast_interval = 250ms;    ///< after a result that disagrees with the state; <= interval
   unsigned rise = 2;
   unsigned fall = 2;
   std::vector<unsigned> expect_status{200};
@@ -98,6 +100,14 @@ struct health_check_config {
   friend bool operator==(const health_check_config&, const health_check_config&) = default;
 };
 
+/// `rebalance:`
+struct rebalance_config {
+  double threshold = 1.25;  ///< act above this x a server's fair share; 0 = never
+  duration spread = 60s;    ///< close the surplus evenly over this window
+  duration quiet = 5s;      ///< only sessions whose client sent no request for this long
+  friend bool operator==(const rebalance_config&, const rebalance_config&) = default;
+};
+
 /// One entry of `backends:`.
 struct backend_config {
   std::string name;
@@ -105,6 +115,8 @@ struct backend_config {
   on_server_down_policy on_server_down = on_server_down_policy::drain;
   drain_config drain;
   all_down_policy all_down = all_down_policy::any_reachable;
+  duration slow_start = 0s;            ///< a returning server's share ramps up over this; 0 = off
+  rebalance_config rebalance;
   std::vector<server_config> servers;  ///< 1..max_servers_per_backend
   health_check_config health_check;
   friend bool operator==(const backend_config&, const backend_config&) = default;

@@ -18,6 +18,7 @@ struct probe_spec {
   std::string path;        ///< request target
   std::uint16_t port = 0;  ///< 0 = the server's port
   duration interval{0};
+  duration fast_interval{0};  ///< instead of interval after a result that disagrees with the state
   duration timeout{0};  ///< one deadline for the whole probe
   std::vector<unsigned> expect_status;
   std::vector<std::pair<std::string, std::string>>

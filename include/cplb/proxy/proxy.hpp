@@ -62,6 +62,11 @@ class proxy {
   /// else one after another evenly over `spread`.
   void close_sessions(const backend::server_ptr& server, duration spread);
 
+  /// Rebalancing: lets up to `count` sessions to `server` that have been quiet for `quiet` leave
+  /// (a FIN to the client once the server's bytes in flight are passed on), oldest first on each
+  /// worker, each at a random moment within `window`.
+  void rebalance(const backend::server_ptr& server, std::int64_t count, duration quiet, duration window);
+
   /// Stops accepting on every frontend and returns once no worker accepts any more (it waits
   /// for each worker's current turn, microseconds); open sessions go on.
   void stop_accepting();

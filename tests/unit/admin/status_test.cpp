@@ -45,18 +45,20 @@ TEST_CASE("a down server with sessions is draining only under on_server_down: dr
   const auto gen = test_generation::build(cfg, nullptr);
   const auto& cp = gen.backend("control-plane");
   auto& m1 = gen.server("control-plane", "m1");
-  CHECK(std::string(admin::status_state(cp, m1)) == "unchecked");
+  CHECK(std::string(backend::displayed_state(cp, m1)) == "unchecked");
   m1.set_state(backend::server_state::down, backend::down_reason::timeout, "");
-  CHECK(std::string(admin::status_state(cp, m1)) == "down");
+  CHECK(std::string(backend::displayed_state(cp, m1)) == "down");
   m1.session_opened();
-  CHECK(std::string(admin::status_state(cp, m1)) == "draining");
+  CHECK(std::string(backend::displayed_state(cp, m1)) == "draining");
+  m1.set_state(backend::server_state::not_ready, backend::down_reason::http_status, "500");
+  CHECK(std::string(backend::displayed_state(cp, m1)) == "not_ready");  // its sessions are kept
   m1.set_state(backend::server_state::up, backend::down_reason::none, "");
-  CHECK(std::string(admin::status_state(cp, m1)) == "up");
+  CHECK(std::string(backend::displayed_state(cp, m1)) == "up");
 
   auto& e1 = gen.server("etcd", "e1");
   e1.set_state(backend::server_state::down, backend::down_reason::timeout, "");
   e1.session_opened();
-  CHECK(std::string(admin::status_state(gen.backend("etcd"), e1)) == "down");
+  CHECK(std::string(backend::displayed_state(gen.backend("etcd"), e1)) == "down");
 }
 
 TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <thread>
+#include <vector>
+
 #include "cplb/backend/backend.hpp"
 #include "fixtures.hpp"
 
@@ -67,4 +70,35 @@ TEST_CASE("a server that is unchecked is neither up nor eligible") {
   CHECK(b.eligible(0) == 0);
   CHECK(b.name().empty());
   CHECK(b.servers().size() == 1);
+}
+
+TEST_CASE("backend pick counts the session on the chosen server at once") {
+  auto b = make_backend("uuu", all_down_policy::reject);
+  for (int k = 0; k < 30; ++k) REQUIRE(b.pick(b.eligible(0), 0) >= 0);
+  for (const auto& s : b.servers()) CHECK(s->active_sessions() == 10);  // least_conn: even
+  CHECK(b.pick(0, 0) == -1);
+}
+
+TEST_CASE("backend pick spreads a burst from many threads evenly, and round_robin rotates per backend") {
+  for (const auto balance : {cplb::config::balance_algorithm::least_conn,
+                             cplb::config::balance_algorithm::round_robin}) {
+    INFO(cplb::config::to_string(balance));
+    cplb::config::backend_config cfg;
+    cfg.name = "cp";
+    cfg.balance = balance;
+    std::vector<server_ptr> servers;
+    for (unsigned i = 0; i < 3; ++i) {
+      cfg.servers.push_back(test::server_cfg(i));
+      servers.push_back(std::make_shared<server>(cfg.servers.back(), 1));
+      servers.back()->set_state(server_state::up, down_reason::none, "");
+    }
+    const backend b(cfg, servers);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 3; ++t)
+      workers.emplace_back([&b] {
+        for (int k = 0; k < 100; ++k) b.pick(b.eligible(0), 0);
+      });
+    for (auto& w : workers) w.join();
+    for (const auto& s : servers) CHECK(s->active_sessions() == 100);
+  }
 }

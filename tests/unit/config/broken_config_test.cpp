@@ -214,6 +214,22 @@ const std::vector<broken> cases = {
      servers + "    drain: {grace: -1s}\n    servers: [{name: s1, "
                "address: 10.0.0.1:6443}]\n",
      5, 20, "backends[0].drain.grace", "'-1s' is not a duration"},
+    {"rebalance threshold of 1",
+     servers + "    rebalance: {threshold: 1}\n    servers: [{name: s1, "
+               "address: 10.0.0.1:6443}]\n",
+     5, 28, "backends[0].rebalance.threshold", "must be above 1"},
+    {"rebalance threshold not a number",
+     servers + "    rebalance: {threshold: lots}\n    servers: [{name: s1, "
+               "address: 10.0.0.1:6443}]\n",
+     5, 28, "backends[0].rebalance.threshold", "'lots' is not a number"},
+    {"rebalance spread 0",
+     servers + "    rebalance: {spread: 0s}\n    servers: [{name: s1, "
+               "address: 10.0.0.1:6443}]\n",
+     5, 25, "backends[0].rebalance.spread", "0s must be greater than 0"},
+    {"negative slow_start",
+     servers + "    slow_start: -5s\n    servers: [{name: s1, "
+               "address: 10.0.0.1:6443}]\n",
+     5, 17, "backends[0].slow_start", "'-5s' is not a duration"},
 
     // health checks
     {"unknown protocol", check + "      protocol: grpc\n", 7, 17,
@@ -230,12 +246,10 @@ const std::vector<broken> cases = {
      "0 is out of range (1-100)"},
     {"fall 0", check + "      fall: 0\n", 7, 13, "backends[0].health_check.fall",
      "0 is out of range (1-100)"},
-    {"timeout equal to interval", check + "      interval: 2s\n      timeout: 2s\n", 8, 16,
-     "backends[0].health_check.timeout", "2s must be shorter than interval 2s"},
-    {"timeout over the default interval", check + "      timeout: 5s\n", 7, 16,
-     "backends[0].health_check.timeout", "5s must be shorter than interval 2s (the default)"},
-    {"interval under the default timeout", check + "      interval: 500ms\n", 7, 17,
-     "backends[0].health_check.interval", "500ms must be longer than timeout 1s (the default)"},
+    {"fast_interval over interval", check + "      interval: 1s\n      fast_interval: 2s\n", 8, 22,
+     "backends[0].health_check.fast_interval", "2s must not exceed interval 1s"},
+    {"fast_interval over the default interval", check + "      fast_interval: 3s\n", 7, 22,
+     "backends[0].health_check.fast_interval", "3s must not exceed interval 2s"},
     {"relative path", check + "      path: readyz\n", 7, 13, "backends[0].health_check.path",
      "'readyz' must start with '/'"},
     {"path with a space", check + "      path: /ready now\n", 7, 13,

@@ -50,7 +50,12 @@ backends:
   CHECK(b.on_server_down == on_server_down_policy::drain);
   CHECK(b.drain.grace == 15s);
   CHECK(b.drain.spread == 30s);
+  CHECK(b.drain.not_ready_grace == 90s);
   CHECK(b.all_down == all_down_policy::any_reachable);
+  CHECK(b.slow_start == 0s);
+  CHECK(b.rebalance.threshold == 1.25);
+  CHECK(b.rebalance.spread == 60s);
+  CHECK(b.rebalance.quiet == 5s);
   REQUIRE(b.servers.size() == 1);
   CHECK(b.servers[0].weight == 1);
 
@@ -60,6 +65,7 @@ backends:
   CHECK(h.port == 0);
   CHECK(h.interval == 2s);
   CHECK(h.timeout == 1s);
+  CHECK(h.fast_interval == 250ms);
   CHECK(h.rise == 2);
   CHECK(h.fall == 2);
   CHECK(h.expect_status == std::vector<unsigned>{200});
@@ -139,8 +145,10 @@ backends:
   - name: control-plane
     balance: source_hash
     on_server_down: close
-    drain: {grace: 1s, spread: 0s}
+    drain: {grace: 1s, spread: 0s, not_ready_grace: 20s}
     all_down: reject
+    slow_start: 30s
+    rebalance: {threshold: 1.5, spread: 2m, quiet: 0s}
     servers:
       - {name: master-1, address: 10.0.0.11:6443, weight: 256}
       - {name: master-2, address: "[fd00::12]:6443"}
@@ -149,7 +157,8 @@ backends:
       path: /livez?verbose
       port: 6444
       interval: 5s
-      timeout: 4s
+      timeout: 10s
+      fast_interval: 1s
       rise: 3
       fall: 1
       expect_status: [200, 204]
@@ -202,8 +211,10 @@ vrrp_instances:
   CHECK(b.name == "control-plane");
   CHECK(b.balance == balance_algorithm::source_hash);
   CHECK(b.on_server_down == on_server_down_policy::close);
-  CHECK(b.drain == drain_config{1s, 0s});
+  CHECK(b.drain == drain_config{1s, 0s, 20s});
   CHECK(b.all_down == all_down_policy::reject);
+  CHECK(b.slow_start == 30s);
+  CHECK(b.rebalance == rebalance_config{1.5, 2min, 0s});
   REQUIRE(b.servers.size() == 2);
   CHECK(b.servers[0] == server_config{"master-1", address("10.0.0.11:6443"), "10.0.0.11", 256});
   CHECK(b.servers[1] == server_config{"master-2", address("[fd00::12]:6443"), "fd00::12", 1});
@@ -213,7 +224,8 @@ vrrp_instances:
   CHECK(h.path == "/livez?verbose");
   CHECK(h.port == 6444);
   CHECK(h.interval == 5s);
-  CHECK(h.timeout == 4s);
+  CHECK(h.timeout == 10s);  // may exceed the interval: probes never overlap
+  CHECK(h.fast_interval == 1s);
   CHECK(h.rise == 3);
   CHECK(h.fall == 1);
   CHECK(h.expect_status == std::vector<unsigned>{200, 204});

@@ -88,6 +88,8 @@ const std::vector<contract_family> contract = {
     {"cplb_frontend_rejected_connections_total", "counter", {"frontend", "reason"}},
     {"cplb_frontend_accept_pauses_total", "counter", {"frontend"}},
     {"cplb_session_ends_total", "counter", {"frontend", "reason"}},
+    {"cplb_server_state", "gauge", {"backend", "server", "state"}},
+    {"cplb_rebalance_closed_sessions_total", "counter", {"backend", "server"}},
     {"cplb_backend_all_down", "gauge", {"backend"}},
     {"cplb_vrrp_state", "gauge", {"instance", "state"}},
     {"cplb_vrrp_effective_priority", "gauge", {"instance"}},
