@@ -61,18 +61,24 @@ void rebalancer::plan(const backend::backend& b, std::chrono::steady_clock::time
       }
       continue;
     }
-    if (it != episodes_.end() && it->second.done()) {
+    if (it != episodes_.end() && it->second.unused) {
+      it->second.pace.give_back(std::max<std::int64_t>(it->second.unused->load(), 0));
+      it->second.unused.reset();
+    }
+    if (it != episodes_.end() && it->second.pace.done()) {
       episodes_.erase(it);  // a whole spread went by and the server is still over: start again
       it = episodes_.end();
     }
     if (it == episodes_.end()) {
-      it = episodes_.emplace(server.get(), backend::rebalance_episode(now, surplus[i], cfg.spread)).first;
+      it = episodes_.emplace(server.get(), episode{backend::rebalance_episode(now, surplus[i], cfg.spread), nullptr})
+               .first;
       log::info("rebalancing", {{"backend", b.name()}, {"server", server->name()},
                                 {"sessions", view[i].sessions}, {"surplus", surplus[i]},
                                 {"spread", format_duration(cfg.spread)},
                                 {"quiet", format_duration(cfg.quiet)}});
     }
-    if (const auto due = it->second.take_due(now); due > 0) proxy_.rebalance(server, due, cfg.quiet, tick_interval);
+    if (const auto due = it->second.pace.take_due(now); due > 0)
+      it->second.unused = proxy_.rebalance(server, due, cfg.quiet, tick_interval);
   }
 }
 

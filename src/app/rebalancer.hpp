@@ -33,7 +33,12 @@ class rebalancer {
   proxy::proxy& proxy_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<const backend::backend_set> set_;
-  std::map<const backend::server*, backend::rebalance_episode> episodes_;
+  /// An over-full server's episode, and what is left of its last request to the workers.
+  struct episode {
+    backend::rebalance_episode pace;
+    std::shared_ptr<const std::atomic<std::int64_t>> unused;
+  };
+  std::map<const backend::server*, episode> episodes_;
   bool stopped_ = false;
 };
 

@@ -99,8 +99,9 @@ void proxy::close_sessions(const backend::server_ptr& server, duration spread) {
     w->post([wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });
 }
 
-void proxy::rebalance(const backend::server_ptr& server, std::int64_t count, duration quiet,
-                      duration window) {
+std::shared_ptr<const std::atomic<std::int64_t>> proxy::rebalance(const backend::server_ptr& server,
+                                                                  std::int64_t count, duration quiet,
+                                                                  duration window) {
   // Each worker takes an even share of the count, from one shared budget.
   const auto workers = static_cast<std::int64_t>(workers_.size());
   const std::int64_t share = (count + workers - 1) / workers;
@@ -109,6 +110,7 @@ void proxy::rebalance(const backend::server_ptr& server, std::int64_t count, dur
     w->post([wk = w.get(), server, share, budget, quiet, window] {
       wk->rebalance(server.get(), share, budget, quiet, window);
     });
+  return budget;
 }
 
 void proxy::stop_accepting() {

@@ -250,8 +250,8 @@ bool session::transfer(pump& p) {
     }
     last_activity_ = host_.loop().now();
     if (&p == &upstream_pump_)
-      client_activity_.on_read(static_cast<std::size_t>(n), last_activity_,
-                               frontend_.backend->config().rebalance.quiet);
+      client_activity_.on_bytes({scratch.data(), static_cast<std::size_t>(n)}, last_activity_,
+                                frontend_.backend->config().rebalance.quiet);
     moved += static_cast<std::size_t>(n);
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);

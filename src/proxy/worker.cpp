@@ -70,7 +70,11 @@ void worker::rebalance(const backend::server* server, std::int64_t share,
             [](const session* a, const session* b) { return a->started_at() < b->started_at(); });
   std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(window.count() - 1, 0));
   for (std::size_t i = 0; i < quiet_ones.size() && static_cast<std::int64_t>(i) < share; ++i) {
-    if (budget->fetch_sub(1, std::memory_order_relaxed) <= 0) return;
+    // Claim one close; the last claim that finds nothing left gives it back.
+    if (budget->fetch_sub(1, std::memory_order_relaxed) <= 0) {
+      budget->fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     quiet_ones[i]->rebalance_at(now + duration(jitter(random_)));
   }
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -30,6 +31,8 @@ class rebalance_episode {
 
   /// How many more closes are due by `now`; counts them as issued.
   std::int64_t take_due(time_point now);
+  /// `n` issued closes found no session to close (none was quiet): they are due again.
+  void give_back(std::int64_t n) { issued_ -= std::min(n, issued_); }
   /// True once every close of the episode has been issued.
   bool done() const { return issued_ >= total_; }
   /// Sessions this episode set out to close.

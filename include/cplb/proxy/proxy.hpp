@@ -1,5 +1,7 @@
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -64,8 +66,11 @@ class proxy {
 
   /// Rebalancing: lets up to `count` sessions to `server` that have been quiet for `quiet` leave
   /// (a FIN to the client once the server's bytes in flight are passed on), oldest first on each
-  /// worker, each at a random moment within `window`.
-  void rebalance(const backend::server_ptr& server, std::int64_t count, duration quiet, duration window);
+  /// worker, each at a random moment within `window`. Returns what is left of `count` once the
+  /// workers have looked (after their next turn): closes there were no quiet sessions for.
+  std::shared_ptr<const std::atomic<std::int64_t>> rebalance(const backend::server_ptr& server,
+                                                             std::int64_t count, duration quiet,
+                                                             duration window);
 
   /// Stops accepting on every frontend and returns once no worker accepts any more (it waits
   /// for each worker's current turn, microseconds); open sessions go on.

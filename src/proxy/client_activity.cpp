@@ -1,0 +1,51 @@
+#include "client_activity.hpp"
+
+namespace cplb::proxy {
+
+namespace {
+
+constexpr std::uint8_t tls_handshake = 22;
+constexpr std::uint8_t tls_application_data = 23;
+
+}  // namespace
+
+void client_activity::on_bytes(std::span<const char> bytes, time_point now, std::chrono::nanoseconds quiet) {
+  if (bytes.empty()) return;
+  if (framing_ == framing::unknown)
+    framing_ = static_cast<std::uint8_t>(bytes[0]) == tls_handshake ? framing::tls : framing::plain;
+  if (framing_ == framing::plain) return on_record(bytes.size(), bytes.size() > control_record, now, quiet);
+
+  for (std::size_t at = 0; at < bytes.size();) {
+    if (record_left_ > 0) {
+      const std::size_t take = std::min(record_left_, bytes.size() - at);
+      record_left_ -= take;
+      at += take;
+      continue;
+    }
+    header_[header_have_++] = static_cast<std::uint8_t>(bytes[at++]);
+    if (header_have_ < sizeof header_) continue;
+    header_have_ = 0;
+    const std::size_t length = (std::size_t{header_[3]} << 8) | header_[4];
+    const std::uint8_t type = header_[0];
+    record_left_ = length;
+    if (type == tls_handshake || type == tls_application_data)
+      on_record(length, type == tls_handshake || length > control_record, now, quiet);
+  }
+}
+
+void client_activity::on_record(std::size_t size, bool request, time_point now, std::chrono::nanoseconds quiet) {
+  if (!request) {
+    if (now - window_start_ >= quiet) {
+      window_start_ = now;
+      window_bytes_ = 0;
+    }
+    window_bytes_ += size;
+    request = window_bytes_ > control_budget;
+  }
+  if (!request) return;
+  last_request_ = now;
+  window_start_ = now;
+  window_bytes_ = 0;
+}
+
+}  // namespace cplb::proxy
