@@ -1,0 +1,365 @@
+#include <catch2/catch.hpp>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "session_harness.hpp"
+
+using cplb::backend::down_reason;
+using cplb::backend::server_state;
+using cplb::proxy::session;
+using namespace cplb::proxy::test;
+
+namespace {
+
+/// A session connected to the test's listener, with both peers in the test's hands.
+struct connected {
+  unique_fd client;
+  unique_fd server;
+  session* s = nullptr;  ///< valid until the session ends
+};
+
+/// Accepts the session's upstream connection on `listener`, and waits until the session has
+/// seen its connect complete (the kernel completes it before the session hears of it).
+void accept_connected(fake_host& host, connected& c, int listener) {
+  c.server = accept_upstream(host, listener);
+  host.run_until([&] { return c.s->server() && c.s->server()->totals().connections == 1; },
+                 "the session to see its connect complete");
+}
+
+connected connect_session(fake_host& host, const cplb::generation::snapshot_ptr& gen,
+                          int listener) {
+  connected c;
+  c.s = start_session(host, gen, c.client);
+  accept_connected(host, c, listener);
+  return c;
+}
+
+/// A few bytes each way, read by the other peer.
+void exchange(fake_host& host, const connected& c) {
+  send_text(c.client.get(), "hello");
+  CHECK(receive(host, c.server.get(), 5) == "hello");
+  send_text(c.server.get(), "world!");
+  CHECK(receive(host, c.client.get(), 6) == "world!");
+}
+
+/// Ends the session cleanly, the client first, and waits until it is freed.
+void close_cleanly(fake_host& host, connected& c) {
+  const int ended = host.ended;
+  c.client.reset();
+  CHECK(wait_end(host, c.server.get()) == 0);
+  c.server.reset();
+  host.run_until([&] { return host.ended == ended + 1; }, "the session to end");
+}
+
+/// The byte at `offset` of the backlog test's stream: a period prime to the scratch size, so
+/// that a chunk out of place shows.
+char pattern_at(std::size_t offset) { return static_cast<char>(offset % 251); }
+
+/// Sends the stream's bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
+std::size_t send_pattern(int fd, std::size_t offset, std::size_t end) {
+  std::vector<char> chunk(64 * 1024);
+  std::size_t sent = 0;
+  while (offset + sent < end) {
+    const auto size = std::min(chunk.size(), end - offset - sent);
+    for (std::size_t i = 0; i < size; ++i) chunk[i] = pattern_at(offset + sent + i);
+    const auto n = ::send(fd, chunk.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      REQUIRE(errno == EAGAIN);
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  return sent;
+}
+
+/// Bytes written to the Unix socket `fd` that its peer has not read yet.
+int unread_by_peer(int fd) {
+  int queued = -1;
+  REQUIRE(::ioctl(fd, SIOCOUTQ, &queued) == 0);
+  return queued;
+}
+
+}  // namespace
+
+TEST_CASE("session: bytes pass both ways and a half-close passes on; it ends once both sides have closed") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+
+  SECTION("the client half-closes first") {
+    REQUIRE(::shutdown(c.client.get(), SHUT_WR) == 0);
+    CHECK(wait_end(host, c.server.get()) == 0);
+    // The other direction still works.
+    send_text(c.server.get(), "bye");
+    CHECK(receive(host, c.client.get(), 3) == "bye");
+    CHECK(host.ended == 0);
+    c.server.reset();
+    CHECK(wait_end(host, c.client.get()) == 0);
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    check_single_end(gen, session_end::client_closed);
+  }
+  SECTION("the server half-closes first") {
+    REQUIRE(::shutdown(c.server.get(), SHUT_WR) == 0);
+    CHECK(wait_end(host, c.client.get()) == 0);
+    send_text(c.client.get(), "late");
+    CHECK(receive(host, c.server.get(), 4) == "late");
+    CHECK(host.ended == 0);
+    c.client.reset();
+    CHECK(wait_end(host, c.server.get()) == 0);
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    check_single_end(gen, session_end::server_closed);
+  }
+}
+
+TEST_CASE("session: a slow server makes it stop reading the client until the backlog drains") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+
+  // More than the socket buffers on the way hold (the client's, the session's upstream send
+  // buffer, the server's receive buffer); the test fails if the stream never stalls.
+  constexpr std::size_t total = 32 << 20;
+  std::size_t written = 0;
+  int full_turns = 0;
+  host.run_until([&] {
+    const auto n = send_pattern(c.client.get(), written, total);
+    written += n;
+    REQUIRE(written < total);
+    full_turns = n == 0 ? full_turns + 1 : 0;
+    return full_turns == 5;  // no room for five turns in a row: the session stopped reading
+  }, "the client's socket to fill");
+  INFO(written << " bytes written before the stream stalled");
+
+  // What the client wrote stays unread while the loop runs: the session holds its backlog and
+  // does not read on.
+  const int unread = unread_by_peer(c.client.get());
+  CHECK(unread > 0);
+  host.run_turns(5, 10ms);
+  CHECK(unread_by_peer(c.client.get()) == unread);
+  CHECK(send_pattern(c.client.get(), written, total) == 0);
+
+  // The server reads: the rest of the stream goes through, every byte in order.
+  std::size_t received = 0;
+  std::size_t first_wrong = total;
+  std::vector<char> buffer(256 * 1024);
+  host.run_until([&] {
+    written += send_pattern(c.client.get(), written, total);
+    for (;;) {
+      const auto n = ::recv(c.server.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN) break;
+      REQUIRE(n > 0);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+        if (buffer[i] != pattern_at(received + i) && first_wrong == total)
+          first_wrong = received + i;
+      received += static_cast<std::size_t>(n);
+    }
+    return received == total;
+  }, "the whole stream to reach the server");
+  CHECK(first_wrong == total);
+  CHECK(host.ended == 0);
+
+  close_cleanly(host, c);
+  check_single_end(gen, session_end::client_closed);
+  CHECK(server_at(gen, 0).counters(0).bytes_sent.load() == total);
+}
+
+TEST_CASE("session: a refused connect is reported and the next server is tried") {
+  fake_host host;
+  auto refused = bound_socket();
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(refused.get()), port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+
+  CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::refused}});
+  CHECK(server_at(gen, 0).counters(0).connect_failures.load() == 1);
+  CHECK(server_at(gen, 0).counters(0).connections.load() == 0);
+  CHECK(server_at(gen, 1).counters(0).connect_failures.load() == 0);
+  CHECK(server_at(gen, 1).counters(0).connections.load() == 1);
+  CHECK(c.s->server() == &server_at(gen, 1));
+  exchange(host, c);
+
+  close_cleanly(host, c);
+  check_single_end(gen, session_end::client_closed);
+}
+
+TEST_CASE("session: it ends as connect_failed when every connect fails and as no_server when none is eligible") {
+  fake_host host;
+  unique_fd client;
+
+  SECTION("every server refuses") {
+    auto r0 = bound_socket(), r1 = bound_socket();
+    const auto gen = make_generation({port_of(r0.get()), port_of(r1.get())});
+    start_session(host, gen, client);
+    CHECK(wait_end(host, client.get()) == 0);  // a Unix socket has no reset: the client sees EOF
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::refused},
+                                                                   {"s1", down_reason::refused}});
+    check_single_end(gen, session_end::connect_failed);
+    CHECK(frontend_counters(gen).rejected_no_server.load() == 0);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK(server_at(gen, i).counters(0).connect_failures.load() == 1);
+      CHECK(server_at(gen, i).counters(0).connections.load() == 0);
+      CHECK(server_at(gen, i).active_sessions() == 0);
+    }
+  }
+  SECTION("retries bound the attempts") {
+    auto r0 = bound_socket(), r1 = bound_socket(), r2 = bound_socket();
+    const auto gen =
+        make_generation({port_of(r0.get()), port_of(r1.get()), port_of(r2.get())},
+                        [](cplb::config::config& cfg) { cfg.frontends[0].retries = 1; });
+    start_session(host, gen, client);
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::refused},
+                                                                   {"s1", down_reason::refused}});
+    CHECK(server_at(gen, 2).counters(0).connect_failures.load() == 0);
+    check_single_end(gen, session_end::connect_failed);
+  }
+  SECTION("every server is down and all_down is reject") {
+    auto listener = listening_socket();
+    const auto gen = make_generation({port_of(listener.get())}, [](cplb::config::config& cfg) {
+      cfg.backends[0].all_down = cplb::config::all_down_policy::reject;
+    });
+    server_at(gen, 0).set_state(server_state::down, down_reason::refused, "");
+    start_session(host, gen, client);
+    CHECK(wait_end(host, client.get()) == 0);
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    CHECK(host.failures.empty());
+    check_single_end(gen, session_end::no_server);
+    CHECK(frontend_counters(gen).rejected_no_server.load() == 1);
+    CHECK(server_at(gen, 0).counters(0).connections.load() == 0);
+    CHECK(frontend_counters(gen).active.load() == 0);
+  }
+}
+
+TEST_CASE("session: a connect still pending at connect_timeout fails as timeout and the next server is tried") {
+  fake_host host;
+  hung_listener hung;
+  auto listener = listening_socket();
+  const auto gen = make_generation({hung.port(), port_of(listener.get())},
+                                   [](cplb::config::config& cfg) {
+                                     cfg.frontends[0].connect_timeout = 2s;
+                                   });
+  connected c;
+  c.s = start_session(host, gen, c.client);
+
+  // The SYN to s0 is dropped: nothing happens until the deadline, however long the loop runs.
+  host.run_turns(3, 10ms);
+  host.advance(2s - 1ms);
+  REQUIRE(host.failures.empty());
+  REQUIRE(server_at(gen, 0).counters(0).connections.load() == 0);
+  CHECK(c.s->server() == &server_at(gen, 0));
+
+  host.advance(1ms);
+  CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::timeout}});
+  CHECK(server_at(gen, 0).counters(0).connect_failures.load() == 1);
+  accept_connected(host, c, listener.get());
+  CHECK(server_at(gen, 1).counters(0).connections.load() == 1);
+  exchange(host, c);
+
+  close_cleanly(host, c);
+  check_single_end(gen, session_end::client_closed);
+}
+
+TEST_CASE("session: idle for idle_timeout it ends; traffic postpones the deadline") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())}, [](cplb::config::config& cfg) {
+    cfg.frontends[0].connect_timeout = 1s;
+    cfg.frontends[0].idle_timeout = 10s;
+  });
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+
+  // Traffic at 9 s moves the deadline from 10 s to 19 s.
+  host.advance(9s);
+  send_text(c.client.get(), "ping");
+  CHECK(receive(host, c.server.get(), 4) == "ping");
+  host.advance(2s);
+  host.advance(8s - 1ms);
+  CHECK(host.ended == 0);
+  CHECK(frontend_counters(gen).active.load() == 1);
+
+  host.advance(1ms);
+  // Closed, not reset: both peers see EOF.
+  CHECK(wait_end(host, c.server.get()) == 0);
+  CHECK(wait_end(host, c.client.get()) == 0);
+  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::idle_timeout);
+}
+
+TEST_CASE("session: close_at ends it as drained at the deadline and not before; traffic does not postpone it") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  c.s->close_at(host.loop().now() + 5s);
+
+  host.advance(2s);
+  exchange(host, c);
+  host.advance(3s - 1ms);
+  CHECK(host.ended == 0);
+
+  host.advance(1ms);
+  CHECK(wait_end(host, c.server.get()) == ECONNRESET);
+  CHECK(wait_end(host, c.client.get()) == 0);
+  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::drained);
+}
+
+TEST_CASE("session: abort resets both legs and counts its reason") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+
+  c.s->abort(session_end::shutdown);
+  CHECK(wait_end(host, c.server.get()) == ECONNRESET);
+  CHECK(wait_end(host, c.client.get()) == 0);  // a Unix socket has no reset: the client sees EOF
+  host.run_until([&] { return host.ended == 1; }, "the session to be freed");
+  check_single_end(gen, session_end::shutdown);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(frontend_counters(gen).active.load() == 0);
+}
+
+TEST_CASE("session: counters follow a session from start to end") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto& frontend = frontend_counters(gen);
+  auto& server = server_at(gen, 0);
+  auto& counters = server.counters(0);
+  CHECK(frontend.active.load() == 0);
+
+  auto c = connect_session(host, gen, listener.get());
+  CHECK(host.started == 1);
+  CHECK(host.ended == 0);
+  CHECK(frontend.active.load() == 1);
+  CHECK(server.active_sessions() == 1);
+  CHECK(counters.connections.load() == 1);
+
+  exchange(host, c);
+  // Bytes are published in large chunks or when a direction ends, not per read.
+  CHECK(counters.bytes_sent.load() == 0);
+  CHECK(counters.bytes_received.load() == 0);
+
+  close_cleanly(host, c);
+  CHECK(host.started == 1);
+  CHECK(host.ended == 1);
+  CHECK(host.live.empty());
+  CHECK(frontend.active.load() == 0);
+  CHECK(server.active_sessions() == 0);
+  CHECK(counters.connections.load() == 1);
+  CHECK(counters.connect_failures.load() == 0);
+  CHECK(counters.bytes_sent.load() == 5);
+  CHECK(counters.bytes_received.load() == 6);
+  check_single_end(gen, session_end::client_closed);
+}
