@@ -363,3 +363,49 @@ TEST_CASE("session: counters follow a session from start to end") {
   CHECK(counters.bytes_received.load() == 6);
   check_single_end(gen, session_end::client_closed);
 }
+
+TEST_CASE("session: rebalance_at passes the server's bytes on then sends a FIN and ends once the client closes") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  const std::chrono::nanoseconds quiet = 5s;
+  exchange(host, c);  // a few bytes from the client: control traffic, not a request
+  CHECK_FALSE(c.s->rebalanceable(quiet, host.loop().now()));  // busy since it connected
+  host.advance(5s);
+  REQUIRE(c.s->rebalanceable(quiet, host.loop().now()));
+
+  c.s->rebalance_at(host.loop().now() + 1s);
+  CHECK_FALSE(c.s->rebalanceable(quiet, host.loop().now()));  // chosen once only
+  send_text(c.server.get(), "last event");
+  CHECK(receive(host, c.client.get(), 10) == "last event");
+  host.advance(1s);
+  CHECK(wait_end(host, c.client.get()) == 0);  // a FIN, after every byte the server had sent
+  CHECK(wait_end(host, c.server.get()) == 0);  // the server's leg is closed too
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(host.ended == 0);  // it waits for the client to close, so the client sees no reset
+
+  SECTION("the client closes: the session ends as rebalanced") {
+    c.client.reset();
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+  }
+  SECTION("the client does not close: the session ends after a short linger") {
+    host.advance(2s);
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+  }
+  check_single_end(gen, session_end::rebalanced);
+  CHECK(server_at(gen, 0).counters(0).rebalanced.load() == 1);
+}
+
+TEST_CASE("session: a drain overrides a pending rebalance") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  c.s->rebalance_at(host.loop().now() + 5s);
+  c.s->close_at(host.loop().now() + 1s);
+  host.advance(1s);
+  CHECK(wait_end(host, c.server.get()) == ECONNRESET);
+  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::drained);
+}
