@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -39,7 +40,14 @@ int daemon::run() {
     if (proxy_) proxy_->stop();
     return exit_runtime_failure;
   }
-  control_.run();
+  try {
+    control_.run();
+  } catch (const std::exception& e) {
+    // Nothing on the control thread should throw this far; if something does, exit non-zero
+    // (systemd restarts cplb, the VRRP peer takes the VIP) rather than limp on.
+    log::error("fatal error on the control thread: exiting", {{"error", e.what()}});
+    std::_Exit(exit_runtime_failure);
+  }
   return exit_ok;
 }
 

@@ -1,9 +1,11 @@
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cplb/app/options.hpp"
 #include "cplb/config/load.hpp"
+#include "cplb/config/risky_settings.hpp"
 #include "cplb/core/log.hpp"
 #include "daemon.hpp"
 
@@ -34,10 +36,16 @@ int main(int argc, char** argv) {
     for (const auto& p : *problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
     return app::exit_bad_config;
   }
+  const auto& cfg = std::get<config::config>(loaded);
+  for (const auto& w : config::risky_settings(cfg))
+    opts->check_only ? static_cast<void>(std::fprintf(stderr, "%s\n", w.c_str())) : log::warn(w);
   if (opts->check_only) {
     std::puts("configuration OK");
     return app::exit_ok;
   }
+  // Every send says MSG_NOSIGNAL, but a library's write to a closed peer must not kill the
+  // process either.
+  std::signal(SIGPIPE, SIG_IGN);
   app::daemon d(*opts, std::get<config::config>(std::move(loaded)));
   return d.run();
 }

@@ -39,6 +39,9 @@ std::optional<std::uint64_t> parse_whole(std::string_view text, std::uint64_t mi
   return value;
 }
 
+/// The longest duration a key takes: ten years, far below where deadlines would overflow.
+constexpr duration max_duration = std::chrono::hours(87600);
+
 /// `1.25`, `100`: the shortest text of a decimal bound.
 std::string decimal_text(double value) {
   char text[32];
@@ -104,6 +107,10 @@ scalar_rule<duration> duration_at_least(duration min) {
             if (!d) {
               why = "'" + text + "' is not a duration (write a whole number and a unit: 250ms, " +
                     "2s, 1m or 1h)";
+              return std::nullopt;
+            }
+            if (*d > max_duration) {
+              why = text + " is too long (at most " + format_duration(max_duration) + ")";
               return std::nullopt;
             }
             if (*d < min) {

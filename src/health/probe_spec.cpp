@@ -25,6 +25,9 @@ void require_readable(const char* key, const std::string& path) {
     throw std::runtime_error(std::string(key) + " " + path + ": cannot be read");
 }
 
+/// Kubernetes tokens are a few KiB at most; a larger file is a mistake.
+constexpr std::size_t max_token_size = 16 * 1024;
+
 /// The bearer token in `path`, without surrounding whitespace.
 std::string read_token(const std::string& path) {
   require_readable("bearer_token_file", path);
@@ -37,7 +40,13 @@ std::string read_token(const std::string& path) {
   if (first == std::string::npos)
     throw std::runtime_error("bearer_token_file " + path + ": is empty");
   const auto last = all.find_last_not_of(space);
-  return all.substr(first, last - first + 1);
+  std::string token = all.substr(first, last - first + 1);
+  // It goes into a header line: a line break would let the file inject headers.
+  if (token.find_first_of("\r\n") != std::string::npos)
+    throw std::runtime_error("bearer_token_file " + path + ": contains a line break");
+  if (token.size() > max_token_size)
+    throw std::runtime_error("bearer_token_file " + path + ": is over 16 KiB");
+  return token;
 }
 
 /// The client TLS context of one backend: trust store, client certificate, verify mode.

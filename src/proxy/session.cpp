@@ -87,7 +87,7 @@ void session::connect_next() {
       add_owned(counters.rejected_no_server, std::uint64_t{1});
       return finish(end_reason::no_server, true);
     }
-    return finish(end_reason::connect_failed, true);
+    return finish(last_failure_local_ ? end_reason::local_error : end_reason::connect_failed, true);
   }
   --attempts_left_;
   tried_ |= backend::server_mask{1} << index;
@@ -116,7 +116,17 @@ void session::connect_next() {
 
 void session::on_connect_done(int error) {
   if (error == 0) return on_connected();
-  connect_failed(error == ECONNREFUSED ? backend::down_reason::refused : backend::down_reason::connect_failed);
+  switch (error) {
+    // Out of ephemeral ports, buffers, memory or descriptors: this host's trouble, not the
+    // server's. Blaming the server would let a connection flood mark healthy apiservers down
+    // (and, through tracking, move the VIP).
+    case EADDRNOTAVAIL: case ENOBUFS: case ENOMEM: case EMFILE: case ENFILE:
+      return connect_failed(backend::down_reason::connect_failed, false);
+    case ECONNREFUSED:
+      return connect_failed(backend::down_reason::refused, true);
+    default:
+      return connect_failed(backend::down_reason::connect_failed, true);
+  }
 }
 
 void session::on_connected() {
@@ -133,14 +143,16 @@ void session::on_connected() {
   pump_both();
 }
 
-void session::connect_failed(backend::down_reason why) {
-  auto& counters = server_->counters(host_.slot());
-  add_owned(counters.connect_failures, 1);
+void session::connect_failed(backend::down_reason why, bool servers_fault) {
+  last_failure_local_ = !servers_fault;
   if (log::enabled(log::level::debug))
     log::debug("connect failed", {{"backend", frontend_.backend->name()},
                                   {"server", server_->name()},
-                                  {"reason", backend::to_string(why)}});
-  host_.connect_failed(server_, why);
+                                  {"reason", servers_fault ? backend::to_string(why) : "local"}});
+  if (servers_fault) {
+    add_owned(server_->counters(host_.slot()).connect_failures, 1);
+    host_.connect_failed(server_, why);
+  }
   close_fd(upstream_.fd, false);
   connecting_ = false;
   release_server();
@@ -295,7 +307,7 @@ steady::time_point session::pumping_deadline() const {
 
 void session::on_deadline() {
   const auto now = host_.loop().now();
-  if (connecting_) return connect_failed(backend::down_reason::timeout);
+  if (connecting_) return connect_failed(backend::down_reason::timeout, true);
   if (leaving_) return finish(end_reason::rebalanced, true);  // the client did not close in time
   if (now >= close_deadline_) {
     if (close_reason_ == end_reason::rebalanced) return begin_leaving();

@@ -91,7 +91,8 @@ class session final : public session_hook, public loop_target {
   /// The connect ended with `error` (0: connected).
   void on_connect_done(int error);
   void on_connected();
-  void connect_failed(backend::down_reason why);
+  /// The connect failed; `servers_fault` unless the error was local (no port, memory, fd).
+  void connect_failed(backend::down_reason why, bool servers_fault);
 
   /// Moves what it can both ways; false when the session ended.
   bool pump_both();
@@ -138,6 +139,7 @@ class session final : public session_hook, public loop_target {
   pump upstream_pump_;    ///< client -> server
   pump downstream_pump_;  ///< server -> client
   bool client_finished_first_ = false;  ///< the client's EOF came before the server's
+  bool last_failure_local_ = false;     ///< the last connect failed for a local reason
   bool connecting_ = false;
   bool counted_ = false;          ///< the session counts on server_ (from the pick on)
   bool leaving_ = false;          ///< rebalancing: the server's leg is closed

@@ -1,8 +1,10 @@
 #include "worker.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "acceptor.hpp"
+#include "cplb/core/log.hpp"
 #include "socket_options.hpp"
 
 namespace cplb::proxy {
@@ -13,7 +15,16 @@ worker::worker(unsigned index, shared_state& shared)
 worker::~worker() { join(); }
 
 void worker::run() {
-  thread_ = std::thread([this] { loop_.run(); });
+  thread_ = std::thread([this] {
+    try {
+      loop_.run();
+    } catch (const std::exception& e) {
+      // The data path does not throw; should anything, a worker that silently stopped would
+      // leave its sessions hanging: exit non-zero for the supervisor instead.
+      log::error("fatal error on a worker: exiting", {{"worker", index_}, {"error", e.what()}});
+      std::_Exit(2);  // the contract's runtime failure
+    }
+  });
 }
 
 void worker::join() {

@@ -324,4 +324,12 @@ TEST_CASE("make_probe_spec rejects files it cannot load") {
   hc = https_check();
   hc.bearer_token_file = certificates().dir.write("blank", " \n");
   CHECK_THROWS_WITH(make_probe_spec(hc), Catch::Contains("is empty"));
+
+  // A token goes into a header line: a line break would smuggle in a header of its own.
+  hc.bearer_token_file = certificates().dir.write("two-lines", "s3cr3t\r\nX-Evil: 1\n");
+  CHECK_THROWS_WITH(make_probe_spec(hc), Catch::Contains("contains a line break"));
+  hc.bearer_token_file = certificates().dir.write("huge", std::string(16 * 1024 + 1, 'a'));
+  CHECK_THROWS_WITH(make_probe_spec(hc), Catch::Contains("is over 16 KiB"));
+  hc.bearer_token_file = certificates().dir.write("max", std::string(16 * 1024, 'a') + "\n");
+  CHECK_NOTHROW(make_probe_spec(hc));
 }
