@@ -6,10 +6,14 @@ block ends, whether the block passed or failed. The certificate helpers of tests
 are re-exported as `harness.certs`.
 """
 
+import collections
+import dataclasses
 import http.client
 import json
 import os
+import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -26,8 +30,9 @@ import certs  # noqa: E402  (tests/support/certs.py)
 
 __all__ = [
     "certs", "build_dir", "cplb_binary", "fake_apiserver_binary", "FakeApiserver", "Cplb", "run_check",
-    "free_port", "wait_until", "tls_client_context", "http_get", "https_get",
-    "echo_roundtrip",
+    "free_port", "stable_port", "wait_until", "tls_client_context", "http_get", "https_get",
+    "echo_roundtrip", "admin_status", "server_status", "metric_samples", "WatchClient", "WatchStream",
+    "RequestClient",
 ]
 
 START_TIMEOUT = 10.0  # seconds for a started process to be ready
@@ -91,6 +96,32 @@ def free_port(host="127.0.0.1"):
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_port_range():
+    """The kernel's range of ports for outgoing connections (and port 0 binds)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def stable_port(host="127.0.0.1"):
+    """A free TCP port below the ephemeral range, so no outgoing connection can take it while its
+    server is down: for a server that restarts on the same port. Raises after 200 tries."""
+    low = _ephemeral_port_range()[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def _listening_ports(pid):
@@ -201,37 +232,55 @@ def _tail(path, lines=_LOG_TAIL_LINES):
 
 
 class FakeApiserver:
-    """fake-apiserver as a context manager, on a free port chosen by itself.
+    """fake-apiserver as a context manager, on a free port chosen by itself (or `port`).
 
     `tls` is a certs.Pair for the server certificate (None = plain HTTP), `client_ca` a CA file that
     turns on mTLS. With `control=True` (the default) a control listener lets the test switch readiness
-    and read stats.
+    and read stats. `watch_interval` and `shutdown_delay` are durations (`200ms`, `1s`) passed as
+    --watch-interval and --shutdown-delay (None = the server's defaults, 200ms and 0s). After stop(),
+    kill() or terminate() + wait(), restart() starts it again on the same data port (and the same
+    control port when `control_port` was given): pass a `stable_port()` as `port` for that.
+    `command_prefix` runs it through another command, e.g. `ip netns exec NS` (which execs, so
+    the PID stays the server's).
     """
 
     def __init__(self, name="apiserver", host="127.0.0.1", port=0, tls=None, client_ca=None, control=True,
-                 echo=False, echo_greeting=False, readiness="ok", require_token=None):
+                 echo=False, echo_greeting=False, readiness="ok", require_token=None, watch_interval=None,
+                 shutdown_delay=None, control_port=0, command_prefix=()):
         self.name = name
         self.host = host
         self.port = None  # the data-plane port, once started
         self.control_port = None  # the control port, once started
         self.process = None
-        args = [str(fake_apiserver_binary()), "--listen", format_address(host, port), "--name", name,
-                "--readiness", readiness]
+        self._listen_port = port
+        self._control_listen_port = control_port
+        options = ["--name", name, "--readiness", readiness]
         if tls:
-            args += ["--cert", str(tls.cert), "--key", str(tls.key)]
+            options += ["--cert", str(tls.cert), "--key", str(tls.key)]
         if client_ca:
-            args += ["--client-ca", str(client_ca)]
-        if control:
-            args += ["--control", format_address("127.0.0.1", 0)]
+            options += ["--client-ca", str(client_ca)]
         if echo:
-            args.append("--echo")
+            options.append("--echo")
         if echo_greeting:
-            args.append("--echo-greeting")
+            options.append("--echo-greeting")
         if require_token:
-            args += ["--require-token", require_token]
-        self._args = args
+            options += ["--require-token", require_token]
+        if watch_interval is not None:
+            options += ["--watch-interval", watch_interval]
+        if shutdown_delay is not None:
+            options += ["--shutdown-delay", shutdown_delay]
+        self._options = options
+        self._prefix = list(command_prefix)
         self._control = control
         self._stderr = None
+
+    @property
+    def _args(self):
+        args = [*self._prefix, str(fake_apiserver_binary()), "--listen",
+                format_address(self.host, self._listen_port), *self._options]
+        if self._control:
+            args += ["--control", format_address("127.0.0.1", self._control_listen_port)]
+        return args
 
     @property
     def address(self):
@@ -245,6 +294,8 @@ class FakeApiserver:
 
     def start(self):
         """Starts the process and waits (bounded) for its `listening` line."""
+        if self.process and self.process.poll() is None:
+            raise RuntimeError(f"fake-apiserver {self.name} is running already")
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self._args, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         lines = {}
@@ -262,6 +313,16 @@ class FakeApiserver:
         if self._control:
             self.control_port = _parse_address(lines["control"])[1]
         return self
+
+    def restart(self):
+        """Starts the stopped (or killed, or terminated and waited for) server again on the same data
+        port; the control port is the same one only when it was given. Raises when it is running."""
+        if self.port is None:
+            raise RuntimeError("restart() before start()")
+        if self.process.poll() is not None:
+            self._release(lambda process: process.returncode)  # pipes of a terminate() + wait()
+        self._listen_port = self.port
+        return self.start()
 
     def _read_banner(self, lines):
         for line in self.process.stdout:
@@ -282,7 +343,8 @@ class FakeApiserver:
             raise RuntimeError(f"set_readiness({mode}): {status} {body}")
 
     def stats(self):
-        """{"connections": accepted total, "requests": total, "active": open now} of the data plane."""
+        """{"connections": accepted total, "requests": total, "active": open now, "watches": watch streams
+        open now} of the data plane."""
         status, body = self._control_get("/stats")
         if status != 200:
             raise RuntimeError(f"stats: {status} {body}")
@@ -291,6 +353,19 @@ class FakeApiserver:
     def toggle_readiness(self):
         """Sends SIGUSR1: readiness goes from ok to 500, or from anything else to ok."""
         os.kill(self.process.pid, signal.SIGUSR1)
+
+    def terminate(self):
+        """Sends SIGTERM and returns at once: the graceful shutdown (readyz 500 for --shutdown-delay,
+        then the watches end and the process exits) runs while the test watches; see wait()."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Waits up to timeout for the process to exit; returns the exit code, None if still running."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self):
         """SIGTERM, wait (bounded), then SIGKILL; returns the exit code."""
@@ -305,7 +380,8 @@ class FakeApiserver:
             return None
         code = end(self.process)
         self.process.stdout.close()
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._stderr.close()
         return code
 
     def __enter__(self):
@@ -321,10 +397,12 @@ class Cplb:
     Writes `config_yaml` to cplb.yaml in a temporary directory, starts
     `cplb --config FILE --log-level debug` with stderr in cplb.log there, and waits until every port in
     `wait_ports` listens (without connecting to it) or the process exits (then raises with its log).
-    On exit the process is stopped by PID whatever happened, and on a failure the log tail is printed.
+    `env` adds variables to the process's environment. On exit the process is stopped by PID whatever
+    happened, and on a failure the log tail is printed.
     """
 
-    def __init__(self, config_yaml, wait_ports=(), extra_args=(), log_level="debug", command_prefix=()):
+    def __init__(self, config_yaml, wait_ports=(), extra_args=(), log_level="debug", command_prefix=(),
+                 env=None):
         self.tmpdir = Path(tempfile.mkdtemp(prefix="cplb-test-"))
         self.config_path = self.tmpdir / "cplb.yaml"
         self.log_path = self.tmpdir / "cplb.log"
@@ -333,6 +411,7 @@ class Cplb:
         self._args = [*command_prefix, str(cplb_binary()), "--config", str(self.config_path),
                       "--log-level", log_level, *extra_args]
         self._wait_ports = tuple(wait_ports)
+        self._env = {**os.environ, **env} if env else None
         self.process = None
 
     @property
@@ -343,7 +422,7 @@ class Cplb:
     def start(self):
         """Starts cplb and waits for its ports; raises with the log if it exits or times out first."""
         with open(self.log_path, "wb") as log, open(self.stdout_path, "wb") as out:
-            self.process = subprocess.Popen(self._args, stdout=out, stderr=log)
+            self.process = subprocess.Popen(self._args, stdout=out, stderr=log, env=self._env)
         try:
             wait_until(lambda: self.process.poll() is not None or self._wait_ports_listening(),
                        START_TIMEOUT, what="cplb ports listening")
@@ -422,3 +501,417 @@ def run_check(config_yaml, timeout=STOP_TIMEOUT):
         result = subprocess.run([str(cplb_binary()), "--config", str(path), "--check"], capture_output=True,
                                 text=True, timeout=timeout)
         return result.returncode, result.stdout, result.stderr
+
+
+def admin_status(admin_port, timeout=5.0):
+    """cplb's GET /status on 127.0.0.1:admin_port, as a dict."""
+    status, body = http_get("127.0.0.1", admin_port, "/status", timeout=timeout)
+    if status != 200:
+        raise RuntimeError(f"/status answered {status}: {body}")
+    return json.loads(body)
+
+
+def server_status(status, backend, server):
+    """The entry of `server` in `backend` of a /status dict (state, reason, active_sessions, ...)."""
+    for b in status["backends"]:
+        if b["name"] == backend:
+            for s in b["servers"]:
+                if s["name"] == server:
+                    return s
+    raise KeyError(f"no server {backend}/{server} in /status")
+
+
+def metric_samples(text, name):
+    """{frozenset(labels.items()): value} of the samples of metric `name` in Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$", line)
+        if match:
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+            out[labels] = float(match.group(2))
+    return out
+
+
+class _Stopped(Exception):
+    """The client was asked to stop while it waited for bytes."""
+
+
+class _Reader:
+    """Reads lines and exact byte counts from a socket (plain or TLS) with a short poll timeout, so a
+    stop request is seen within `poll` seconds; raises EOFError at the peer's close, TimeoutError when
+    no byte came for `stall_timeout` seconds, _Stopped when `stopping()` turns true."""
+
+    def __init__(self, sock, stall_timeout, stopping=lambda: False, poll=0.1):
+        self._sock = sock
+        self._stall_timeout = stall_timeout
+        self._stopping = stopping
+        self._buffer = b""
+        self.received = 0  # bytes received so far
+        sock.settimeout(poll)
+
+    def _fill(self):
+        deadline = time.monotonic() + self._stall_timeout
+        while True:
+            if self._stopping():
+                raise _Stopped()
+            try:
+                data = self._sock.recv(65536)
+            except (socket.timeout, ssl.SSLWantReadError):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"no byte for {self._stall_timeout}s") from None
+                continue
+            if not data:
+                raise EOFError("the peer closed the connection")
+            self.received += len(data)
+            self._buffer += data
+            return
+
+    def line(self):
+        """The next line without its CRLF."""
+        while b"\r\n" not in self._buffer:
+            self._fill()
+        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        return line
+
+    def exact(self, size):
+        """The next `size` bytes."""
+        while len(self._buffer) < size:
+            self._fill()
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def head(self):
+        """(status code, {lowercase header: value}) of the next response."""
+        status_line = self.line().decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ValueError(f"bad status line {status_line!r}")
+        headers = {}
+        while line := self.line():
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(parts[1]), headers
+
+
+def _connect(host, port, tls_context, server_hostname, timeout):
+    """A connected socket, TLS-wrapped when `tls_context` is given."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if tls_context is None:
+        return sock
+    try:
+        return tls_context.wrap_socket(sock, server_hostname=server_hostname or host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _close(sock):
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+@dataclasses.dataclass
+class WatchStream:
+    """One watch attempt of a WatchClient; times are time.monotonic()."""
+    opened_at: float  # the connect began
+    established_at: float = None  # the first event arrived (None: never)
+    server: str = None  # the server named by the events
+    events: int = 0  # events received
+    ended_at: float = None  # the stream ended (None: still open)
+    end: str = None  # terminator (clean `0` chunk), eof, reset, stalled, error, stopped
+
+    @property
+    def established(self):
+        return self.established_at is not None
+
+
+class WatchClient(threading.Thread):
+    """A watch like client-go's: a keep-alive connection to host:port, `GET /watch`, events read as they
+    come; whenever the stream ends (the last chunk, EOF, a reset) it is re-opened at once on a new
+    connection. Every attempt is kept as a WatchStream: which server answered (from the events), when it
+    was established (first event) and when and how it ended. A failed attempt (refused, no first event,
+    a status other than 200, a stream silent for `stall_timeout`) is counted in `errors` and retried
+    after `retry_pause`. start() it, then stop() it (bounded); also a context manager."""
+
+    def __init__(self, host, port, *, path="/watch", tls_context=None, server_hostname=None,
+                 connect_timeout=2.0, stall_timeout=5.0, retry_pause=0.05):
+        super().__init__(daemon=True, name=f"watch-client-{port}")
+        self._address = (host, port)
+        self._request = (f"GET {path}?watch=true HTTP/1.1\r\nHost: {format_address(host, port)}\r\n"
+                         "Accept: application/json\r\nUser-Agent: watch-client\r\n\r\n").encode()
+        self._tls_context = tls_context
+        self._server_hostname = server_hostname
+        self._connect_timeout = connect_timeout
+        self._stall_timeout = stall_timeout
+        self._retry_pause = retry_pause
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._streams = []
+        self._errors = []
+
+    # --- what a test reads (copies, safe while the thread runs)
+
+    @property
+    def streams(self):
+        """Every attempt so far, oldest first (copies)."""
+        with self._lock:
+            return [dataclasses.replace(s) for s in self._streams]
+
+    @property
+    def errors(self):
+        """[(monotonic time, description)] of the failed attempts."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def current(self):
+        """The stream open and established now, or None."""
+        with self._lock:
+            last = self._streams[-1] if self._streams else None
+            return dataclasses.replace(last) if last and last.established and last.ended_at is None else None
+
+    @property
+    def current_server(self):
+        """The server of the stream open now, or None."""
+        current = self.current
+        return current.server if current else None
+
+    def reopen_gaps(self):
+        """[(ended stream, seconds until the next stream was established, or None if none was yet)] for
+        every established stream that ended (not by stop())."""
+        streams = self.streams
+        gaps = []
+        for i, stream in enumerate(streams):
+            if not stream.established or stream.ended_at is None or stream.end == "stopped":
+                continue
+            following = next((s for s in streams[i + 1:] if s.established), None)
+            gaps.append((stream, following.established_at - stream.ended_at if following else None))
+        return gaps
+
+    def wait_established(self, timeout=5.0):
+        """Waits (bounded) until a stream is open and established; returns its server."""
+        return wait_until(lambda: self.current_server, timeout, what="watch established")
+
+    # --- the thread
+
+    def request_stop(self):
+        """Asks the thread to end (within 0.1 s, or a connect timeout) without waiting for it."""
+        self._stop_event.set()
+
+    def stop(self, timeout=5.0):
+        """Ends the watch and the thread (bounded); raises if the thread does not end in time."""
+        self.request_stop()
+        if self.is_alive():
+            self.join(timeout)
+            if self.is_alive():
+                raise RuntimeError("WatchClient did not stop")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            stream = WatchStream(opened_at=time.monotonic())
+            with self._lock:
+                self._streams.append(stream)
+            stream_end, problem = self._watch(stream)
+            with self._lock:
+                stream.ended_at = time.monotonic()
+                stream.end = stream_end
+                if problem and stream_end != "stopped":
+                    self._errors.append((stream.ended_at, problem))
+            if not stream.established and stream_end != "stopped":
+                self._stop_event.wait(self._retry_pause)
+
+    def _watch(self, stream):
+        """Runs one attempt; returns (how it ended, a problem to count as an error or None)."""
+        try:
+            sock = _connect(*self._address, self._tls_context, self._server_hostname, self._connect_timeout)
+        except OSError as error:
+            return "error", f"connect: {error!r}"
+        try:
+            sock.sendall(self._request)
+            reader = _Reader(sock, self._stall_timeout, self._stop_event.is_set)
+            status, headers = reader.head()
+            if status != 200 or headers.get("transfer-encoding", "").lower() != "chunked":
+                return "error", f"answered {status} {headers}"
+            self._read_events(reader, stream)
+            return "terminator", None if stream.established else "ended before the first event"
+        except _Stopped:
+            return "stopped", None
+        except EOFError:
+            return "eof", None if stream.established else "closed before the first event"
+        except ConnectionResetError:
+            return "reset", None if stream.established else "reset before the first event"
+        except TimeoutError as error:
+            return "stalled", f"stalled: {error}"
+        except (OSError, ValueError) as error:
+            return "error", repr(error)
+        finally:
+            _close(sock)
+
+    def _read_events(self, reader, stream):
+        """Reads chunks until the last one, recording the events."""
+        pending = b""
+        while True:
+            size = int(reader.line().split(b";")[0], 16)
+            if size == 0:
+                while reader.line():  # trailers, then the empty line
+                    pass
+                return
+            pending += reader.exact(size)
+            if reader.exact(2) != b"\r\n":
+                raise ValueError("chunk not followed by CRLF")
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                event = json.loads(line)
+                with self._lock:
+                    stream.events += 1
+                    if not stream.established:
+                        stream.server = event.get("server")
+                        stream.established_at = time.monotonic()
+
+
+def _peer_closed(sock):
+    """True when the peer has closed (or reset) an idle connection; reads no byte of a plain socket."""
+    pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+    if not pending and not select.select([sock], [], [], 0)[0]:
+        return False
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        data = sock.recv(1) if isinstance(sock, ssl.SSLSocket) else sock.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
+    return not data or isinstance(sock, ssl.SSLSocket)  # TLS: a byte read is lost, start afresh
+
+
+@dataclasses.dataclass
+class RequestFailure:
+    """A request cut in flight: sent, then the connection ended before the whole response came."""
+    at: float  # time.monotonic() of the failure
+    stage: str  # send, head or body
+    received: int  # response bytes received before it ended
+    error: str  # what ended it
+
+
+class RequestClient(threading.Thread):
+    """Sends `GET path` every `interval` seconds on one keep-alive connection, as kubectl does, and a new
+    connection when the server has closed the old one (after `Connection: close`, or idle: checked
+    before each request, not a failure). Records in `failures` every request cut in flight: sent, then
+    the connection ended (EOF, reset, `timeout` seconds of silence) before the whole response came,
+    and any status other than 200. Each request is one write of more than 128 bytes (kubectl's headers
+    and a bearer token), so a load balancer counts it as a request. start(), then stop() (bounded)."""
+
+    TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZha2UifQ.fake-service-account-token"
+
+    def __init__(self, host, port, *, interval=0.05, path="/version", tls_context=None, server_hostname=None,
+                 timeout=5.0):
+        super().__init__(daemon=True, name=f"request-client-{port}")
+        self._address = (host, port)
+        self._request = (f"GET {path} HTTP/1.1\r\nHost: {format_address(host, port)}\r\n"
+                         "User-Agent: kubectl/v1.30.0 (linux/amd64) kubernetes/7c48c2b\r\n"
+                         "Accept: application/json, */*\r\n"
+                         f"Authorization: Bearer {self.TOKEN}\r\n\r\n").encode()
+        assert len(self._request) > 128, len(self._request)
+        self._interval = interval
+        self._tls_context = tls_context
+        self._server_hostname = server_hostname
+        self._timeout = timeout
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._failures = []
+        self.requests = 0  # answered with a whole 200 response
+        self.connections = 0  # connections opened
+        self.idle_closes = 0  # connections the server closed between two requests (not failures)
+        self.server_closes = 0  # connections ended after a `Connection: close` response
+        self.connect_errors = []  # [(monotonic time, description)]
+        self.answers = collections.Counter()  # server name (from /version) -> answers
+
+    @property
+    def failures(self):
+        """The RequestFailures so far."""
+        with self._lock:
+            return list(self._failures)
+
+    def stop(self, timeout=None):
+        """Ends the thread after the request in progress (bounded); raises if it does not end in time."""
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout if timeout is not None else self._timeout + 2)
+            if self.is_alive():
+                raise RuntimeError("RequestClient did not stop")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def run(self):
+        sock = None
+        try:
+            while not self._stop_event.is_set():
+                started = time.monotonic()
+                if sock is not None and _peer_closed(sock):
+                    self.idle_closes += 1
+                    _close(sock)
+                    sock = None
+                if sock is None:
+                    try:
+                        sock = _connect(*self._address, self._tls_context, self._server_hostname, self._timeout)
+                        self.connections += 1
+                    except OSError as error:
+                        self.connect_errors.append((time.monotonic(), repr(error)))
+                        self._stop_event.wait(self._interval)
+                        continue
+                if not self._exchange(sock):
+                    _close(sock)
+                    sock = None
+                self._stop_event.wait(max(0.0, started + self._interval - time.monotonic()))
+        finally:
+            if sock is not None:
+                _close(sock)
+
+    def _exchange(self, sock):
+        """One request and its response; returns whether the connection may carry another."""
+        stage = "send"
+        reader = None
+        try:
+            sock.settimeout(self._timeout)
+            sock.sendall(self._request)
+            reader = _Reader(sock, self._timeout)
+            stage = "head"
+            status, headers = reader.head()
+            stage = "body"
+            body = reader.exact(int(headers.get("content-length", "0")))
+        except (OSError, EOFError, ValueError) as error:
+            with self._lock:
+                self._failures.append(RequestFailure(time.monotonic(), stage, reader.received if reader else 0,
+                                                     repr(error)))
+            return False
+        if status != 200:
+            with self._lock:
+                self._failures.append(RequestFailure(time.monotonic(), "status", reader.received,
+                                                     f"status {status}"))
+        else:
+            self.requests += 1
+            try:
+                self.answers[json.loads(body).get("name")] += 1
+            except ValueError:
+                pass
+        if headers.get("connection", "").lower() == "close":
+            self.server_closes += 1
+            return False
+        return True

@@ -27,6 +27,7 @@ frontends:
     listen: '{listen}'
     backend: be
     connect_timeout: 1s
+    first_data_timeout: 0s  # connect at once: some echo servers greet first
 {frontend_extra}
 backends:
   - name: be

@@ -24,6 +24,7 @@ frontends:
     listen: 127.0.0.1:{port}
     backend: be
     connect_timeout: 1s
+    first_data_timeout: 0s  # connect at once: the echo servers greet first
 {extra_frontend}
 backends:
   - name: be

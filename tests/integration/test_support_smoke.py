@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -103,7 +104,7 @@ class FakeApiserverTest(unittest.TestCase):
             for _ in range(3):
                 connection.request("GET", "/livez")
                 self.assertEqual(connection.getresponse().read(), b"ok")
-            self.assertEqual(api.stats(), {"connections": 1, "requests": 3, "active": 1})
+            self.assertEqual(api.stats(), {"connections": 1, "requests": 3, "active": 1, "watches": 0})
             connection.close()
             wait_until(lambda: api.stats()["active"] == 0, what="connection closed")
             self.assertEqual(api.stats()["connections"], 1)
@@ -180,11 +181,143 @@ class FakeApiserverTest(unittest.TestCase):
     def test_bad_arguments_exit_1(self):
         for args in ([], ["--listen", "127.0.0.1:0"], ["--listen", "nowhere", "--name", "a"],
                      ["--listen", "127.0.0.1:0", "--name", "a", "--readiness", "maybe"],
-                     ["--listen", "127.0.0.1:0", "--name", "a", "--cert", "x"]):
+                     ["--listen", "127.0.0.1:0", "--name", "a", "--cert", "x"],
+                     ["--listen", "127.0.0.1:0", "--name", "a", "--watch-interval", "fast"],
+                     ["--listen", "127.0.0.1:0", "--name", "a", "--watch-interval", "0ms"],
+                     ["--listen", "127.0.0.1:0", "--name", "a", "--shutdown-delay", "-1s"],
+                     ["--listen", "127.0.0.1:0", "--name", "a", "--shutdown-delay", "1h"]):
             result = subprocess.run([str(harness.fake_apiserver_binary()), *args], capture_output=True,
                                     timeout=10)
             self.assertEqual(result.returncode, 1, args)
             self.assertIn(b"usage:", result.stderr)
+
+
+def read_watch_events(sock, count):
+    """Reads a watch response from `sock` up to `count` events; returns (head bytes, [event dicts])."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    events = []
+    while len(events) < count:
+        while rest.count(b"\r\n") < 2:
+            rest += sock.recv(4096)
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        while len(rest) < size + 2:
+            rest += sock.recv(4096)
+        events.append(json.loads(rest[:size]))
+        assert rest[size:size + 2] == b"\r\n"
+        rest = rest[size + 2:]
+    return head, events
+
+
+class WatchAndShutdownTest(unittest.TestCase):
+    """fake-apiserver's watch streams and graceful shutdown, and the harness clients that use them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.mkdtemp(prefix="cplb-watch-")
+        cls.certs = certs.make_test_set(cls.workdir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def test_watch_streams_events_after_keep_alive_requests(self):
+        with FakeApiserver(name="w1", watch_interval="50ms") as api:
+            with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+                sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+                reply = b""
+                while b'"w1"}' not in reply:
+                    reply += sock.recv(4096)
+                started = time.monotonic()
+                sock.sendall(b"GET /watch?watch=true HTTP/1.1\r\nHost: x\r\n\r\n")
+                head, events = read_watch_events(sock, 4)
+                elapsed = time.monotonic() - started
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                self.assertIn(b"Transfer-Encoding: chunked", head)
+                self.assertEqual(events, [{"type": "BOOKMARK", "server": "w1", "seq": n} for n in range(4)])
+                self.assertGreaterEqual(elapsed, 0.14)  # one at once, then one every 50 ms
+                self.assertLess(elapsed, 2.0)
+                self.assertEqual(api.stats()["watches"], 1)
+                self.assertEqual(api.stats()["requests"], 2)
+            wait_until(lambda: (api.stats()["active"], api.stats()["watches"]) == (0, 0), what="watch gone")
+
+    def test_watch_client_over_tls_names_the_server_and_sees_the_clean_end(self):
+        context = harness.tls_client_context(ca=self.certs.ca.cert)
+        with FakeApiserver(name="tls-1", tls=self.certs.server) as api:
+            with harness.WatchClient("127.0.0.1", api.port, tls_context=context) as client:
+                self.assertEqual(client.wait_established(), "tls-1")
+                wait_until(lambda: client.current.events >= 3, what="3 events")
+                self.assertEqual(api.stats()["watches"], 1)
+            self.assertEqual(client.errors, [])
+            self.assertEqual([s.end for s in client.streams], ["stopped"])
+            wait_until(lambda: api.stats()["watches"] == 0, what="watch gone")
+            with harness.WatchClient("127.0.0.1", api.port, tls_context=context) as client:
+                client.wait_established()
+                self.assertEqual(api.stop(), 0)
+                self.assertEqual(client.streams[0].end, "terminator")
+
+    def test_sigterm_fails_readyz_for_the_delay_then_ends_watches_cleanly_and_exits_0(self):
+        api = FakeApiserver(name="g1", shutdown_delay="1s", watch_interval="100ms").start()
+        self.addCleanup(api.kill)
+        with harness.WatchClient("127.0.0.1", api.port) as client, \
+                harness.RequestClient("127.0.0.1", api.port, interval=0.03) as requests:
+            client.wait_established()
+            wait_until(lambda: requests.requests >= 3, what="requests answered")
+            self.assertEqual(http_get("127.0.0.1", api.port, "/readyz")[0], 200)
+            signalled = time.monotonic()
+            api.terminate()
+            wait_until(lambda: http_get("127.0.0.1", api.port, "/readyz")[0] == 500, timeout=0.5,
+                       what="readyz 500")
+            self.assertEqual(http_get("127.0.0.1", api.port, "/version")[0], 200)  # still serving
+            self.assertEqual(api.stats()["watches"], 1)
+            self.assertEqual(api.wait(5), 0)
+            exited = time.monotonic()
+            first = client.streams[0]
+            self.assertEqual(first.end, "terminator")
+            self.assertGreaterEqual(first.ended_at - signalled, 0.95)
+            self.assertLess(first.ended_at - signalled, 1.5)
+            self.assertLess(exited - first.ended_at, 1.2)
+            self.assertEqual(requests.failures, [])
+            self.assertGreaterEqual(requests.server_closes, 1)  # Connection: close, then a clean close
+            self.assertEqual(set(requests.answers), {"g1"})
+
+    def test_default_shutdown_ends_watches_at_once(self):
+        api = FakeApiserver(name="g2").start()
+        self.addCleanup(api.kill)
+        with harness.WatchClient("127.0.0.1", api.port) as client:
+            client.wait_established()
+            signalled = time.monotonic()
+            self.assertEqual(api.stop(), 0)
+            self.assertLess(time.monotonic() - signalled, 1.0)
+            self.assertEqual(client.streams[0].end, "terminator")
+
+    def test_restart_on_the_same_port_and_the_watch_client_reopens(self):
+        api = FakeApiserver(name="r1", port=harness.stable_port(), control_port=harness.stable_port())
+        self.enterContext(api)
+        port, control_port = api.port, api.control_port
+        with harness.WatchClient("127.0.0.1", port, retry_pause=0.02) as client:
+            client.wait_established()
+            self.assertEqual(api.stop(), 0)
+            wait_until(lambda: client.errors, what="refused reconnects counted")
+            api.restart()
+            self.assertEqual((api.port, api.control_port), (port, control_port))
+            wait_until(lambda: len([s for s in client.streams if s.established]) == 2, what="re-established")
+            self.assertEqual(api.stats()["watches"], 1)
+        (ended, gap), = client.reopen_gaps()
+        self.assertEqual(ended.end, "terminator")
+        self.assertGreater(gap, 0)
+        self.assertTrue(all("connect" in text for _, text in client.errors), client.errors)
+
+    def test_request_client_counts_a_request_cut_in_flight(self):
+        with FakeApiserver(name="c1", readiness="close") as api:
+            with harness.RequestClient("127.0.0.1", api.port, interval=0.02, path="/readyz") as requests:
+                wait_until(lambda: len(requests.failures) >= 2, what="failures recorded")
+            self.assertEqual(requests.requests, 0)
+            self.assertEqual({f.stage for f in requests.failures}, {"head"})
+            self.assertEqual({f.received for f in requests.failures}, {0})
 
 
 class CertsTest(unittest.TestCase):

@@ -48,7 +48,8 @@ def cplb_config(priority, *, preempt=True, interval="100ms", version=3, unicast_
 global: {{workers: 1, shutdown_grace: 2s}}
 admin: {{listen: 127.0.0.1:9100}}
 frontends:
-  - {{name: kube-apiserver, listen: '{VIP}:6443', backend: control-plane, connect_timeout: 1s}}
+  - {{name: kube-apiserver, listen: '{VIP}:6443', backend: control-plane, connect_timeout: 1s,
+     first_data_timeout: 0s}}  # the echo servers greet first
 backends:
   - name: control-plane
     balance: round_robin
@@ -198,8 +199,8 @@ class VrrpTopology(unittest.TestCase):
         cls.client = cls.lan.add_host("client", f"{CLIENT_ADDRESS}/24")
         cls.api = cls.lan.add_host("api", *(f"{address}/24" for address in APISERVERS.values()))
         for name, address in APISERVERS.items():
-            server = FakeApiserver(name=name, host=address, port=6443, control=False, echo=True, echo_greeting=True)
-            server._args = [*netns.exec_prefix(cls.api), *server._args]  # run inside the api namespace
+            server = FakeApiserver(name=name, host=address, port=6443, control=False, echo=True, echo_greeting=True,
+                                   command_prefix=netns.exec_prefix(cls.api))  # inside the api namespace
             server.start()
             cls.lan.adopt(server.pid)
             cls.addClassCleanup(server.kill)

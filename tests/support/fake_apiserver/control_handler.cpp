@@ -29,7 +29,8 @@ std::string_view query_value(std::string_view target, std::string_view key) {
 std::string stats_json(const stats& counters) {
   return "{\"connections\":" + std::to_string(counters.connections) +
          ",\"requests\":" + std::to_string(counters.requests) +
-         ",\"active\":" + std::to_string(counters.active) + "}";
+         ",\"active\":" + std::to_string(counters.active) +
+         ",\"watches\":" + std::to_string(counters.watches) + "}";
 }
 
 }  // namespace

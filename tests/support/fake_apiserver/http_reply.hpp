@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,8 @@
 #include <boost/beast/http/string_body.hpp>
 
 namespace cplb::fake_apiserver {
+
+class watch_feed;
 
 /// An HTTP request as read by a session.
 using request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -19,12 +22,14 @@ enum class reply_action {
   respond,  ///< write `message`
   hang,     ///< never answer; keep reading and discarding until the client goes
   close,    ///< close the connection at once
+  watch,    ///< write `message` as the header of a chunked stream of `feed`'s events
 };
 
 /// A handler's answer to one request.
 struct reply {
   reply_action action = reply_action::respond;  ///< what to do
-  response message;                             ///< written when action is respond
+  response message;                             ///< written when action is respond or watch
+  std::shared_ptr<watch_feed> feed = nullptr;   ///< the events when action is watch
 };
 
 /// Turns a request into a reply.

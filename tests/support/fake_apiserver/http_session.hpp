@@ -13,10 +13,12 @@
 #include "http_reply.hpp"
 #include "server_state.hpp"
 #include "streams.hpp"
+#include "watch_stream.hpp"
 
 namespace cplb::fake_apiserver {
 
-/// One HTTP/1.1 connection (plain or TLS) with keep-alive, answered by a request handler.
+/// One HTTP/1.1 connection (plain or TLS) with keep-alive, answered by a request handler; a watch
+/// takes the connection over for good.
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
@@ -58,6 +60,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         return discard();
       case reply_action::close:
         return drop(stream_);
+      case reply_action::watch:
+        return std::make_shared<watch_stream<Stream>>(stream_, this->shared_from_this(),
+                                                      std::move(answer.feed))
+            ->start(std::move(answer.message));
       case reply_action::respond:
         break;
     }

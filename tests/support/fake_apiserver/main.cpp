@@ -22,6 +22,7 @@
 #include "listener.hpp"
 #include "options.hpp"
 #include "server_state.hpp"
+#include "shutdown.hpp"
 
 namespace {
 
@@ -73,7 +74,7 @@ listener::accept_handler data_plane(const options& opts, const std::shared_ptr<s
       std::make_shared<echo_session>(std::move(socket), greeting, connection_guard(state))->start();
     };
   }
-  request_handler handler = [state](const request& req) { return handle_api_request(*state, req); };
+  request_handler handler = [state](const request& req) { return handle_api_request(state, req); };
   if (tls) {
     return [state, handler, tls](asio::ip::tcp::socket socket) {
       std::make_shared<http_session<tls_stream>>(tls_stream(std::move(socket), *tls), handler,
@@ -104,7 +105,16 @@ void watch_toggle(asio::signal_set& signals, const std::shared_ptr<server_state>
   });
 }
 
-/// Serves until SIGTERM or SIGINT; returns the exit code.
+/// Begins the graceful shutdown on SIGTERM or SIGINT; a second signal stops at once.
+void watch_stop(asio::signal_set& signals, const std::shared_ptr<graceful_shutdown>& shutdown) {
+  signals.async_wait([&signals, shutdown](boost::system::error_code ec, int) {
+    if (ec) return;
+    shutdown->begin();
+    watch_stop(signals, shutdown);
+  });
+}
+
+/// Serves until SIGTERM or SIGINT and the graceful shutdown; returns the exit code.
 int run(const options& opts) {
   raise_descriptor_limit();
   asio::io_context io(1);
@@ -112,6 +122,7 @@ int run(const options& opts) {
   state->name = opts.name;
   state->required_token = opts.required_token;
   state->mode = opts.initial_readiness;
+  state->watch_interval = opts.watch_interval;
 
   const auto tls = make_tls_context(opts);
   auto data = std::make_shared<listener>(io, opts.listen, data_plane(opts, state, tls.get()));
@@ -119,11 +130,13 @@ int run(const options& opts) {
   if (opts.control) control = std::make_shared<listener>(io, *opts.control, control_plane(state));
 
   asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-  stop_signals.async_wait([&](boost::system::error_code, int) {
-    data->close();
-    if (control) control->close();
-    io.stop();  // open connections, hanging ones included, go with the io_context
-  });
+  watch_stop(stop_signals, std::make_shared<graceful_shutdown>(
+                               io, state, opts.shutdown_delay, [data] { data->close(); },
+                               [&io, data, control] {
+                                 data->close();
+                                 if (control) control->close();
+                                 io.stop();  // connections still open, hanging ones included, go with it
+                               }));
   asio::signal_set toggle_signal(io, SIGUSR1);
   watch_toggle(toggle_signal, state);
 

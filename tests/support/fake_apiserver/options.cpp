@@ -38,12 +38,31 @@ tcp::endpoint parse_endpoint(std::string_view flag, std::string_view text) {
   return {address, static_cast<unsigned short>(number)};
 }
 
+/// Parses `250ms`, `2s` or `1m`: a whole number and a unit.
+std::chrono::milliseconds parse_duration(std::string_view flag, std::string_view text) {
+  unsigned long long number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  constexpr unsigned long long limit = 24ULL * 3600 * 1000;  // a day, in milliseconds
+  unsigned long long scale = 0;
+  if (unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60 * 1000;
+  if (ec != std::errc{} || end == text.data() || scale == 0 || number > limit / scale)
+    throw std::invalid_argument(std::string(flag) + ": expected a duration such as 250ms or 2s, got '" +
+                                std::string(text) + "'");
+  return std::chrono::milliseconds(number * scale);
+}
+
 }  // namespace
 
 const char* const usage =
     "usage: fake-apiserver --listen HOST:PORT --name NAME [--cert FILE --key FILE] [--client-ca FILE]\n"
     "                      [--control HOST:PORT] [--readiness ok|500|hang|close] [--require-token TOKEN]\n"
-    "                      [--echo [--echo-greeting]]\n";
+    "                      [--echo [--echo-greeting]] [--watch-interval DURATION]\n"
+    "                      [--shutdown-delay DURATION]\n"
+    "GET /watch streams an event every --watch-interval (default 200ms). SIGTERM: /readyz answers 500 for\n"
+    "--shutdown-delay (default 0s), then open watches end cleanly and the process exits 0.\n";
 
 options parse_options(int argc, const char* const* argv) {
   options opts;
@@ -82,6 +101,11 @@ options parse_options(int argc, const char* const* argv) {
     } else if (flag == "--require-token") {
       if (value.empty()) throw std::invalid_argument("--require-token: empty token");
       opts.required_token = value;
+    } else if (flag == "--watch-interval") {
+      opts.watch_interval = parse_duration(flag, value);
+      if (opts.watch_interval.count() == 0) throw std::invalid_argument("--watch-interval: must be > 0");
+    } else if (flag == "--shutdown-delay") {
+      opts.shutdown_delay = parse_duration(flag, value);
     } else {
       throw std::invalid_argument(std::string(flag) + ": unknown flag");
     }

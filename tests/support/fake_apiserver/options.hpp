@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,8 @@ struct options {
   bool echo_greeting = false;                             ///< --echo-greeting: write `NAME\n` first
   readiness initial_readiness = readiness::ok;            ///< --readiness
   std::string required_token;                             ///< --require-token: empty = none
+  std::chrono::milliseconds watch_interval{200};          ///< --watch-interval: between watch events
+  std::chrono::milliseconds shutdown_delay{0};            ///< --shutdown-delay: /readyz 500 before closing
 };
 
 /// The usage text printed on a bad command line.

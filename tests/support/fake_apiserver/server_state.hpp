@@ -1,9 +1,11 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "readiness.hpp"
+#include "watch_registry.hpp"
 
 namespace cplb::fake_apiserver {
 
@@ -12,6 +14,7 @@ struct stats {
   std::uint64_t connections = 0;  ///< accepted connections, total
   std::uint64_t requests = 0;     ///< HTTP requests read, total
   std::uint64_t active = 0;       ///< connections open now
+  std::uint64_t watches = 0;      ///< watch streams open now
 };
 
 /// What every session of one fake apiserver shares; the server is single-threaded, so plain fields.
@@ -20,6 +23,9 @@ struct server_state {
   std::string required_token;      ///< bearer token /readyz and /healthz need; empty = none
   readiness mode = readiness::ok;  ///< how /readyz and /healthz answer now
   stats counters;                  ///< reported by /stats
+  std::chrono::milliseconds watch_interval{200};  ///< between two events of a watch
+  bool closing = false;            ///< shutting down: every response says Connection: close
+  watch_registry watches;          ///< the open watches, ended by a graceful shutdown
 };
 
 /// Counts one open data-plane connection for as long as it lives; a default one counts nothing.
