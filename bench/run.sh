@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # cplb's benchmark: cplb against HAProxy, nginx (stream) and no proxy at all ("direct"), all on
-# 127.0.0.1, in four scenarios: throughput (iperf3), connrate (wrk, Connection: close), reqrate
-# (wrk, keep-alive) and idlemem (idle sessions, RSS growth). See bench/README.md for the method.
+# 127.0.0.1, in four speed scenarios: throughput (iperf3), connrate (wrk, Connection: close),
+# reqrate (wrk, keep-alive) and idlemem (idle sessions, RSS growth); and cplb against HAProxy,
+# side by side, in two behaviour scenarios: rollingrestart (where watches end up after a rolling
+# restart of the backends) and detection (how soon a failing /readyz stops new connections).
+# See bench/README.md for the method.
 #
-#   bench/run.sh           full run (about 5 minutes with the defaults)
+#   bench/run.sh           full run (about 6 minutes with the defaults)
 #   bench/run.sh --smoke   one short round (CI): fails if a target cannot be set up or passes no
 #                          traffic; asserts nothing about speed
 #
-# Environment (defaults in brackets; --smoke changes the first three):
-#   CPLB_BIN                     cplb binary [build-release/src/app/cplb, built if missing]
-#   BENCH_ROUNDS                 rounds; targets rotate each round [3; smoke 1]
+# Environment (defaults in brackets; --smoke changes those marked "smoke"):
+#   CPLB_BIN                     cplb binary [build-release/src/app/cplb, built if missing; with
+#                                --smoke or only behaviour scenarios, build/src/app/cplb if present]
+#   BENCH_SCENARIOS              scenarios to run ["idlemem throughput connrate reqrate
+#                                rollingrestart detection"]
+#   BENCH_ROUNDS                 rounds of the speed scenarios; targets rotate each round [3; smoke 1]
 #   BENCH_SECONDS                seconds per load [5; smoke 1]
 #   BENCH_IDLE_SESSIONS          idle sessions [5000; smoke 200]
-#   BENCH_TARGETS                targets to run ["direct haproxy nginx cplb"]
+#   BENCH_WATCHES                watches per proxy in rollingrestart [60; smoke 12]
+#   BENCH_RESTART_SETTLE         seconds after the last restart before counting [15; smoke 8]
+#   BENCH_DETECTION_TRIALS       trials in detection [7; smoke 2]
+#   BENCH_TARGETS                targets to run ["direct haproxy nginx cplb"; the behaviour
+#                                scenarios run those of haproxy and cplb in it]
 #   BENCH_WORKERS                proxy worker threads/processes [2]
 #   BENCH_STREAMS                iperf3 parallel streams [4]
 #   BENCH_CONNRATE_CONNECTIONS   wrk connections for connrate [32]
@@ -27,6 +37,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 lib=$root/bench/lib
 
+say() { printf '%s\n' "$*"; }
+fail() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
+
 smoke=0
 for arg in "$@"; do
   case $arg in
@@ -38,21 +51,37 @@ done
 
 if [ "$smoke" = 1 ]; then
   rounds=${BENCH_ROUNDS:-1} seconds=${BENCH_SECONDS:-1} idle_sessions=${BENCH_IDLE_SESSIONS:-200}
+  watches=${BENCH_WATCHES:-12} restart_settle=${BENCH_RESTART_SETTLE:-8}
+  detection_trials=${BENCH_DETECTION_TRIALS:-2}
   settle=0.3 max_other_cpu=100
 else
   rounds=${BENCH_ROUNDS:-3} seconds=${BENCH_SECONDS:-5} idle_sessions=${BENCH_IDLE_SESSIONS:-5000}
+  watches=${BENCH_WATCHES:-60} restart_settle=${BENCH_RESTART_SETTLE:-15}
+  detection_trials=${BENCH_DETECTION_TRIALS:-7}
   settle=1 max_other_cpu=${BENCH_MAX_OTHER_CPU:-10}
 fi
 retries_left=${BENCH_RETRIES:-4}
 read -r -a targets <<<"${BENCH_TARGETS:-direct haproxy nginx cplb}"
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-idlemem throughput connrate reqrate rollingrestart detection}"
+speed=0  # any speed scenario selected: the rounds, their backends and a Release build
+for scenario in "${scenarios[@]}"; do
+  case $scenario in
+    idlemem | throughput | connrate | reqrate) speed=1 ;;
+    rollingrestart | detection) ;;
+    *) fail "unknown scenario $scenario in BENCH_SCENARIOS" ;;
+  esac
+done
+selected() { [[ " ${scenarios[*]} " == *" $1 "* ]]; }
+# The behaviour scenarios run HAProxy and cplb side by side, in front of the same backends.
+side_by_side=()
+for target in haproxy cplb; do [[ " ${targets[*]} " == *" $target "* ]] && side_by_side+=("$target"); done
+[ "$watches" -ge 3 ] || fail "BENCH_WATCHES=$watches: at least one watch per backend"
+[ "$detection_trials" -ge 1 ] || fail "BENCH_DETECTION_TRIALS=$detection_trials: at least 1"
 workers=${BENCH_WORKERS:-2}
 streams=${BENCH_STREAMS:-4}
 connrate_connections=${BENCH_CONNRATE_CONNECTIONS:-32}
 reqrate_connections=${BENCH_REQRATE_CONNECTIONS:-32}
 load_timeout=$((seconds + 20))  # hard bound on every load generator
-
-say() { printf '%s\n' "$*"; }
-fail() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # --- dependencies, binary, limits -----------------------------------------------------------------
 
@@ -67,8 +96,10 @@ nginx_stream_module=/usr/lib/nginx/modules/ngx_stream_module.so
 
 if [ -z "${CPLB_BIN:-}" ]; then
   CPLB_BIN=$root/build-release/src/app/cplb
-  # The smoke run checks the script, not speed: any existing build will do.
-  [ "$smoke" = 1 ] && [ ! -x "$CPLB_BIN" ] && [ -x "$root/build/src/app/cplb" ] && CPLB_BIN=$root/build/src/app/cplb
+  # The smoke run checks the script, and the behaviour scenarios measure no speed: any existing
+  # build will do.
+  { [ "$smoke" = 1 ] || [ "$speed" = 0 ]; } && [ ! -x "$CPLB_BIN" ] && [ -x "$root/build/src/app/cplb" ] &&
+    CPLB_BIN=$root/build/src/app/cplb
   if [ ! -x "$CPLB_BIN" ]; then
     say "building cplb (Release) into build-release"
     BUILD_DIR=build-release BUILD_TYPE=Release scripts/build
@@ -154,15 +185,17 @@ check_load() {
   return 0
 }
 
-# --- backends (shared by every target) -------------------------------------------------------------
+# --- backends of the speed scenarios (shared by every target) ------------------------------------
 
-read -r http1 http2 http3 iperf_port idle1 idle2 idle3 <<<"$(ports 7)"
+# Starts one nginx (HTTP, three ports), one iperf3 server and the idle echo server (three ports).
+start_speed_backends() {
+  read -r http1 http2 http3 iperf_port idle1 idle2 idle3 <<<"$(ports 7)"
 
-mkdir -p "$tmp/http/www" "$tmp/http/logs"
-chmod 755 "$tmp/http" "$tmp/http/www"
-head -c 100 /dev/zero | tr '\0' 'x' >"$tmp/http/www/index.html"
-chmod 644 "$tmp/http/www/index.html"
-cat >"$tmp/http/nginx.conf" <<EOF
+  mkdir -p "$tmp/http/www" "$tmp/http/logs"
+  chmod 755 "$tmp/http" "$tmp/http/www"
+  head -c 100 /dev/zero | tr '\0' 'x' >"$tmp/http/www/index.html"
+  chmod 644 "$tmp/http/www/index.html"
+  cat >"$tmp/http/nginx.conf" <<EOF
 worker_processes $workers;
 pid $tmp/http/nginx.pid;
 error_log $tmp/http/logs/error.log warn;
@@ -183,12 +216,13 @@ http {
   }
 }
 EOF
-start http-backend nginx -p "$tmp/http" -c "$tmp/http/nginx.conf" -g 'daemon off;'
-start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
-start idle-backend "$python" "$lib/idle.py" server "$idle1" "$idle2" "$idle3"
-wait_listen "$http1" "$http2" "$http3" "$iperf_port" "$idle1" "$idle2" "$idle3" ||
-  fail "backends did not start"
-curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$http1/" || fail "the nginx HTTP backend does not serve"
+  start http-backend nginx -p "$tmp/http" -c "$tmp/http/nginx.conf" -g 'daemon off;'
+  start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
+  start idle-backend "$python" "$lib/idle.py" server "$idle1" "$idle2" "$idle3"
+  wait_listen "$http1" "$http2" "$http3" "$iperf_port" "$idle1" "$idle2" "$idle3" ||
+    fail "backends did not start"
+  curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$http1/" || fail "the nginx HTTP backend does not serve"
+}
 
 # --- proxies ----------------------------------------------------------------------------------------
 
@@ -261,7 +295,9 @@ admin: {listen: 127.0.0.1:$admin_port}
 frontends:
   - {name: http, listen: 127.0.0.1:$fe_http, backend: http, idle_timeout: 1h}
   - {name: iperf, listen: 127.0.0.1:$fe_iperf, backend: iperf, idle_timeout: 1h}
-  - {name: idle, listen: 127.0.0.1:$fe_idle, backend: idle, idle_timeout: 1h}
+  - {name: idle, listen: 127.0.0.1:$fe_idle, backend: idle, idle_timeout: 1h,
+     first_data_timeout: 0s}  # connect at once, as HAProxy and nginx do: idlemem counts
+                              # sessions established at the backend before a byte is sent
 backends:
   - name: http
     balance: least_conn
@@ -412,6 +448,236 @@ measure() {
   cat "$pending" >>"$results"
 }
 
+# --- behaviour scenarios: HAProxy and cplb side by side, in front of the same backends ------------
+
+declare -A api_port api_control fe_port side_pid
+api_pids=()
+
+# start_apiservers SCENARIO NAME...: one fake apiserver (bench/lib/failover.py backend: /readyz,
+# /watch, /who, and a control port that fails /readyz or restarts it) per NAME; sets
+# api_port[NAME], api_control[NAME] and api_pids.
+start_apiservers() {
+  local scenario=$1 name
+  local -a p
+  shift
+  read -r -a p <<<"$(ports $((2 * $#)))"
+  mkdir -p "$tmp/$scenario"
+  api_pids=()
+  for name in "$@"; do
+    api_port[$name]=${p[0]} api_control[$name]=${p[1]}
+    p=("${p[@]:2}")
+    start "$scenario/$name" "$python" "$lib/failover.py" backend --name "$name" \
+      --port "${api_port[$name]}" --control "${api_control[$name]}"
+    api_pids+=("$last_pid")
+  done
+  for name in "$@"; do
+    wait_listen "${api_port[$name]}" "${api_control[$name]}" || fail "$scenario: apiserver $name did not start"
+  done
+}
+
+# write_side_configs SCENARIO CPLB_KEYS CPLB_CHECK HAPROXY_CHECK NAME...: the HAProxy and cplb
+# configs, in $tmp/SCENARIO, of one frontend (fe_port[TARGET]) and one least-connections backend
+# over the apiservers NAME..., checked with GET /readyz; cplb's admin on $side_admin.
+write_side_configs() {
+  local dir=$tmp/$1 cplb_keys=$2 cplb_check=$3 haproxy_check=$4 name servers="" lines=""
+  shift 4
+  for name in "$@"; do
+    servers+="${servers:+, }{name: $name, address: 127.0.0.1:${api_port[$name]}}"
+    lines+="  server $name 127.0.0.1:${api_port[$name]} $haproxy_check"$'\n'
+  done
+  cat >"$dir/haproxy.cfg" <<EOF
+global
+  nbthread $workers
+  maxconn $proxy_maxconn
+defaults
+  mode tcp
+  maxconn $proxy_maxconn
+  timeout connect 3s
+  timeout client 1h
+  timeout server 1h
+  timeout check 1s
+frontend api
+  bind 127.0.0.1:${fe_port[haproxy]}
+  default_backend api
+backend api
+  balance leastconn
+  option httpchk GET /readyz
+$lines
+EOF
+  cat >"$dir/cplb.yaml" <<EOF
+global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s}
+admin: {listen: 127.0.0.1:$side_admin}
+frontends:
+  - {name: api, listen: 127.0.0.1:${fe_port[cplb]}, backend: api, idle_timeout: 1h}
+backends:
+  - name: api
+    balance: least_conn
+$cplb_keys
+    servers: [$servers]
+    health_check: {protocol: http, path: /readyz, timeout: 1s, $cplb_check}
+EOF
+}
+
+# start_side_by_side SCENARIO CONFIG_ARGS...: allocates the frontend ports, writes the configs
+# (write_side_configs SCENARIO CONFIG_ARGS...), starts every target of side_by_side and waits
+# until each listens.
+start_side_by_side() {
+  local scenario=$1 target h c
+  shift
+  read -r h c side_admin <<<"$(ports 3)"
+  fe_port[haproxy]=$h fe_port[cplb]=$c
+  write_side_configs "$scenario" "$@"
+  for target in "${side_by_side[@]}"; do
+    case $target in
+      haproxy) start "$scenario/haproxy" haproxy -db -f "$tmp/$scenario/haproxy.cfg" ;;
+      cplb) start "$scenario/cplb" "$CPLB_BIN" --config "$tmp/$scenario/cplb.yaml" ;;
+    esac
+    side_pid[$target]=$last_pid
+  done
+  for target in "${side_by_side[@]}"; do
+    wait_listen "${fe_port[$target]}" --pid "${side_pid[$target]}" || fail "$scenario: $target did not start listening"
+  done
+}
+
+# stop_side_by_side SCENARIO: checks that every proxy still runs, stops the proxies and apiservers.
+stop_side_by_side() {
+  local target pid
+  for target in "${side_by_side[@]}"; do
+    is_running "${side_pid[$target]}" || fail "$1: $target exited during the scenario"
+    stop "${side_pid[$target]}"
+  done
+  for pid in "${api_pids[@]}"; do stop "$pid"; done
+  side_pid=()
+}
+
+# "(haproxy and cplb side by side)", or "(cplb only)".
+side_note() {
+  if [ ${#side_by_side[@]} -eq 2 ]; then echo "(haproxy and cplb side by side)"; else echo "(${side_by_side[0]} only)"; fi
+}
+
+frontend_args() {
+  local target
+  for target in "${side_by_side[@]}"; do printf -- '--frontend %s=%s ' "$target" "${fe_port[$target]}"; done
+}
+
+# cplb_metric REGEX: the sum of the samples in cplb's /metrics whose line starts with REGEX.
+cplb_metric() {
+  local text
+  text=$(curl -sf --max-time 2 "http://127.0.0.1:$side_admin/metrics") || return 1
+  awk -v re="^$1" '$0 ~ re { sum += $NF } END { print sum + 0 }' <<<"$text"
+}
+
+# other_cpu A B: % of the machine's CPU that other processes took between two `util.py cpu` samples.
+other_cpu() {
+  local -a a b
+  read -r -a a <<<"$1"
+  read -r -a b <<<"$2"
+  calc "100 * ((${b[0]} - ${a[0]}) - (${b[2]} - ${a[2]})) / (${b[1]} - ${a[1]})"
+}
+
+run_rollingrestart() {
+  local s=rollingrestart gap=7 out a b other rebalanced=0 drained=0
+  local target final mm closed by_backend by_proxy failed timeline extra
+  say ""
+  say "rollingrestart: $watches watches per proxy over 3 apiservers restarted one after another," \
+    "${gap}s apart, counted ${restart_settle}s after the last $(side_note)"
+  start_apiservers "$s" a1 a2 a3
+  start_side_by_side "$s" \
+    "    on_server_down: drain
+    drain: {grace: 0s, spread: 1s, not_ready_grace: 2s}
+    slow_start: 0s
+    rebalance: {threshold: 1.25, spread: 5s, quiet: 1s}" \
+    "interval: 1s, fast_interval: 250ms, rise: 1, fall: 2" \
+    "check inter 1s fall 2 rise 1" a1 a2 a3
+  sleep 2  # every proxy has checked every apiserver (HAProxy spreads its first checks over inter)
+  : >"$pending"
+  a=$("$python" "$lib/util.py" cpu $$)
+  # shellcheck disable=SC2046  # frontend_args is a list of words
+  out=$(timeout $((90 + restart_settle)) "$python" "$lib/failover.py" rollingrestart $(frontend_args) \
+    --control "a1=${api_control[a1]}" --control "a2=${api_control[a2]}" --control "a3=${api_control[a3]}" \
+    --watches "$watches" --gap "$gap" --settle "$restart_settle") ||
+    fail "rollingrestart: the watches could not be set up or did not all come back (see above)"
+  b=$("$python" "$lib/util.py" cpu $$)
+  if [ -n "${side_pid[cplb]:-}" ]; then
+    rebalanced=$(cplb_metric cplb_rebalance_closed_sessions_total) || fail "$s: cplb serves no /metrics"
+    drained=$(cplb_metric 'cplb_session_ends_total[{].*reason="drained"') || fail "$s: cplb serves no /metrics"
+  fi
+  stop_side_by_side "$s"
+  other=$(other_cpu "$a" "$b")
+  while read -r target final mm closed by_backend by_proxy failed timeline; do
+    record "$target" 1 rs_final "$final"
+    record "$target" 1 rs_max_over_mean "$mm"
+    record "$target" 1 rs_closed "$closed"
+    record "$target" 1 rs_closed_by_backend "$by_backend"
+    record "$target" 1 rs_closed_by_proxy "$by_proxy"
+    record "$target" 1 rs_failed_opens "$failed"
+    record "$target" 1 rs_other_cpu_pct "$other"
+    extra=""
+    if [ "$target" = cplb ]; then
+      record cplb 1 rs_rebalanced "$rebalanced"
+      record cplb 1 rs_drained "$drained"
+      extra=" (cplb's metrics: $rebalanced rebalanced, $drained drained)"
+    fi
+    printf '  %-8s %s, end %s: max/mean %.2f; %d sessions closed: %d by the restarts, %d by the proxy%s; %d failed opens\n' \
+      "$target" "$timeline" "$final" "$mm" "$closed" "$by_backend" "$by_proxy" "$extra" "$failed"
+  done <<<"$("$python" -c '
+import json, sys
+for target, d in json.loads(sys.argv[1]).items():
+    timeline = ", ".join(label + " " + "/".join(map(str, c)) for label, c in d["snapshots"])
+    print(target, "/".join(map(str, d["final"])), d["max_over_mean"], d["closed"], d["closed_by_backend"],
+          d["closed_by_proxy"], d["failed_opens"], timeline)' "$out")"
+  cat "$pending" >>"$results"
+  if awk "BEGIN { exit !($other > $max_other_cpu) }"; then
+    say "  WARNING: other processes used $(num "$other" 0)% of the CPUs during rollingrestart" \
+      "(not run again: it counts sessions, not time)"
+  fi
+  return 0
+}
+
+run_detection() {
+  local s=detection out kind rest
+  local -a line
+  say ""
+  say "detection: /readyz of one of 2 apiservers turns 500 at a random phase, a new connection" \
+    "every 10 ms per proxy, $detection_trials trials $(side_note)"
+  start_apiservers "$s" d1 d2
+  start_side_by_side "$s" "" "interval: 1s, fast_interval: 250ms, rise: 2, fall: 2" \
+    "check inter 1s fall 2 rise 2" d1 d2
+  : >"$pending"
+  # shellcheck disable=SC2046  # frontend_args is a list of words
+  out=$(timeout $((60 + 45 * detection_trials)) "$python" "$lib/failover.py" detection $(frontend_args) \
+    --control "d1=${api_control[d1]}" --control "d2=${api_control[d2]}" --trials "$detection_trials" \
+    --noise-root $$ --max-other-cpu "$max_other_cpu" --retries "$retries_left") ||
+    fail "detection: could not be set up, or a proxy kept sending to a failing apiserver (see above)"
+  stop_side_by_side "$s"
+  while read -r kind rest; do
+    case $kind in
+      retries) retries_left=$((retries_left - rest)) ;;
+      record) read -r -a line <<<"$rest" && record "${line[@]}" ;;
+      say) say "  $rest" ;;
+    esac
+  done <<<"$("$python" -c '
+import json, statistics, sys
+d = json.loads(sys.argv[1])
+print("retries", d["retries"])
+for target, ms in d["ms"].items():
+    for i, v in enumerate(ms):
+        print("record", target, i + 1, "det_ms", f"{v:.1f}")
+        print("record", target, i + 1, "det_other_cpu_pct", "%.2f" % d["other_cpu_pct"][i])
+    errors = d["errors"][target]
+    print("record", target, 1, "det_failed_connections", errors)
+    answers = ", ".join(f"{n} from {b}" for b, n in sorted(d["answers"][target].items()))
+    trials = " ".join("%.0f" % v for v in ms)
+    print("say", f"{target:8} median {statistics.median(ms):.0f} ms [{min(ms):.0f}-{max(ms):.0f}]",
+          f"over {len(ms)} trials: {trials} ms ({answers}; {errors} failed connections)")
+noisy = max(d["other_cpu_pct"])
+if noisy > float(sys.argv[2]):
+    print("say", f"WARNING: other processes used up to {noisy:.0f}% of the CPUs during a kept trial")
+' "$out" "$max_other_cpu")"
+  cat "$pending" >>"$results"
+  return 0
+}
+
 # --- main -------------------------------------------------------------------------------------------
 
 begin=$(date +%s)
@@ -419,32 +685,51 @@ say "cplb benchmark $([ "$smoke" = 1 ] && echo '(smoke)') - $(date -u '+%Y-%m-%d
 say "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -r)"
 say "peers:   $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3), $(iperf3 --version | head -1 | cut -d' ' -f1-2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 say "cplb:    $CPLB_BIN ($("$CPLB_BIN" --version))"
-say "setup:   $rounds round(s) x targets [${targets[*]}], ${seconds}s per load, $workers workers," \
-  "$idle_sessions idle sessions, open files $fd_limit"
+setup="scenarios [${scenarios[*]}]"
+[ "$speed" = 1 ] && setup+=", $rounds round(s) x targets [${targets[*]}], ${seconds}s per load, $idle_sessions idle sessions"
+selected rollingrestart && setup+=", $watches watches"
+selected detection && setup+=", $detection_trials detection trials"
+say "setup:   $setup, $workers workers, open files $fd_limit"
 check_load "before the run"
 
-for ((round = 1; round <= rounds; round++)); do
-  order=()
-  for ((i = 0; i < ${#targets[@]}; i++)); do order+=("${targets[(i + round - 1) % ${#targets[@]}]}"); done
-  say ""
-  say "round $round/$rounds: ${order[*]}"
-  for target in "${order[@]}"; do
-    start_target "$target" "$round"
-    : >"$pending"
-    run_idlemem "$target" "$round"  # first, on a fresh process; memory, not CPU: no retry
-    cat "$pending" >>"$results"
-    measure "$target" "$round" run_throughput
-    measure "$target" "$round" run_wrk cr "$connrate_connections" -H 'Connection: close'
-    measure "$target" "$round" run_wrk rr "$reqrate_connections"
-    if [ -n "$proxy_pid" ]; then
-      is_running "$proxy_pid" || fail "$target exited during the run"
-      stop "$proxy_pid"
-    fi
+if [ "$speed" = 1 ]; then
+  start_speed_backends
+  for ((round = 1; round <= rounds; round++)); do
+    order=()
+    for ((i = 0; i < ${#targets[@]}; i++)); do order+=("${targets[(i + round - 1) % ${#targets[@]}]}"); done
+    say ""
+    say "round $round/$rounds: ${order[*]}"
+    for target in "${order[@]}"; do
+      start_target "$target" "$round"
+      if selected idlemem; then
+        : >"$pending"
+        run_idlemem "$target" "$round"  # first, on a fresh process; memory, not CPU: no retry
+        cat "$pending" >>"$results"
+      fi
+      if selected throughput; then measure "$target" "$round" run_throughput; fi
+      if selected connrate; then measure "$target" "$round" run_wrk cr "$connrate_connections" -H 'Connection: close'; fi
+      if selected reqrate; then measure "$target" "$round" run_wrk rr "$reqrate_connections"; fi
+      if [ -n "$proxy_pid" ]; then
+        is_running "$proxy_pid" || fail "$target exited during the run"
+        stop "$proxy_pid"
+      fi
+    done
   done
-done
+fi
+
+if selected rollingrestart || selected detection; then
+  if [ ${#side_by_side[@]} -eq 0 ]; then
+    say ""
+    say "rollingrestart, detection: skipped (they compare haproxy and cplb; BENCH_TARGETS has neither)"
+  else
+    if [ "$speed" = 1 ]; then check_load "before the behaviour scenarios"; fi
+    if selected rollingrestart; then run_rollingrestart; fi
+    if selected detection; then run_detection; fi
+  fi
+fi
 
 say ""
-say "results ($rounds round(s), $(($(date +%s) - begin)) s):"
+say "results ($([ "$speed" = 1 ] && echo "$rounds round(s), ")$(($(date +%s) - begin)) s):"
 "$python" "$lib/report.py" "$results"
 [ -n "${BENCH_RESULTS:-}" ] && cp "$results" "$BENCH_RESULTS"
 exit 0

@@ -3,16 +3,18 @@
 
   report.py RESULTS.tsv [--markdown]
 
-RESULTS.tsv has one measurement a line: TARGET ROUND METRIC VALUE (tab-separated). Prints, per
-metric, each target's median and [min-max] over the rounds, the ratios of cplb's median to
-HAProxy's, nginx's and direct's, and then cplb against the issue's targets.
+RESULTS.tsv has one measurement a line: TARGET ROUND METRIC VALUE (tab-separated; ROUND is the
+trial in `detection`). Prints, per metric, each target's median and [min-max] over the rounds (or
+trials), the ratios of cplb's median to those of the other targets present, and then cplb
+against the issue's targets whose metrics were measured. A VALUE that is not a number (the
+sessions per server of `rollingrestart`) is shown as it is.
 """
 import statistics
 import sys
 
 TARGETS = ["direct", "haproxy", "nginx", "cplb"]
 
-# key: (label, format)
+# key: (label, format; None for a text value)
 METRICS = {
     "tp_gbps": ("throughput, Gbit/s", "{:.2f}"),
     "tp_cpu_s_per_gb": ("throughput: proxy CPU s/GB", "{:.3f}"),
@@ -27,7 +29,20 @@ METRICS = {
     "idle_kb_established": ("idle: KB/session, established", "{:.2f}"),
     "idle_kb_after_byte": ("idle: KB/session, 1 byte each way", "{:.2f}"),
     "other_cpu_pct": ("noise: other processes, % CPU", "{:.1f}"),
+    "rs_final": ("rollingrestart: open sessions per server at the end", None),
+    "rs_max_over_mean": ("rollingrestart: max/mean sessions per server", "{:.2f}"),
+    "rs_closed": ("rollingrestart: sessions closed (re-opened)", "{:.0f}"),
+    "rs_closed_by_backend": ("rollingrestart: closed by the restarts", "{:.0f}"),
+    "rs_closed_by_proxy": ("rollingrestart: closed by the proxy", "{:.0f}"),
+    "rs_rebalanced": ("rollingrestart: cplb_rebalance_closed_sessions_total", "{:.0f}"),
+    "rs_drained": ("rollingrestart: cplb session ends, reason drained", "{:.0f}"),
+    "rs_failed_opens": ("rollingrestart: failed opens", "{:.0f}"),
+    "rs_other_cpu_pct": ("rollingrestart noise: other processes, % CPU", "{:.1f}"),
+    "det_ms": ("detection: ms from /readyz 500 to the last new connection", "{:.0f}"),
+    "det_failed_connections": ("detection: failed connections", "{:.0f}"),
+    "det_other_cpu_pct": ("detection noise: other processes, % CPU", "{:.1f}"),
 }
+NO_RATIO = {"other_cpu_pct", "rs_other_cpu_pct", "det_other_cpu_pct"}
 
 # (description, metric, other target or None for an absolute bound, comparison, bound)
 GOALS = [
@@ -49,18 +64,26 @@ def load(path):
             if len(parts) != 4:
                 continue
             target, _, metric, value = parts
-            data.setdefault(metric, {}).setdefault(target, []).append(float(value))
+            try:
+                value = float(value)
+            except ValueError:
+                pass  # a text value
+            data.setdefault(metric, {}).setdefault(target, []).append(value)
     return data
 
 
 def median(data, metric, target):
     values = data.get(metric, {}).get(target)
-    return statistics.median(values) if values else None
+    if not values or METRICS.get(metric, ("", "{}"))[1] is None:
+        return None
+    return statistics.median(values)
 
 
 def cell(values, fmt):
     if not values:
         return "n/a"
+    if fmt is None:
+        return ", ".join(str(v) for v in values)
     med = fmt.format(statistics.median(values))
     if len(values) == 1:
         return med
@@ -76,13 +99,13 @@ def ratio(data, metric, other):
 
 def rows(data):
     targets = [t for t in TARGETS if any(t in per for per in data.values())]
-    header = ["metric (median [min-max])"] + targets + ["cplb/haproxy", "cplb/nginx", "cplb/direct"]
+    others = [o for o in ("haproxy", "nginx", "direct") if o in targets and "cplb" in targets]
+    header = ["metric (median [min-max])"] + targets + [f"cplb/{o}" for o in others]
     body = []
     for metric, (label, fmt) in METRICS.items():
         if metric not in data:
             continue
-        ratios = [ratio(data, metric, o) if metric != "other_cpu_pct" else ""
-                  for o in ("haproxy", "nginx", "direct")]
+        ratios = [ratio(data, metric, o) if metric not in NO_RATIO and fmt else "" for o in others]
         body.append([label] + [cell(data[metric].get(t), fmt) for t in targets] + ratios)
     return header, body
 
@@ -90,6 +113,8 @@ def rows(data):
 def goals(data):
     out = []
     for text, metric, other, op, bound in GOALS:
+        if metric not in data:
+            continue  # not measured in this run
         mine = median(data, metric, "cplb")
         if other is None:
             value = mine
@@ -117,19 +142,21 @@ def main(argv):
         print("|" + "---|" * len(header))
         for r in body:
             print("| " + " | ".join(r) + " |")
-        print()
-        print("| goal | cplb | verdict |")
-        print("|---|---|---|")
-        for verdict, text, shown in goals(data):
-            print(f"| {text} | {shown} | {verdict} |")
+        if goals(data):
+            print()
+            print("| goal | cplb | verdict |")
+            print("|---|---|---|")
+            for verdict, text, shown in goals(data):
+                print(f"| {text} | {shown} | {verdict} |")
         return 0
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
     for r in [header] + body:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    print()
-    print("cplb against the issue's targets (ratios of medians):")
-    for verdict, text, shown in goals(data):
-        print(f"  {verdict:4}  {text}: {shown}")
+    if goals(data):
+        print()
+        print("cplb against the issue's targets (ratios of medians):")
+        for verdict, text, shown in goals(data):
+            print(f"  {verdict:4}  {text}: {shown}")
     return 0
 
 
