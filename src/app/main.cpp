@@ -8,6 +8,7 @@
 #include "cplb/config/risky_settings.hpp"
 #include "cplb/core/log.hpp"
 #include "daemon.hpp"
+#include "subcommands.hpp"
 
 #ifndef CPLB_VERSION
 #define CPLB_VERSION "0.0.0"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
     std::puts("cplb " CPLB_VERSION);
     return app::exit_ok;
   }
+  if (opts->what == app::command::migrate) return app::run_migrate(*opts);
+  if (opts->what == app::command::status) return app::run_status(*opts);
   log::set_level(opts->log_level);
 
   auto loaded = config::load_file(opts->config_file);
