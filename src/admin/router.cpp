@@ -21,8 +21,8 @@ reply answer(std::string_view path, const handlers& h) {
     r.content_type = metrics_content_type;
     return r;
   }
-  if (path == "/healthz") {
-    const health_verdict v = h.healthz();
+  if (path == "/healthz" || path == "/livez") {
+    const health_verdict v = path == "/healthz" ? h.healthz() : h.livez();
     return v.ok ? text(200, "ok\n") : text(503, v.reason + "\n");
   }
   reply r = text(200, h.status());
@@ -34,7 +34,7 @@ reply answer(std::string_view path, const handlers& h) {
 
 reply route(std::string_view method, std::string_view target, const handlers& h) {
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/metrics" && path != "/healthz" && path != "/status")
+  if (path != "/metrics" && path != "/healthz" && path != "/livez" && path != "/status")
     return text(404, "not found\n");
   if (method != "GET" && method != "HEAD") {
     reply r = text(405, "method not allowed\n");

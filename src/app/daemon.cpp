@@ -12,6 +12,7 @@
 #include "cplb/admin/status.hpp"
 #include "cplb/config/load.hpp"
 #include "cplb/core/log.hpp"
+#include "systemd_notify.hpp"
 
 namespace cplb::app {
 
@@ -60,9 +61,11 @@ void daemon::start() {
           if (checker_) checker_->report_connect_failure(server, why, backend::to_string(why));
         });
       });
+  metrics_.set_buffer_memory_source([this] { return static_cast<double>(proxy_->buffered_bytes()); });
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
   slow_start_ = std::make_unique<slow_starter>(control_);
   rebalancer_ = std::make_unique<rebalancer>(control_, *proxy_);
+  liveness_ = std::make_unique<liveness>(control_, *proxy_);
   checker_ = std::make_unique<health::checker>(
       control_, health::checker_observer{
                     [this](const backend::backend& b, const backend::server_ptr& s,
@@ -80,6 +83,7 @@ void daemon::start() {
             return stopping_ ? admin::health_verdict{false, "shutting down"}
                              : admin::check_health(generation_.get());
           },
+          [this] { return liveness_->verdict(); },
           [this] {
             return admin::status_json({generation_.get(), metrics_.vrrp(), config_.file, loaded_at_});
           }});
@@ -93,10 +97,12 @@ void daemon::start() {
   }
   commit(std::move(*plan));
   proxy_->start();
+  liveness_->start();
   signals_.add(SIGHUP);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   wait_signals();
+  systemd::ready();  // the frontends' and admin's sockets listen, and the workers run
 }
 
 void daemon::reload_failed() {
@@ -107,8 +113,13 @@ void daemon::reload_failed() {
 void daemon::wait_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    if (signo == SIGHUP && !stopping_) reload();
-    else if (signo != SIGHUP) begin_shutdown();
+    if (signo == SIGHUP && !stopping_) {
+      systemd::reloading();
+      reload();
+      systemd::ready();
+    } else if (signo != SIGHUP) {
+      begin_shutdown();
+    }
     if (!stopping_) wait_signals();
   });
 }
@@ -187,6 +198,7 @@ void daemon::note_all_down(const backend::backend& b) {
 void daemon::begin_shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  systemd::stopping();
   if (vrrp_) {  // keep serving until the peer holds the VIPs
     log::info("shutting down: handing the virtual IPs over first");
     vrrp_->shutdown([this] { stop_serving(); });
@@ -218,6 +230,7 @@ void daemon::wait_sessions_then_stop(std::chrono::steady_clock::time_point deadl
 void daemon::finish_shutdown() {
   const auto left = proxy_->active_sessions();
   if (left > 0) log::warn("shutdown grace over: closing sessions", {{"sessions", left}});
+  liveness_->stop();  // before the workers stop, which leaves their no-ops unrun
   proxy_->stop();
   admin_->stop();
   signals_.cancel();

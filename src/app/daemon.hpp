@@ -19,6 +19,7 @@
 #include "cplb/proxy/proxy.hpp"
 #include "cplb/vrrp/group.hpp"
 #include "generation_plan.hpp"
+#include "liveness.hpp"
 #include "rebalancer.hpp"
 #include "server_down_policy.hpp"
 #include "slow_starter.hpp"
@@ -85,6 +86,7 @@ class daemon {
   std::unique_ptr<server_down_policy> down_policy_;
   std::unique_ptr<slow_starter> slow_start_;
   std::unique_ptr<rebalancer> rebalancer_;
+  std::unique_ptr<liveness> liveness_;  ///< /livez
   std::shared_ptr<const backend::backend_set> backends_;
   generation::snapshot_ptr generation_;
   std::map<std::string, bool> all_down_;  ///< backends in all_down, to log entry and exit once

@@ -6,20 +6,37 @@
 
 namespace cplb::app {
 
-fd_budget fit_connections(std::size_t wanted, std::size_t limit) {
-  const std::size_t usable = limit > fd_headroom ? limit - fd_headroom : 0;
+namespace {
+
+constexpr std::size_t stdio = 3;
+constexpr std::size_t control_thread = 6;  ///< Asio's epoll, eventfd and timerfd; the signal pipe
+constexpr std::size_t per_worker = 2;      ///< epoll set and eventfd
+constexpr std::size_t per_vrrp_instance = 4;  ///< raw socket, ARP socket, link and address netlink
+constexpr std::size_t margin = 16;         ///< files read now and then, a reload's new listeners
+
+}  // namespace
+
+std::size_t fd_headroom(const config::config& cfg, unsigned workers, std::size_t admin_connections) {
+  std::size_t servers = 0;
+  for (const auto& b : cfg.backends) servers += b.servers.size();
+  return stdio + control_thread + workers * (per_worker + cfg.frontends.size()) + servers +
+         1 + admin_connections + cfg.vrrp_instances.size() * per_vrrp_instance + margin;
+}
+
+fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom) {
+  const std::size_t usable = limit > headroom ? limit - headroom : 0;
   const std::size_t fits = std::max<std::size_t>(usable / 2, 1);
   return {std::min(wanted, fits), limit, wanted > fits};
 }
 
-fd_budget raise_fd_limit(std::size_t wanted) {
+fd_budget raise_fd_limit(std::size_t wanted, std::size_t headroom) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
     ::getrlimit(RLIMIT_NOFILE, &lim);
   }
-  return fit_connections(wanted, static_cast<std::size_t>(lim.rlim_cur));
+  return fit_connections(wanted, static_cast<std::size_t>(lim.rlim_cur), headroom);
 }
 
 }  // namespace cplb::app

@@ -12,7 +12,8 @@ std::optional<generation_plan> daemon::prepare(config::config next, std::vector<
   if (started_) next.global.workers = config_.global.workers;  // threads are not restarted
 
   if (!started_ || next.global.max_connections != config_.global.max_connections)
-    plan.connections = raise_fd_limit(next.global.max_connections);
+    plan.connections = raise_fd_limit(next.global.max_connections,
+                                      fd_headroom(next, workers_, admin::limits{}.max_connections));
   else
     plan.connections = {proxy_->max_connections(), 0, false};
 
@@ -52,6 +53,7 @@ void daemon::commit(generation_plan plan) noexcept {
   checker_->commit(std::move(plan.checks));
   // 3. Proxy: the cap, then the generation and its listening sockets, posted to every worker.
   proxy_->set_max_connections(plan.connections.max_connections);
+  proxy_->set_max_buffer_memory(plan.config.global.max_buffer_memory);
   proxy_->commit(plan.snapshot, std::move(plan.listeners));
   // 4. Removed servers: their sessions follow on_server_down. Added ones slow-start when up.
   if (reload) {

@@ -7,11 +7,12 @@ namespace cplb::config::detail {
 namespace {
 
 void decode_global(reader& r, const YAML::Node& node, const YAML::Mark& at, global_config& out) {
-  map_view m(r, node, at, "global", {"workers", "max_connections", "shutdown_grace"});
+  map_view m(r, node, at, "global", {"workers", "max_connections", "shutdown_grace", "max_buffer_memory"});
   if (!m.ok()) return;
   m.read("workers", whole_number(0, 1024), out.workers);
   m.read("max_connections", whole_number(1, 10'000'000), out.max_connections);
   m.read("shutdown_grace", duration_at_least(duration(0)), out.shutdown_grace);
+  m.read("max_buffer_memory", byte_size(64 * 1024, 1ull << 40), out.max_buffer_memory);
 }
 
 void decode_admin(reader& r, const YAML::Node& node, const YAML::Mark& at, admin_config& out) {
@@ -56,7 +57,7 @@ void decode_frontend(reader& r, const YAML::Node& node, const YAML::Mark& at,
                      const std::string& path, frontend_config& out) {
   map_view m(r, node, at, path,
              {"name", "listen", "backend", "connect_timeout", "idle_timeout", "retries",
-              "tcp_keepalive", "tcp_user_timeout"});
+              "tcp_keepalive", "tcp_user_timeout", "first_data_timeout", "max_connections_per_source"});
   if (!m.ok()) return;
   if (m.require("name")) m.read("name", name_text(), out.name);
   address_value listen{out.listen, {}};
@@ -77,6 +78,8 @@ void decode_frontend(reader& r, const YAML::Node& node, const YAML::Mark& at,
   if (m.read("tcp_user_timeout", duration_at_least(duration(0)), out.tcp_user_timeout) &&
       out.tcp_user_timeout.count() > std::numeric_limits<int>::max())
     r.report(m.mark_of("tcp_user_timeout"), m.path_of("tcp_user_timeout"), "is too long");
+  m.read("first_data_timeout", duration_at_least(duration(0)), out.first_data_timeout);
+  m.read("max_connections_per_source", whole_number(0, 1'000'000), out.max_connections_per_source);
 }
 
 }  // namespace cplb::config::detail

@@ -83,6 +83,30 @@ scalar_rule<std::uint64_t> whole_number(std::uint64_t min, std::uint64_t max) {
           }};
 }
 
+scalar_rule<std::uint64_t> byte_size(std::uint64_t min, std::uint64_t max) {
+  return {"a size like 256MiB", [min, max](const std::string& text, std::string& why) -> std::optional<std::uint64_t> {
+            const auto digits = text.find_first_not_of("0123456789");
+            const std::string_view unit = digits == std::string::npos ? "" : std::string_view(text).substr(digits);
+            std::uint64_t scale = 0;
+            if (unit.empty()) scale = 1;
+            else if (unit == "KiB") scale = 1ull << 10;
+            else if (unit == "MiB") scale = 1ull << 20;
+            else if (unit == "GiB") scale = 1ull << 30;
+            std::string ignored;
+            const auto value = scale == 0 ? std::nullopt
+                                          : parse_whole(std::string_view(text).substr(0, digits), 0, max / scale, ignored);
+            if (!value) {
+              why = "'" + text + "' is not a size (a whole number, optionally KiB, MiB or GiB)";
+              return std::nullopt;
+            }
+            if (*value * scale < min || *value * scale > max) {
+              why = text + " is out of range (" + std::to_string(min >> 10) + "KiB-" + std::to_string(max >> 30) + "GiB)";
+              return std::nullopt;
+            }
+            return *value * scale;
+          }};
+}
+
 scalar_rule<double> decimal_number(double min, double max) {
   return {"a number like 1.25", [min, max](const std::string& text, std::string& why) -> std::optional<double> {
             double value = 0;

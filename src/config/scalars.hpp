@@ -33,6 +33,8 @@ scalar_rule<std::string> any_text();
 scalar_rule<std::string> name_text();
 /// A whole number in min..max.
 scalar_rule<std::uint64_t> whole_number(std::uint64_t min, std::uint64_t max);
+/// A size: `512KiB`, `256MiB`, `1GiB` or a plain number of bytes, in min..max.
+scalar_rule<std::uint64_t> byte_size(std::uint64_t min, std::uint64_t max);
 /// A decimal number like `1.25` in min..max.
 scalar_rule<double> decimal_number(double min, double max);
 /// A duration (`250ms`, `2s`, `1m`, `1h`) of at least `min`.

@@ -7,6 +7,7 @@ frontend_totals frontend_stats::totals() const {
     t.connections += s.connections.load(std::memory_order_relaxed);
     t.rejected_max += s.rejected_max.load(std::memory_order_relaxed);
     t.rejected_no_server += s.rejected_no_server.load(std::memory_order_relaxed);
+    t.rejected_per_source += s.rejected_per_source.load(std::memory_order_relaxed);
     t.accept_pauses += s.accept_pauses.load(std::memory_order_relaxed);
     t.active += s.active.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < session_end_count; ++i)

@@ -129,6 +129,10 @@ const generation::snapshot_ptr& exporter::generation() const {
   return impl_->snapshot.generation();
 }
 
+void exporter::set_buffer_memory_source(std::function<double()> source) {
+  impl_->snapshot.set_buffer_memory_source(std::move(source));
+}
+
 void exporter::set_vrrp(std::vector<vrrp_status> instances) {
   impl_->track_vrrp(instances);
   impl_->snapshot.set_vrrp(std::move(instances));

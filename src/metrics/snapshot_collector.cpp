@@ -50,6 +50,10 @@ std::vector<prometheus::MetricFamily> snapshot_collector::Collect() const {
   if (generation_ && generation_->backends) add_server_families(out);
   if (generation_) add_frontend_families(out);
   add_vrrp_families(out);
+  family_builder buffers("buffer_memory_bytes", "Bytes all sessions hold for slow peers",
+                         MetricType::Gauge);
+  buffers.add({}, buffer_memory_ ? buffer_memory_() : 0);
+  out.push_back(buffers.take());
   return out;
 }
 
@@ -126,6 +130,8 @@ void snapshot_collector::add_frontend_families(std::vector<prometheus::MetricFam
                  static_cast<double>(t.rejected_max));
     rejected.add({{"frontend", name}, {"reason", "no_server"}},
                  static_cast<double>(t.rejected_no_server));
+    rejected.add({{"frontend", name}, {"reason", "per_source"}},
+                 static_cast<double>(t.rejected_per_source));
     pauses.add({{"frontend", name}}, static_cast<double>(t.accept_pauses));
     for (const auto why : generation::all_session_ends)
       ends.add({{"frontend", name}, {"reason", generation::to_string(why)}},

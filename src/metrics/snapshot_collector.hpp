@@ -2,6 +2,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,8 @@ class snapshot_collector final : public prometheus::Collectable {
   void set_generation(generation::snapshot_ptr gen);
   /// The generation last set.
   const generation::snapshot_ptr& generation() const { return generation_; }
+  /// Where cplb_buffer_memory_bytes comes from.
+  void set_buffer_memory_source(std::function<double()> source) { buffer_memory_ = std::move(source); }
   /// Replaces the VRRP instances.
   void set_vrrp(std::vector<vrrp_status> instances) { vrrp_ = std::move(instances); }
   /// The VRRP instances last set.
@@ -47,6 +50,7 @@ class snapshot_collector final : public prometheus::Collectable {
   generation::snapshot_ptr generation_;
   std::map<server_key, series> servers_;
   std::vector<vrrp_status> vrrp_;
+  std::function<double()> buffer_memory_;
 };
 
 }  // namespace cplb::metrics

@@ -91,11 +91,17 @@ void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
     reset_and_close(fd);
     return;
   }
+  const std::size_t per_source = frontend_->config.max_connections_per_source;
   std::uint64_t client_key = 0;
-  if (frontend_->backend->config().balance == config::balance_algorithm::source_hash)
+  if (per_source > 0 || frontend_->backend->config().balance == config::balance_algorithm::source_hash)
     client_key = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), peer_len).ip_hash();
-
-  (new session(owner_, fd, generation_, *frontend_, client_key))->start();
+  if (per_source > 0 && !frontend_->stats->sources().try_add(client_key, per_source)) {
+    add_owned(counters.rejected_per_source, std::uint64_t{1});
+    owner_.shared().close_session();
+    reset_and_close(fd);
+    return;
+  }
+  (new session(owner_, fd, generation_, *frontend_, client_key, per_source > 0))->start();
 }
 
 void acceptor::pause() {

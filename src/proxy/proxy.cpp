@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <latch>
+#include <mutex>
 #include <utility>
 
 #include "socket_options.hpp"
@@ -13,6 +16,25 @@ namespace cplb::proxy {
 namespace {
 
 /// The frontend of `current` (may be null) already listening on `f`'s address, or nullptr.
+/// Counts the workers that have done something, for a bounded wait on the control thread.
+class countdown {
+ public:
+  explicit countdown(std::size_t n) : left_(n) {}
+  void count_down() {
+    const std::lock_guard lock(mutex_);
+    if (--left_ == 0) done_.notify_all();
+  }
+  void wait_for(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    done_.wait_for(lock, limit, [this] { return left_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::size_t left_;
+};
+
 const generation::frontend* listening_on(const generation::snapshot* current,
                                          const config::frontend_config& f) {
   if (!current) return nullptr;
@@ -82,15 +104,21 @@ bool proxy::prepare(const generation::snapshot& next, prepared_listeners& out,
 }
 
 void proxy::commit(generation::snapshot_ptr next, prepared_listeners listeners) noexcept {
+  // Once the threads run, wait (boundedly) until every worker has switched, so that a reload
+  // reported done is done: a connection arriving after it gets the new listening options.
+  auto applied = std::make_shared<countdown>(workers_.size());
   for (std::size_t w = 0; w < workers_.size(); ++w)
     workers_[w]->post([wk = workers_[w].get(), next, fds = std::exchange(listeners.fds_[w], {}),
-                       reapply = listeners.reapply_]() mutable {
+                       reapply = listeners.reapply_, applied]() mutable {
       wk->apply(std::move(next), std::move(fds), std::move(reapply));
+      applied->count_down();
     });
+  if (running_) applied->wait_for(std::chrono::seconds(1));
   current_ = std::move(next);
 }
 
 void proxy::start() {
+  running_ = true;
   for (auto& w : workers_) w->run();
 }
 
@@ -129,6 +157,22 @@ void proxy::stop() {
   for (auto& w : workers_) w->join();
 }
 
+void proxy::ping_workers() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& w : workers_)
+    if (w->liveness().should_post(now)) w->post([wk = w.get()] { wk->liveness().ran(); });
+}
+
+std::vector<stalled_worker> proxy::stalled_workers(duration limit) const {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<stalled_worker> out;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const auto waited = std::chrono::duration_cast<duration>(workers_[i]->liveness().waiting(now));
+    if (waited > limit) out.push_back({static_cast<unsigned>(i), waited});
+  }
+  return out;
+}
+
 std::size_t proxy::active_sessions() const {
   return shared_->active_sessions.load(std::memory_order_relaxed);
 }
@@ -140,5 +184,11 @@ std::size_t proxy::max_connections() const {
 void proxy::set_max_connections(std::size_t cap) {
   shared_->max_connections.store(cap, std::memory_order_relaxed);
 }
+
+void proxy::set_max_buffer_memory(std::uint64_t bytes) {
+  shared_->buffers.set_cap(static_cast<std::int64_t>(bytes));
+}
+
+std::int64_t proxy::buffered_bytes() const { return shared_->buffers.held(); }
 
 }  // namespace cplb::proxy

@@ -1,6 +1,8 @@
 #include "session.hpp"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +22,16 @@ namespace {
 constexpr std::uint64_t counter_flush_bytes = 1 << 20;
 /// Bytes one direction may move per turn before yielding to other sessions.
 constexpr std::size_t bytes_per_turn = 1 << 20;
+
+/// How much a read takes, so that a slow reader costs little user-space memory however fast its
+/// server sends (what the other leg cannot take is kept as a backlog): a read that follows a
+/// short one takes at most `opening_read`; one that follows a full one takes the whole scratch
+/// buffer, unless the other leg has more than `behind_queue` unsent (it is behind: `behind_read`).
+constexpr std::size_t opening_read = 64 * 1024;
+constexpr int behind_queue = 64 * 1024;
+constexpr std::size_t behind_read = 16 * 1024;
+/// How often a session stalled by max_buffer_memory looks again.
+constexpr std::chrono::milliseconds stall_retry{10};
 
 /// How long a session leaving to rebalance waits for its client to close after the FIN.
 constexpr std::chrono::seconds leave_linger{2};
@@ -42,7 +54,8 @@ void close_fd(int& fd, bool reset) {
 }  // namespace
 
 session::session(session_host& host, int client_fd, generation::snapshot_ptr gen,
-                 const generation::frontend& frontend, std::uint64_t client_key)
+                 const generation::frontend& frontend, std::uint64_t client_key,
+                 bool source_counted)
     : host_(host),
       generation_(std::move(gen)),
       frontend_(frontend),
@@ -50,7 +63,9 @@ session::session(session_host& host, int client_fd, generation::snapshot_ptr gen
       client_key_(client_key),
       started_at_(host.loop().now()),
       last_activity_(started_at_),
-      client_activity_(started_at_) {
+      client_activity_(started_at_),
+      awaiting_first_bytes_(frontend.config.first_data_timeout.count() > 0),
+      source_counted_(source_counted) {
   client_.fd = client_fd;
   client_.writable = true;  // a fresh connection has room to send
   upstream_pump_.from = &client_;
@@ -62,12 +77,7 @@ session::session(session_host& host, int client_fd, generation::snapshot_ptr gen
   host_.session_started(*this);
 }
 
-session::~session() {
-  host_.loop().cancel(timer_);
-  auto& counters = frontend_.stats->worker(host_.slot());
-  add_owned(counters.active, std::int64_t{-1});
-  host_.session_ended(*this);
-}
+session::~session() { host_.loop().cancel(timer_); }
 
 void session::start() {
   // Watched from the start, so bytes the client sends while we connect are already known.
@@ -75,6 +85,21 @@ void session::start() {
     log::warn("cannot watch client socket", {{"error", std::strerror(errno)}});
     return finish(end_reason::local_error, true);
   }
+  // A silent client (a scanner, a flood) costs no apiserver connection: connect once it speaks.
+  if (awaiting_first_bytes_)
+    return host_.loop().schedule(timer_, started_at_ + frontend_.config.first_data_timeout);
+  connect_next();
+}
+
+void session::first_bytes() {
+  if (client_.peer_done) {
+    // Readable may only mean the client left: look before connecting on its behalf.
+    char byte;
+    const auto n = ::recv(client_.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return finish(end_reason::client_closed);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return finish(end_reason::client_error, true);
+  }
+  awaiting_first_bytes_ = false;
   connect_next();
 }
 
@@ -167,6 +192,10 @@ void session::on_ready(unsigned tag, std::uint32_t events) {
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) l.peer_done = true;
   if (closing_) return;
   if (leaving_) return continue_leaving();
+  if (awaiting_first_bytes_) {
+    if (tag == client_tag && client_.readable) first_bytes();
+    return;
+  }
   if (connecting_) {
     // The client's side waits until the upstream is there; its readiness is remembered.
     if (tag != upstream_tag || !upstream_.writable) return;
@@ -225,6 +254,7 @@ bool session::flush_backlog(pump& p) {
   const auto sent = send_some(p, p.backlog.get() + p.backlog_offset, p.backlog_size);
   if (sent < 0) return false;
   if (sent > 0) last_activity_ = host_.loop().now();
+  host_.buffers().release(sent);
   p.backlog_offset += static_cast<std::uint32_t>(sent);
   p.backlog_size -= static_cast<std::uint32_t>(sent);
   if (p.backlog_size == 0) {
@@ -234,10 +264,34 @@ bool session::flush_backlog(pump& p) {
   return true;
 }
 
+std::size_t session::read_size(const pump& p) const {
+  const std::size_t full = host_.scratch().size();
+  // Only a bulk direction pays the ioctl: small requests and answers never fill a read.
+  if (!p.last_read_full) return std::min(full, opening_read);
+  int queued = 0;
+  if (::ioctl(p.to->fd, SIOCOUTQ, &queued) == 0 && queued > behind_queue) return std::min(full, behind_read);
+  return full;
+}
+
+void session::drop_backlog(pump& p) {
+  if (!p.backlog) return;
+  host_.buffers().release(p.backlog_size);
+  p.backlog.reset();
+  p.backlog_size = 0;
+  p.backlog_offset = 0;
+}
+
 bool session::transfer(pump& p) {
   const auto scratch = host_.scratch();
   for (std::size_t moved = 0; moved < bytes_per_turn;) {
-    const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (host_.buffers().full()) {
+      // Over max_buffer_memory: read nothing new until the slow peers have caught up.
+      stalled_until_ = host_.loop().now() + stall_retry;
+      if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
+      return true;
+    }
+    const std::size_t want = read_size(p);
+    const auto n = ::recv(p.from->fd, scratch.data(), want, MSG_DONTWAIT);
     if (n == 0) {
       // EOF: pass the half-close on, and end the session once both directions have (the
       // close then says all there is to say: no shutdown call needed).
@@ -265,6 +319,7 @@ bool session::transfer(pump& p) {
       client_activity_.on_bytes({scratch.data(), static_cast<std::size_t>(n)}, last_activity_,
                                 frontend_.backend->config().rebalance.quiet);
     moved += static_cast<std::size_t>(n);
+    p.last_read_full = static_cast<std::size_t>(n) == want;
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
 
@@ -276,11 +331,12 @@ bool session::transfer(pump& p) {
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);
       std::memcpy(p.backlog.get(), scratch.data() + sent, p.backlog_size);
+      host_.buffers().hold(p.backlog_size);
       return true;
     }
     // A short read drained the socket: the next arrival raises a new edge, so skip the recv
     // that would only say EAGAIN. Not so once the peer is done: its EOF raises no new edge.
-    if (static_cast<std::size_t>(n) < scratch.size() && !p.from->peer_done) {
+    if (static_cast<std::size_t>(n) < want && !p.from->peer_done) {
       p.from->readable = false;
       return true;
     }
@@ -302,16 +358,27 @@ void session::flush_counters(pump& p) {
 }
 
 steady::time_point session::pumping_deadline() const {
-  return std::min(last_activity_ + frontend_.config.idle_timeout, close_deadline_);
+  const auto stalled = stalled_until_ == steady::time_point::min() ? steady::time_point::max() : stalled_until_;
+  return std::min({last_activity_ + frontend_.config.idle_timeout, close_deadline_, stalled});
 }
 
 void session::on_deadline() {
   const auto now = host_.loop().now();
+  if (awaiting_first_bytes_) return finish(end_reason::first_data_timeout, true);
   if (connecting_) return connect_failed(backend::down_reason::timeout, true);
   if (leaving_) return finish(end_reason::rebalanced, true);  // the client did not close in time
+  if (stalled_until_ != steady::time_point::min() && now >= stalled_until_) {
+    stalled_until_ = steady::time_point::min();
+    if (!pump_both()) return;
+  }
   if (now >= close_deadline_) {
-    if (close_reason_ == end_reason::rebalanced) return begin_leaving();
-    return finish(end_reason::drained, true);
+    if (close_reason_ != end_reason::rebalanced) return finish(end_reason::drained, true);
+    // Chosen a moment ago; look again: the server may have left service or started to ramp,
+    // and the client may have sent a request since.
+    if (server_->up() && !server_->ramping() &&
+        client_activity_.quiet_for(frontend_.backend->config().rebalance.quiet, now))
+      return begin_leaving();
+    close_deadline_ = steady::time_point::max();
   }
   const auto idle_until = last_activity_ + frontend_.config.idle_timeout;
   if (now >= idle_until) return finish(end_reason::idle_timeout);
@@ -380,9 +447,17 @@ void session::finish(end_reason why, bool reset_peers) {
   closing_ = true;
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
+  drop_backlog(upstream_pump_);
+  drop_backlog(downstream_pump_);
   if (server_ && why == end_reason::rebalanced) add_owned(server_->counters(host_.slot()).rebalanced, 1);
   release_server();
-  frontend_.stats->worker(host_.slot()).count_end(why);
+  auto& counters = frontend_.stats->worker(host_.slot());
+  counters.count_end(why);
+  add_owned(counters.active, std::int64_t{-1});
+  if (source_counted_) frontend_.stats->sources().remove(client_key_);
+  // Ended now, not when freed after this turn: a connection accepted later in the same turn
+  // finds the slot free.
+  host_.session_ended(*this);
   if (log::enabled(log::level::debug))
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},

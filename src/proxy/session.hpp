@@ -35,8 +35,11 @@ class session final : public session_hook, public loop_target {
   using end_reason = generation::session_end;
 
   /// Takes the accepted `client_fd`. `frontend` belongs to `gen`, which the session keeps alive.
+  /// `client_key` hashes the client's IP; with `source_counted` the session holds one of its
+  /// frontend's per-source slots for that key, and gives it back when it ends.
   session(session_host& host, int client_fd, generation::snapshot_ptr gen,
-          const generation::frontend& frontend, std::uint64_t client_key);
+          const generation::frontend& frontend, std::uint64_t client_key,
+          bool source_counted = false);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
@@ -48,7 +51,9 @@ class session final : public session_hook, public loop_target {
   void close_at(std::chrono::steady_clock::time_point deadline);
   /// At `deadline`, unless the session ends or is drained sooner, leaves gracefully to
   /// rebalance the backend: passes on what the server has sent, closes the server's leg, sends
-  /// the client a FIN and waits (briefly) for the client to close. Counted as rebalanced.
+  /// the client a FIN and waits (briefly) for the client to close. Counted as rebalanced. Called
+  /// off at the deadline if the server is no longer up and settled or the client is no longer
+  /// quiet.
   void rebalance_at(std::chrono::steady_clock::time_point deadline);
   /// The server this session is connected (or connecting) to, or nullptr.
   const backend::server* server() const { return server_.get(); }
@@ -85,8 +90,11 @@ class session final : public session_hook, public loop_target {
     std::uint32_t backlog_size = 0;
     std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     bool finished = false;             ///< EOF read and passed on as a half-close
+    bool last_read_full = false;       ///< bulk: the last read filled what it asked for
   };
 
+  /// The client has spoken: connect upstream (unless it only closed).
+  void first_bytes();
   void connect_next();
   /// The connect ended with `error` (0: connected).
   void on_connect_done(int error);
@@ -105,6 +113,10 @@ class session final : public session_hook, public loop_target {
   bool flush_backlog(pump& p);
   /// Moves bytes from `p.from` to `p.to` until one would block; false when the session ended.
   bool transfer(pump& p);
+  /// How much the next read of `p` may take: the whole scratch buffer, unless `p.to` is behind.
+  std::size_t read_size(const pump& p) const;
+  /// Drops the backlog of `p`, giving its bytes back to the buffer account.
+  void drop_backlog(pump& p);
   void flush_counters(pump& p);
 
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
@@ -134,6 +146,8 @@ class session final : public session_hook, public loop_target {
   std::chrono::steady_clock::time_point started_at_;
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point close_deadline_ = std::chrono::steady_clock::time_point::max();
+  /// max_buffer_memory is reached: reading waits until then (polled, as memory frees elsewhere).
+  std::chrono::steady_clock::time_point stalled_until_ = std::chrono::steady_clock::time_point::min();
   end_reason close_reason_ = end_reason::drained;  ///< what close_deadline_ is for
   client_activity client_activity_;
   pump upstream_pump_;    ///< client -> server
@@ -141,6 +155,8 @@ class session final : public session_hook, public loop_target {
   bool client_finished_first_ = false;  ///< the client's EOF came before the server's
   bool last_failure_local_ = false;     ///< the last connect failed for a local reason
   bool connecting_ = false;
+  bool awaiting_first_bytes_;     ///< first_data_timeout: no upstream before the client speaks
+  bool source_counted_;
   bool counted_ = false;          ///< the session counts on server_ (from the pick on)
   bool leaving_ = false;          ///< rebalancing: the server's leg is closed
   bool client_fin_sent_ = false;  ///< rebalancing: the client has been sent a FIN

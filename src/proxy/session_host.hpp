@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <span>
 
+#include "buffer_account.hpp"
 #include "cplb/backend/backend.hpp"
 #include "event_loop.hpp"
 
@@ -19,6 +20,8 @@ class session_host {
   virtual unsigned slot() const = 0;
   /// Scratch buffer for one read: data only passes through it, so idle sessions hold none.
   virtual std::span<char> scratch() = 0;
+  /// What all sessions hold for slow peers, against max_buffer_memory.
+  virtual buffer_account& buffers() = 0;
   /// Picks a server of `backend` among `eligible` and counts the session on it (its
   /// active_sessions): its index, or -1 when none. The session takes the count off again.
   virtual int pick(const backend::backend& backend, backend::server_mask eligible,
@@ -27,7 +30,8 @@ class session_host {
   virtual void connect_failed(const backend::server_ptr& server, backend::down_reason why) = 0;
   /// A session started; it is live until session_ended.
   virtual void session_started(session& s) = 0;
-  /// A session is being freed: forget it and give its connection slot back.
+  /// A session ended (it is freed after the loop's turn): forget it and give its connection
+  /// slot back.
   virtual void session_ended(session& s) = 0;
 
  protected:

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstddef>
 
+#include "buffer_account.hpp"
 #include "cplb/proxy/proxy.hpp"
 
 namespace cplb::proxy {
@@ -11,6 +12,7 @@ struct shared_state {
   std::atomic<std::size_t> max_connections{0};  ///< changed by reloads
   std::atomic<std::size_t> active_sessions{0};
   connect_failure_hook on_connect_failure;
+  buffer_account buffers;
 
   /// Claims a session slot; false when the cap is reached. One atomic per session, not per read.
   bool try_open_session() {

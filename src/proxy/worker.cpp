@@ -1,7 +1,10 @@
 #include "worker.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "acceptor.hpp"
 #include "cplb/core/log.hpp"
@@ -25,6 +28,10 @@ void worker::run() {
       std::_Exit(2);  // the contract's runtime failure
     }
   });
+  // For top -H and gdb, and to match /livez's "worker N": cplb-worker-N (the kernel keeps 15
+  // bytes; past 999 workers a thread keeps the process's name).
+  const std::string name = "cplb-worker-" + std::to_string(index_);
+  ::pthread_setname_np(thread_.native_handle(), name.c_str());
 }
 
 void worker::join() {
@@ -92,7 +99,10 @@ void worker::rebalance(const backend::server* server, std::int64_t share,
 
 void worker::shutdown() {
   stop_accepting();
-  for (auto& s : sessions_) s.abort(session::end_reason::shutdown);  // freed after this turn
+  // Each abort takes its session off the list: walk a copy.
+  std::vector<session*> all;
+  for (auto& s : sessions_) all.push_back(&s);
+  for (auto* s : all) s->abort(session::end_reason::shutdown);  // freed after this turn
   loop_.stop();
 }
 

@@ -11,6 +11,7 @@
 
 #include "cplb/generation/generation.hpp"
 #include "event_loop.hpp"
+#include "heartbeat.hpp"
 #include "session.hpp"
 #include "session_host.hpp"
 #include "shared_state.hpp"
@@ -20,8 +21,8 @@ namespace cplb::proxy {
 class acceptor;
 
 /// One proxy thread: its event loop, its acceptors, its sessions and its pickers. Everything
-/// here is touched only from the worker's own thread, except the constructor, `run`, `join` and
-/// `post`.
+/// here is touched only from the worker's own thread, except the constructor, `run`, `join`,
+/// `post` and `liveness`.
 class worker final : public session_host {
  public:
   worker(unsigned index, shared_state& shared);
@@ -31,6 +32,8 @@ class worker final : public session_host {
   void post(std::function<void()> work) { loop_.post(std::move(work)); }
   /// Shared state of all workers.
   shared_state& shared() { return shared_; }
+  /// Its liveness proof: the control thread posts no-ops that mark it (see heartbeat).
+  heartbeat& liveness() { return liveness_; }
 
   /// Starts the thread.
   void run();
@@ -59,6 +62,7 @@ class worker final : public session_host {
   event_loop& loop() override { return loop_; }
   unsigned slot() const override { return index_; }
   std::span<char> scratch() override { return {scratch_.data(), scratch_.size()}; }
+  buffer_account& buffers() override { return shared_.buffers; }
   int pick(const backend::backend& backend, backend::server_mask eligible,
            std::uint64_t client_key) override;
   void connect_failed(const backend::server_ptr& server, backend::down_reason why) override;
@@ -69,6 +73,7 @@ class worker final : public session_host {
   unsigned index_;
   shared_state& shared_;
   event_loop loop_;
+  heartbeat liveness_;
   std::thread thread_;
   generation::snapshot_ptr generation_;
   std::vector<std::unique_ptr<acceptor>> acceptors_;

@@ -33,6 +33,7 @@ class prepared_rebind {
 struct handlers {
   std::function<std::string()> metrics;     ///< GET /metrics: the Prometheus text
   std::function<health_verdict()> healthz;  ///< GET /healthz
+  std::function<health_verdict()> livez;    ///< GET /livez: the event loops turn (not the backends)
   std::function<std::string()> status;      ///< GET /status: the JSON document
 };
 
@@ -40,11 +41,12 @@ struct handlers {
 struct limits {
   std::size_t header_limit = 8 * 1024;          ///< request line and headers, in bytes (431 over)
   std::chrono::milliseconds io_timeout{10'000};  ///< to read a request, and to write a response
-  std::size_t max_connections = 64;             ///< connections over it are closed at once
+  std::size_t max_connections = 16;             ///< connections over it are closed at once
+                                                ///< (Prometheus and a few operators)
 };
 
-/// The admin HTTP/1.1 server (GET and HEAD on /metrics, /healthz, /status; keep-alive; no request
-/// bodies) on the control thread's io_context.
+/// The admin HTTP/1.1 server (GET and HEAD on /metrics, /healthz, /livez, /status; keep-alive;
+/// no request bodies) on the control thread's io_context.
 class server {
  public:
   /// A server for `listen`; nothing is bound until start().

@@ -2,6 +2,8 @@
 #include <cstddef>
 #include <string>
 
+#include "cplb/config/config.hpp"
+
 namespace cplb::app {
 
 /// The outcome of fitting max_connections into RLIMIT_NOFILE.
@@ -11,13 +13,16 @@ struct fd_budget {
   bool lowered = false;             ///< true when the configured cap did not fit
 };
 
-/// Descriptors kept free for listeners, health probes, admin, VRRP and logs.
-inline constexpr std::size_t fd_headroom = 256;
+/// The descriptors `cfg` needs besides its sessions (pure): stdio, the control thread's reactor,
+/// timers and signal pipe, each worker's epoll set, eventfd and listening socket per frontend,
+/// one health probe per server, the admin listener and its `admin_connections`, the sockets of
+/// each VRRP instance, and a small margin.
+std::size_t fd_headroom(const config::config& cfg, unsigned workers, std::size_t admin_connections);
 
-/// The cap that fits `limit` descriptors: two per session plus headroom (pure).
-fd_budget fit_connections(std::size_t wanted, std::size_t limit);
+/// The cap that fits `limit` descriptors: two per session plus `headroom` (pure).
+fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom);
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and fits `wanted` sessions into it.
-fd_budget raise_fd_limit(std::size_t wanted);
+fd_budget raise_fd_limit(std::size_t wanted, std::size_t headroom);
 
 }  // namespace cplb::app

@@ -22,6 +22,9 @@ struct global_config {
   unsigned workers = 0;                 ///< proxy threads; 0 = one per CPU
   std::size_t max_connections = 50000;  ///< over it a new client connection is closed at once
   duration shutdown_grace = 30s;        ///< how long SIGTERM waits for sessions to finish
+  /// All sessions' not-yet-forwarded bytes together; over it, sessions stop reading until their
+  /// peers catch up (nothing is dropped).
+  std::uint64_t max_buffer_memory = 256ull << 20;
   friend bool operator==(const global_config&, const global_config&) = default;
 };
 
@@ -41,6 +44,10 @@ struct frontend_config {
   unsigned retries = 2;               ///< failed connects retried on another healthy server
   duration tcp_keepalive = 30s;       ///< keepalive probes start after this much idle; 0 = off
   duration tcp_user_timeout = 30s;    ///< unacknowledged data this long kills the session; 0 = off
+  /// A client that sends nothing this long after connecting is closed, and the upstream connect
+  /// waits for its first bytes; 0 = off (connect at once: a server that speaks first).
+  duration first_data_timeout = 10s;
+  std::size_t max_connections_per_source = 0;  ///< sessions one client IP may hold; 0 = no limit
   friend bool operator==(const frontend_config&, const frontend_config&) = default;
 };
 

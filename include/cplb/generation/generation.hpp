@@ -9,6 +9,7 @@
 #include "cplb/config/config.hpp"
 #include "cplb/core/per_worker.hpp"
 #include "cplb/generation/session_end.hpp"
+#include "cplb/generation/source_counts.hpp"
 
 // A config generation as the workers, the metrics and /status read it: immutable once built by a
 // reload's prepare step, swapped in whole by its commit.
@@ -19,6 +20,7 @@ struct alignas(64) frontend_worker_counters {
   std::atomic<std::uint64_t> connections{0};         ///< accepted client connections
   std::atomic<std::uint64_t> rejected_max{0};        ///< closed at once: over max_connections
   std::atomic<std::uint64_t> rejected_no_server{0};  ///< closed at once: no eligible server
+  std::atomic<std::uint64_t> rejected_per_source{0}; ///< closed at once: over max_connections_per_source
   std::atomic<std::uint64_t> accept_pauses{0};       ///< accepting paused: out of descriptors
   std::atomic<std::int64_t> active{0};               ///< sessions open on this worker
   std::array<std::atomic<std::uint64_t>, session_end_count> ends{};  ///< by session_end
@@ -32,6 +34,7 @@ struct frontend_totals {
   std::uint64_t connections = 0;
   std::uint64_t rejected_max = 0;
   std::uint64_t rejected_no_server = 0;
+  std::uint64_t rejected_per_source = 0;
   std::uint64_t accept_pauses = 0;
   std::int64_t active = 0;
   std::array<std::uint64_t, session_end_count> ends{};
@@ -45,8 +48,11 @@ class frontend_stats {
   frontend_worker_counters& worker(unsigned index) { return slots_[index]; }
   /// Sum over all workers.
   frontend_totals totals() const;
+  /// Sessions per client address (max_connections_per_source).
+  source_counts& sources() { return sources_; }
 
  private:
+  source_counts sources_;
   per_worker<frontend_worker_counters> slots_;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ class exporter {
   void set_generation(generation::snapshot_ptr gen);
   /// The generation last set (null before the first).
   const generation::snapshot_ptr& generation() const;
+
+  /// Where cplb_buffer_memory_bytes is read at scrape time (the proxy's buffer account).
+  void set_buffer_memory_source(std::function<double()> source);
 
   /// Replaces the VRRP instances shown (call on every state or priority change and on reload);
   /// instances no longer listed leave the output.

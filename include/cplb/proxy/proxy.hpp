@@ -20,6 +20,12 @@ struct shared_state;
 /// why: refused, timeout or connect_failed.
 using connect_failure_hook = std::function<void(const backend::server_ptr&, backend::down_reason)>;
 
+/// A worker whose event loop has left a posted no-op waiting (see proxy::ping_workers).
+struct stalled_worker {
+  unsigned index;   ///< 0 to workers - 1
+  duration waited;  ///< since the no-op was posted
+};
+
 /// The listening sockets a generation needs that the running one does not have, bound and
 /// listening but not yet accepted from. Made by proxy::prepare; closed unless committed.
 class prepared_listeners {
@@ -54,7 +60,8 @@ class proxy {
 
   /// Switches the workers to `next`: new frontends listen, removed ones stop accepting, changed
   /// addresses move, changed session options apply to new sessions; sessions go on untouched.
-  /// `listeners` must come from prepare(next) against the generation committed now.
+  /// `listeners` must come from prepare(next) against the generation committed now. Once the
+  /// workers run, it returns when they have all switched (a turn each; at most a second).
   void commit(generation::snapshot_ptr next, prepared_listeners listeners) noexcept;
 
   /// Starts the worker threads (once, after the first commit).
@@ -79,6 +86,12 @@ class proxy {
   /// Closes every session and stops the workers; returns once they have all exited.
   void stop();
 
+  /// Liveness: posts a no-op to every worker that has run the one posted before (call it about
+  /// every second). Never piles up work on a stuck worker.
+  void ping_workers();
+  /// The workers whose no-op has waited longer than `limit`: their event loop is stuck.
+  std::vector<stalled_worker> stalled_workers(duration limit) const;
+
   /// Sessions open over all workers.
   std::size_t active_sessions() const;
 
@@ -86,11 +99,16 @@ class proxy {
   std::size_t max_connections() const;
   /// Changes the cap (reload); sessions over a lowered cap go on, new ones wait for room.
   void set_max_connections(std::size_t cap);
+  /// Changes max_buffer_memory (start and reload).
+  void set_max_buffer_memory(std::uint64_t bytes);
+  /// Bytes the sessions hold for slow peers now (cplb_buffer_memory_bytes).
+  std::int64_t buffered_bytes() const;
 
  private:
   std::shared_ptr<shared_state> shared_;
   std::vector<std::unique_ptr<worker>> workers_;
   generation::snapshot_ptr current_;
+  bool running_ = false;  ///< start() has run the threads
 };
 
 }  // namespace cplb::proxy

@@ -39,6 +39,7 @@ struct fixture {
     admin::handlers h{
         [this] { return exporter.serialize(); },
         [this] { return admin::check_health(exporter.generation().get()); },
+        [] { return admin::health_verdict{true, ""}; },
         [this] {
           return admin::status_json({exporter.generation().get(), exporter.vrrp(), "cplb.yaml",
                                      std::chrono::system_clock::now()});
@@ -90,6 +91,26 @@ TEST_CASE("admin /healthz follows the servers, on one kept-alive connection") {
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->body == "ok\n");
+}
+
+TEST_CASE("admin /livez is ok while /healthz is not, and answers HEAD") {
+  fixture f;
+  auto c = f.connect();
+  c.send(get("/healthz"));
+  auto r = c.receive();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  c.send(get("/livez"));
+  r = c.receive();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "ok\n");
+  c.send("HEAD /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = c.receive(true);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->header("content-length") == "3");
+  CHECK(r->body.empty());
 }
 
 TEST_CASE("admin /status is JSON naming every server") {

@@ -43,6 +43,8 @@ backends:
   CHECK(f.retries == 2);
   CHECK(f.tcp_keepalive == 30s);
   CHECK(f.tcp_user_timeout == 30s);
+  CHECK(f.first_data_timeout == 10s);
+  CHECK(f.max_connections_per_source == 0);
 
   REQUIRE(c.backends.size() == 1);
   const backend_config& b = c.backends[0];
@@ -127,6 +129,7 @@ TEST_CASE("a full config lands every value in its field") {
   workers: 4
   max_connections: 1000
   shutdown_grace: 0s
+  max_buffer_memory: 32MiB
 admin:
   listen: "[::1]:9200"
 frontends:
@@ -141,6 +144,8 @@ frontends:
   - name: other
     listen: "[::]:7443"
     backend: etcd
+    first_data_timeout: 0s
+    max_connections_per_source: 20
 backends:
   - name: control-plane
     balance: source_hash
@@ -198,13 +203,15 @@ vrrp_instances:
 )",
                                  "@DIR@", dir.path()));
 
-  CHECK(c.global == global_config{4, 1000, 0s});
+  CHECK(c.global == global_config{4, 1000, 0s, 32ull << 20});
   CHECK(c.admin.listen == address("[::1]:9200"));
 
   REQUIRE(c.frontends.size() == 2);
   CHECK(c.frontends[0] == frontend_config{"kube-apiserver", address("10.0.0.100:6443"),
                                           "control-plane", 250ms, 2min, 0, 0s, 1500ms});
   CHECK(c.frontends[1].listen == address("[::]:7443"));
+  CHECK(c.frontends[1].first_data_timeout == 0s);
+  CHECK(c.frontends[1].max_connections_per_source == 20);
 
   REQUIRE(c.backends.size() == 2);
   const backend_config& b = c.backends[0];

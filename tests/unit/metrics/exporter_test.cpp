@@ -90,6 +90,7 @@ const std::vector<contract_family> contract = {
     {"cplb_session_ends_total", "counter", {"frontend", "reason"}},
     {"cplb_server_state", "gauge", {"backend", "server", "state"}},
     {"cplb_rebalance_closed_sessions_total", "counter", {"backend", "server"}},
+    {"cplb_buffer_memory_bytes", "gauge", {}},
     {"cplb_backend_all_down", "gauge", {"backend"}},
     {"cplb_vrrp_state", "gauge", {"instance", "state"}},
     {"cplb_vrrp_effective_priority", "gauge", {"instance"}},

@@ -116,7 +116,8 @@ struct hung_listener {
 };
 
 /// A generation for one worker: frontend `fe` on backend `be`, whose servers `s0`, `s1`, ... are
-/// 127.0.0.1 on `ports`, all up. `tune` may change the config first.
+/// 127.0.0.1 on `ports`, all up. Sessions connect upstream at once (first_data_timeout off).
+/// `tune` may change the config first.
 inline generation::snapshot_ptr make_generation(
     const std::vector<std::uint16_t>& ports,
     const std::function<void(config::config&)>& tune = {}) {
@@ -133,6 +134,7 @@ inline generation::snapshot_ptr make_generation(
   config::frontend_config fe;
   fe.name = "fe";
   fe.backend = "be";
+  fe.first_data_timeout = std::chrono::seconds(0);
   cfg.backends = {be};
   cfg.frontends = {fe};
   if (tune) tune(cfg);
@@ -179,7 +181,11 @@ class fake_host final : public session_host {
   int started = 0;
   int ended = 0;
 
-  fake_host() = default;
+  buffer_account account;
+
+  /// A host whose scratch buffer is `scratch_size` bytes (4 KiB: a few kilobytes already take
+  /// more than one read).
+  explicit fake_host(std::size_t scratch_size = 4096) : scratch_(scratch_size) {}
   fake_host(const fake_host&) = delete;
   fake_host& operator=(const fake_host&) = delete;
   ~fake_host() {
@@ -190,7 +196,7 @@ class fake_host final : public session_host {
 
   event_loop& loop() override { return loop_; }
   unsigned slot() const override { return 0; }
-  // Small, so that a few kilobytes already take more than one read.
+  buffer_account& buffers() override { return account; }
   std::span<char> scratch() override { return scratch_; }
   int pick(const backend::backend& b, backend::server_mask eligible, std::uint64_t) override {
     if (eligible == 0) return -1;
@@ -234,7 +240,7 @@ class fake_host final : public session_host {
   }
 
  private:
-  std::array<char, 4096> scratch_;
+  std::vector<char> scratch_;
   event_loop loop_{&clock};  // last: sessions it still holds may call back when it is destroyed
 };
 

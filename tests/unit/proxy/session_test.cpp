@@ -409,3 +409,95 @@ TEST_CASE("session: a drain overrides a pending rebalance") {
   host.run_until([&] { return host.ended == 1; }, "the session to end");
   check_single_end(gen, session_end::drained);
 }
+
+TEST_CASE("session: with first_data_timeout it connects upstream only once the client speaks") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())},
+                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+  connected c;
+  c.s = start_session(host, gen, c.client);
+  host.run_turns(5, 1ms);
+  CHECK(server_at(gen, 0).active_sessions() == 0);  // no pick, no connect yet
+  send_text(c.client.get(), "hello");
+  accept_connected(host, c, listener.get());
+  CHECK(receive(host, c.server.get(), 5) == "hello");
+  close_cleanly(host, c);
+  check_single_end(gen, session_end::client_closed);
+}
+
+TEST_CASE("session: a client silent for first_data_timeout is closed and costs no upstream connection") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())},
+                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+  unique_fd client;
+  start_session(host, gen, client);
+  host.advance(10s - 1ms);
+  CHECK(host.ended == 0);
+  host.advance(1ms);
+  CHECK(wait_end(host, client.get()) == 0);
+  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::first_data_timeout);
+  CHECK(server_at(gen, 0).totals().connections == 0);
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  CHECK(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK) < 0);
+}
+
+TEST_CASE("session: a client that leaves before speaking costs no upstream connection") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())},
+                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+  unique_fd client;
+  start_session(host, gen, client);
+  client.reset();
+  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::client_closed);
+  CHECK(server_at(gen, 0).totals().connections == 0);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+}
+
+TEST_CASE("session: a client that reads slowly costs at most a small backlog however fast its server sends") {
+  fake_host host(256 * 1024);  // the worker's scratch size
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  // The server sends 8 MiB as fast as it can; the client reads nothing.
+  const std::string chunk(64 * 1024, 'x');
+  std::size_t sent = 0;
+  for (int turn = 0; turn < 2000 && sent < 8u << 20; ++turn) {
+    const auto n = ::send(c.server.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    host.run_turns(1, 1ms);
+    CHECK(host.account.held() <= 64 * 1024);
+  }
+  CHECK(sent < 8u << 20);  // the stream stalled: the session stopped reading the server
+  // Then the client catches up and every byte arrives.
+  std::vector<char> buffer(256 * 1024);
+  std::size_t got = 0;
+  for (int turn = 0; turn < 100000 && got < sent; ++turn) {
+    const auto n = ::recv(c.client.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) got += static_cast<std::size_t>(n);
+    host.run_turns(1, 0ms);
+  }
+  CHECK(got == sent);
+  CHECK(host.account.held() == 0);
+}
+
+TEST_CASE("session: over max_buffer_memory it reads nothing new until memory is given back") {
+  fake_host host(256 * 1024);
+  host.account.set_cap(1);  // anything held stops every read
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  host.account.hold(1);  // as if another session held a backlog
+  send_text(c.client.get(), "waits");
+  host.run_turns(5, 1ms);
+  char byte;
+  CHECK(::recv(c.server.get(), &byte, 1, MSG_DONTWAIT) < 0);  // nothing passed on
+  host.account.release(1);
+  host.advance(10ms);  // the stalled session looks again
+  CHECK(receive(host, c.server.get(), 5) == "waits");
+}
