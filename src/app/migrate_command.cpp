@@ -1,7 +1,7 @@
 #include <cstdio>
 
 #include "cplb/app/migrate.hpp"
-#include "cplb/app/text_file.hpp"
+#include "cplb/core/text_file.hpp"
 #include "daemon.hpp"  // exit_code
 #include "subcommands.hpp"
 

@@ -1,13 +1,10 @@
 #include "cplb/config/load.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cerrno>
-#include <cstring>
 #include <optional>
+
+#include "cplb/core/text_file.hpp"
 
 #include "decode.hpp"
 #include "reader.hpp"
@@ -15,32 +12,6 @@
 
 namespace cplb::config {
 namespace {
-
-constexpr off_t max_file_size = 4 << 20;  // far beyond any real config
-
-/// The contents of `path`, or nullopt with `why` set.
-std::optional<std::string> read_all(const std::string& path, std::string& why) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    why = std::string("cannot read: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string text;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    why = "cannot read: not a regular file";
-  } else if (st.st_size > max_file_size) {
-    why = "is larger than 4 MiB";
-  } else {
-    char buf[65536];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-    if (n < 0) why = std::string("cannot read: ") + std::strerror(errno);
-  }
-  ::close(fd);
-  if (!why.empty()) return std::nullopt;
-  return text;
-}
 
 /// A hint when the line of a syntax error is indented with tabs, which yaml-cpp reports
 /// obscurely.
@@ -68,7 +39,7 @@ std::string problem::to_string() const {
 
 load_result load_file(const std::string& path) {
   std::string why;
-  auto text = read_all(path, why);
+  auto text = read_text_file(path, why);
   if (!text) return std::vector<problem>{{path, 0, 0, "", why}};
   return load_string(*text, path);
 }

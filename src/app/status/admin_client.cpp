@@ -10,7 +10,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include "cplb/app/text_file.hpp"
+#include "cplb/core/text_file.hpp"
 #include "cplb/config/config.hpp"
 #include "cplb/core/asio_endpoint.hpp"
 

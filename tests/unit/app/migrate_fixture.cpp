@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "cplb/app/text_file.hpp"
+#include "cplb/core/text_file.hpp"
 #include "cplb/config/load.hpp"
 
 namespace cplb::app::migrate::test {
