@@ -1,4 +1,4 @@
-#include "cplb/app/text_file.hpp"
+#include "cplb/core/text_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace cplb::app {
+namespace cplb {
 namespace {
 
 constexpr off_t max_file_size = 4 << 20;  // far beyond any config
@@ -37,4 +37,4 @@ std::optional<std::string> read_text_file(const std::string& path, std::string& 
   return text;
 }
 
-}  // namespace cplb::app
+}  // namespace cplb
