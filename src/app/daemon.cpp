@@ -247,7 +247,8 @@ std::unique_ptr<vrrp::group> daemon::make_vrrp_group() {
                                       {"to", vrrp::to_string(to)}, {"cause", vrrp::to_string(why)}});
         metrics_.on_vrrp_transition(instance, to);
         publish_vrrp_status();
-      }});
+      },
+      [this](const std::string& instance, const char* reason) { metrics_.on_vrrp_drop(instance, reason); }});
 }
 
 void daemon::publish_vrrp_status() {

@@ -46,6 +46,11 @@ struct exporter::impl {
           .Name("cplb_vrrp_transitions_total")
           .Help("VRRP state changes, by the state entered")
           .Register(registry);
+  prometheus::Family<prometheus::Counter>& vrrp_drops =
+      prometheus::BuildCounter()
+          .Name("cplb_vrrp_dropped_adverts_total")
+          .Help("VRRP packets dropped before the state machine, by reason")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& reloads =
       prometheus::BuildCounter()
           .Name("cplb_config_reloads_total")
@@ -150,6 +155,10 @@ void exporter::on_probe(const backend::backend& b, const backend::server& s, boo
 
 void exporter::on_vrrp_transition(const std::string& instance, vrrp::state to) {
   impl_->vrrp_transitions.Add({{"instance", instance}, {"to", vrrp::to_string(to)}}).Increment();
+}
+
+void exporter::on_vrrp_drop(const std::string& instance, const std::string& reason) {
+  impl_->vrrp_drops.Add({{"instance", instance}, {"reason", reason}}).Increment();
 }
 
 void exporter::on_config_loaded(std::chrono::system_clock::time_point when) {

@@ -90,8 +90,12 @@ class group::impl {
  private:
   std::shared_ptr<detail::instance> make(const config::vrrp_instance_config& cfg) {
     return std::make_shared<detail::instance>(
-        io_, cfg, [this](const std::string& name, state from, state to, cause why) {
+        io_, cfg,
+        [this](const std::string& name, state from, state to, cause why) {
           if (observer_.on_transition) observer_.on_transition(name, from, to, why);
+        },
+        [this](const std::string& name, const char* reason) {
+          if (observer_.on_drop) observer_.on_drop(name, reason);
         });
   }
 

@@ -3,6 +3,7 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
@@ -73,9 +74,11 @@ overloaded(F...) -> overloaded<F...>;
 
 }  // namespace
 
-instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition)
+instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
+                   drop_callback on_drop)
     : cfg_(std::move(cfg)),
       on_transition_(std::move(on_transition)),
+      on_drop_(std::move(on_drop)),
       interface_(read_interface_of(cfg_)),
       machine_(settings_of(cfg_, interface_)),
       multicast_(cfg_.unicast_peers.empty()),
@@ -326,12 +329,19 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
   if (!ip.ok()) return drop(to_string(ip.error), 0);
   // RFC 5798 5.1.1.3; keepalived does not check it for unicast, and neither do we.
   if (multicast_ && ip.value.ttl != required_ttl) return drop("bad_ttl", ip.value.source);
+  // In unicast mode only the listed peers speak for this router. A stranger's advert (any host
+  // that can send IP protocol 112, a pod with CAP_NET_RAW) is dropped before it touches any
+  // state or timer, so forgeries cannot take the VIP or keep a master silent.
+  if (!multicast_ && std::find(cfg_.unicast_peers.begin(), cfg_.unicast_peers.end(), ip.value.source) ==
+                         cfg_.unicast_peers.end())
+    return drop("not_a_peer", ip.value.source);
   auto message = decode(ip.value.payload, ip.value.source, ip.value.destination);
   if (!message.ok()) return drop(to_string(message.error), ip.value.source);
   feed(events::advert_received{std::move(message.value)});
 }
 
 void instance::drop(const char* reason, std::uint32_t source) {
+  if (on_drop_) on_drop_(cfg_.name, reason);
   log::debug("vrrp packet dropped", {{"instance", cfg_.name},
                                      {"reason", reason},
                                      {"source", source ? format_ipv4(source) : std::string("unknown")}});

@@ -22,6 +22,8 @@ namespace cplb::vrrp::detail {
 
 /// Told of every state change: instance name, from, to, why.
 using transition_callback = std::function<void(const std::string&, state, state, cause)>;
+/// Told of every packet dropped before it reached the state machine: instance name, reason.
+using drop_callback = std::function<void(const std::string&, const char*)>;
 
 /// One running VRRP instance: the pure state machine plus what it needs from the kernel, all on
 /// the control thread: its raw socket, its link monitor, its timer, its VIPs and gratuitous ARP.
@@ -30,7 +32,8 @@ class instance : public std::enable_shared_from_this<instance> {
  public:
   /// Reads the interface and opens the sockets, touching nothing yet; throws std::runtime_error
   /// naming the instance, the interface and why.
-  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition);
+  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
+           drop_callback on_drop);
 
   /// Removes stale copies of its VIPs from the interface, then starts: backup, or fault while the
   /// link is down.
@@ -78,6 +81,7 @@ class instance : public std::enable_shared_from_this<instance> {
 
   config::vrrp_instance_config cfg_;
   transition_callback on_transition_;
+  drop_callback on_drop_;
   interface_info interface_;
   state_machine machine_;
   bool multicast_;

@@ -20,7 +20,7 @@ import unittest
 from pathlib import Path
 
 import netns
-from harness import Cplb, FakeApiserver, cplb_binary, wait_until
+from harness import Cplb, FakeApiserver, cplb_binary, http_get, wait_until
 
 VIP = "192.0.2.100"
 LB_ADDRESS = {"lb1": "192.0.2.11", "lb2": "192.0.2.12"}
@@ -124,10 +124,10 @@ def internet_checksum(data):
     return ~total & 0xFFFF
 
 
-def forged_advert(priority, source=CLIENT_ADDRESS, corrupt=False):
-    """A VRRPv3 advert for VRID 51 and the VIP, checksummed for 224.0.0.18 (RFC 5798 5.1, 5.2)."""
+def forged_advert(priority, source=CLIENT_ADDRESS, corrupt=False, destination="224.0.0.18"):
+    """A VRRPv3 advert for VRID 51 and the VIP, checksummed for `destination` (RFC 5798 5.1, 5.2)."""
     message = struct.pack("!BBBBHH", 0x31, 51, priority, 1, 10, 0) + socket.inet_aton(VIP)
-    pseudo = socket.inet_aton(source) + socket.inet_aton("224.0.0.18") + struct.pack("!BBH", 0, 112, len(message))
+    pseudo = socket.inet_aton(source) + socket.inet_aton(destination) + struct.pack("!BBH", 0, 112, len(message))
     checksum = internet_checksum(pseudo + message) ^ (0xFFFF if corrupt else 0)
     return message[:6] + struct.pack("!H", checksum) + message[8:]
 
@@ -138,6 +138,13 @@ def send_multicast(packet, ttl):
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(CLIENT_ADDRESS))
         sock.sendto(packet, ("224.0.0.18", 0))
+
+
+def send_unicast(packet, destination):
+    """Sends a VRRP packet to `destination` from the calling namespace, with TTL 255."""
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, 112) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+        sock.sendto(packet, (destination, 0))
 
 
 class Keepalived:
@@ -438,6 +445,26 @@ class VrrpTest(VrrpTopology):
         # The same advert with TTL 255 is a better master: lb1 steps down (this proves the TTL was the reason).
         netns.run_in(self.client, send_multicast, forged_advert(200), 255)
         lb1.wait_log(r"from=master to=backup cause=higher_priority_advert")
+
+    def test_unicast_adverts_from_a_stranger_are_dropped_however_fast(self):
+        lb1 = self.start_cplb("lb1", 150, unicast_peers=[LB_ADDRESS["lb2"]])
+        self.wait_holders(["lb1"], SETTLE)
+        lb2 = self.start_cplb("lb2", 100, unicast_peers=[LB_ADDRESS["lb1"]])
+        lb2.wait_log(r"instance=VI_1 from=init to=backup")
+        # Priority 255 from a host that is not a peer, faster than the 100 ms advert interval, to
+        # both nodes: neither takes it as a master, and lb1 keeps the VIP throughout.
+        forged = {role: forged_advert(255, destination=LB_ADDRESS[role]) for role in LB_ADDRESS}
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            for role, packet in forged.items():
+                netns.run_in(self.client, send_unicast, packet, LB_ADDRESS[role])
+            self.assertEqual(self.holders(), ["lb1"], self.logs())
+            time.sleep(0.05)
+        lb1.wait_log(r"vrrp packet dropped\" instance=VI_1 reason=not_a_peer source=192.0.2.50")
+        self.assertNotIn("from=master to=backup", lb1.log_text())
+        self.assertNotIn("to=master", lb2.log_text())
+        _, metrics = netns.run_in(self.lb["lb1"], http_get, "127.0.0.1", 9100, "/metrics")
+        self.assertRegex(metrics, r'cplb_vrrp_dropped_adverts_total\{instance="VI_1",reason="not_a_peer"\} [1-9]')
 
     def test_reload_changes_priority_in_place_and_restarts_a_changed_router(self):
         lb1, _ = self.start_pair()

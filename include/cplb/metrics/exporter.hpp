@@ -43,6 +43,8 @@ class exporter {
                 std::chrono::duration<double> took);
   /// VRRP instance `instance` entered state `to`.
   void on_vrrp_transition(const std::string& instance, vrrp::state to);
+  /// VRRP instance `instance` dropped a packet before its state machine saw it, for `reason`.
+  void on_vrrp_drop(const std::string& instance, const std::string& reason);
   /// The config was loaded at start, at `when`: sets the last-success timestamp only.
   void on_config_loaded(std::chrono::system_clock::time_point when);
   /// A reload (SIGHUP) ended at `when`, applied (`ok`) or rejected.

@@ -25,6 +25,8 @@ struct instance_status {
 /// Told of every state change (control thread).
 struct group_observer {
   std::function<void(const std::string& instance, state from, state to, cause why)> on_transition;
+  /// A packet was dropped before the state machine saw it (`not_a_peer`, `bad_ttl`, ...).
+  std::function<void(const std::string& instance, const char* reason)> on_drop;
 };
 
 /// The VRRP instances of a config, run on the control thread: raw IPPROTO_VRRP sockets, VIPs

@@ -58,6 +58,7 @@ struct scene {
 
     exporter.set_generation(gen.snapshot);
     exporter.set_vrrp({{"VI_1", vrrp::state::master, 100}, {"VI_2", vrrp::state::backup, 50}});
+    exporter.on_vrrp_drop("VI_1", "not_a_peer");
   }
 
   void probe(const std::string& server, bool passed, std::chrono::duration<double> took) {
@@ -91,6 +92,7 @@ const std::vector<contract_family> contract = {
     {"cplb_server_state", "gauge", {"backend", "server", "state"}},
     {"cplb_rebalance_closed_sessions_total", "counter", {"backend", "server"}},
     {"cplb_buffer_memory_bytes", "gauge", {}},
+    {"cplb_vrrp_dropped_adverts_total", "counter", {"instance", "reason"}},
     {"cplb_backend_all_down", "gauge", {"backend"}},
     {"cplb_vrrp_state", "gauge", {"instance", "state"}},
     {"cplb_vrrp_effective_priority", "gauge", {"instance"}},
