@@ -336,6 +336,17 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
                          cfg_.unicast_peers.end())
     return drop("not_a_peer", ip.value.source);
   auto message = decode(ip.value.payload, ip.value.source, ip.value.destination);
+  if (!message.ok() && message.error == decode_error::bad_auth_type) {
+    // An old keepalived with `authentication { auth_type PASS }`: without this warning the
+    // pair would split brain in silence. Not per advert.
+    const auto now = steady_clock::now();
+    if (!last_auth_warning_ || now - *last_auth_warning_ >= mismatch_warning_every) {
+      last_auth_warning_ = now;
+      log::warn("vrrp advert ignored: it uses v2 authentication, which cplb does not support "
+                "(remove `authentication` from the peer's keepalived.conf)",
+                {{"instance", cfg_.name}, {"source", format_ipv4(ip.value.source)}});
+    }
+  }
   if (!message.ok()) return drop(to_string(message.error), ip.value.source);
   feed(events::advert_received{std::move(message.value)});
 }

@@ -98,6 +98,7 @@ class instance : public std::enable_shared_from_this<instance> {
   bool stopped_ = false;
   bool send_failing_ = false;  ///< log a failing send once, not per advert
   std::optional<std::chrono::steady_clock::time_point> last_mismatch_warning_;
+  std::optional<std::chrono::steady_clock::time_point> last_auth_warning_;
   std::function<void()> released_;                  ///< set by shutdown()
   std::array<std::uint8_t, 4096> packet_buffer_{};  ///< larger than any VRRP packet
 };

@@ -178,7 +178,11 @@ step state_machine::advert_as_backup(const advert& a, time_point now) {
 
 step state_machine::advert_as_master(const advert& a, time_point now) {
   if (a.priority == priority_leaving) {
+    // Answer at once, but once per advert interval: a flood of priority-0 adverts must not
+    // turn into a flood of ours.
     step s = begin(cause::priority_zero_advert);
+    if (last_zero_reply_ && now - *last_zero_reply_ < settings_.advert_interval) return s;
+    last_zero_reply_ = now;
     advertise(s, now);
     return s;
   }

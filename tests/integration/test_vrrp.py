@@ -140,6 +140,14 @@ def send_multicast(packet, ttl):
         sock.sendto(packet, ("224.0.0.18", 0))
 
 
+def password_advert(priority):
+    """A VRRPv2 advert for VRID 51 with `auth_type PASS` (1) and password "42", as an old
+    keepalived with `authentication { auth_type PASS auth_pass 42 }` sends it (RFC 2338 5.3)."""
+    message = struct.pack("!BBBBBBH", 0x21, 51, priority, 1, 1, 1, 0) + socket.inet_aton(VIP) + b"42".ljust(8, b"\0")
+    checksum = internet_checksum(message)
+    return message[:6] + struct.pack("!H", checksum) + message[8:]
+
+
 def send_unicast(packet, destination):
     """Sends a VRRP packet to `destination` from the calling namespace, with TTL 255."""
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, 112) as sock:
@@ -465,6 +473,16 @@ class VrrpTest(VrrpTopology):
         self.assertNotIn("to=master", lb2.log_text())
         _, metrics = netns.run_in(self.lb["lb1"], http_get, "127.0.0.1", 9100, "/metrics")
         self.assertRegex(metrics, r'cplb_vrrp_dropped_adverts_total\{instance="VI_1",reason="not_a_peer"\} [1-9]')
+
+    def test_password_adverts_are_ignored_with_one_warning(self):
+        lb1 = self.start_cplb("lb1", 150, version=2, interval="1s")
+        self.wait_holders(["lb1"], SETTLE)
+        for _ in range(5):
+            netns.run_in(self.client, send_multicast, password_advert(200), 255)
+            time.sleep(0.05)
+        lb1.wait_log(r"vrrp packet dropped\" instance=VI_1 reason=bad_auth_type")
+        self.assertEqual(lb1.log_text().count("it uses v2 authentication"), 1, self.logs())
+        self.assertEqual(self.holders(), ["lb1"], self.logs())
 
     def test_reload_changes_priority_in_place_and_restarts_a_changed_router(self):
         lb1, _ = self.start_pair()

@@ -95,6 +95,7 @@ class state_machine {
   std::optional<time_point> deadline_;
   cause down_cause_ = cause::master_down_timer;  ///< the cause the master-down timer will report
   std::optional<time_point> last_reassert_;
+  std::optional<time_point> last_zero_reply_;  ///< when a priority-0 advert was last answered
 };
 
 }  // namespace cplb::vrrp

@@ -191,12 +191,15 @@ TEST_CASE("reassert happens at most once per advert interval", "[vrrp][machine]"
          });
 }
 
-TEST_CASE("a master answers a priority-0 advert at once", "[vrrp][machine]") {
+TEST_CASE("a master answers a priority-0 advert at once, once per advert interval", "[vrrp][machine]") {
   state_machine m(defaults());
   run(m, {
              {0, start{}, "init->backup startup", 3'609'375},
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
              {4'000'000, heard(peer_low, 0), "master priority_zero_advert: send_advert(priority=100)", 5'000'000},
+             {4'100'000, heard(peer_low, 0), "master priority_zero_advert", 5'000'000},
+             {4'999'999, heard(peer_low, 0), "master priority_zero_advert", 5'000'000},
+             {5'000'000, heard(peer_low, 0), "master priority_zero_advert: send_advert(priority=100)", 6'000'000},
          });
 }
 
