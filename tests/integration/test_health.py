@@ -224,6 +224,20 @@ class HealthTest(unittest.TestCase):
         self.assertGreaterEqual(closed[-1] - closed[0], 0.8, f"not spread: {closed}")
         self.assertLess(closed[-1] - down_at, 4.5)
 
+    def test_slow_start_ramps_a_returning_server_not_one_at_start(self):
+        servers = [self.apiserver(f"r{i}") for i in (1, 2)]
+        port = free_port()
+        cfg = config(port, [(s.name, s.address) for s in servers], ca=self.certs.ca.cert,
+                     backend_extra="    slow_start: 2s")
+        with Cplb(cfg, wait_ports=[port]) as cplb:
+            for s in servers:
+                cplb.wait_log(rf'msg="server up" backend=be server={s.name}\b')
+            self.assertNotIn('msg="slow start"', cplb.log_text(), "servers ramped at cplb's own start")
+            servers[1].set_readiness("hang")
+            cplb.wait_log(r'msg="server down" backend=be server=r2', timeout=5)
+            servers[1].set_readiness("ok")
+            cplb.wait_log(r'msg="slow start" backend=be server=r2 window=2s', timeout=5)
+
     def test_a_not_ready_server_keeps_its_sessions_for_not_ready_grace_then_drains(self):
         _, socks, not_ready_at = self._policy_run(
             "drain", "    drain: {grace: 0s, spread: 500ms, not_ready_grace: 2s}", readiness="500",

@@ -237,3 +237,28 @@ TEST_CASE("checker prepare names every backend whose files cannot be loaded") {
   CHECK_THAT(problems[0], Catch::Contains("backend cp: health_check: bearer_token_file"));
   CHECK_THAT(problems[1], Catch::Contains("backend etcd: health_check: tls.ca_file"));
 }
+
+TEST_CASE("checker confirms a result that disagrees with the state after fast_interval") {
+  boost::asio::io_context io;
+  auto ok = std::make_unique<test_server>(io, plain_http());
+  std::vector<std::pair<bool, clock_type::time_point>> results;  // passed, when
+  checker c(io, checker_observer{{}, [&](const cplb::backend::backend&, cplb::backend::server&,
+                                         const probe_result& r) {
+                                   results.emplace_back(r.passed, clock_type::now());
+                                 }});
+  auto cfg = one_backend({{"a", ok->address()}}, 1s, 500ms, 1, 3);
+  cfg.backends[0].health_check.fast_interval = 50ms;
+  const auto set = cplb::backend::backend_set::build(cfg, nullptr, 1);
+  const auto a = set->all()[0]->servers()[0];
+  apply(c, set);
+  run_until(io, [&] { return a->up(); });
+  ok.reset();  // the port now refuses: every probe fails
+  run_until(io, [&] { return a->state() == server_state::down; });
+  // The first failure came after a whole interval; the two that confirmed it, fast_interval
+  // apart (not 1 s): fall 3 took one interval and two short pauses.
+  REQUIRE(results.size() >= 4);
+  const auto n = results.size();
+  CHECK_FALSE(results[n - 3].first);
+  CHECK(results[n - 1].second - results[n - 3].second < 500ms);
+  CHECK(results[n - 3].second - results[n - 4].second > 800ms);
+}
