@@ -20,12 +20,9 @@ std::variant<std::vector<node>, error> parse(const source_file& file) {
     return open.empty() ? top : open.back()->children;
   };
   const std::string label = file_label(file.path);
-  std::size_t start = 0;
-  for (int line = 1; start <= file.text.size(); ++line) {
-    std::size_t end = file.text.find('\n', start);
-    if (end == std::string::npos) end = file.text.size();
-    const std::string_view text(file.text.data() + start, end - start);
-    start = end + 1;
+  const auto lines = split_lines(file.text);
+  for (int line = 1; line <= static_cast<int>(lines.size()); ++line) {
+    const std::string_view text = lines[static_cast<std::size_t>(line - 1)];
 
     std::string why;
     const auto words = split_words(text, keepalived_words, why);

@@ -15,6 +15,9 @@ struct word_rules {
   bool braces_are_words;            ///< `{` and `}` are words of their own (keepalived)
 };
 
+/// The lines of `text`, without their newlines (a trailing newline ends an empty last line).
+std::vector<std::string_view> split_lines(std::string_view text);
+
 /// The words of `line`; nullopt with `why` set on an unterminated quote or a `${VARIABLE}`,
 /// which neither tool would read as its value here: the file is a template to fill in first.
 std::optional<std::vector<std::string>> split_words(std::string_view line, const word_rules& rules,
