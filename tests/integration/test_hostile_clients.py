@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import Cplb, FakeApiserver, free_port, http_get, wait_until
+from harness import Cplb, FakeApiserver, http_get, stable_port, wait_until
 
 
 def config(port, admin, server, extra=""):
@@ -44,8 +44,10 @@ def version_from(port, source="127.0.0.1"):
 
 
 class HostileClientsTest(unittest.TestCase):
+    # Ports below the ephemeral range: these tests open hundreds of client connections, whose
+    # ephemeral ports could otherwise take a port picked for cplb before it binds it.
     def setUp(self):
-        self.port, self.admin = free_port(), free_port()
+        self.port, self.admin = stable_port(), stable_port()
         self.server = self.enterContext(FakeApiserver(name="s1"))
 
     def test_silent_connections_cost_no_apiserver_connection_and_are_closed(self):
@@ -99,7 +101,7 @@ class DescriptorsTest(unittest.TestCase):
     """Under `ulimit -n 256` (prlimit): the headroom is sized from the config, not fixed."""
 
     def test_256_descriptors_serve_at_least_100_sessions_and_recover_after_saturation(self):
-        port, admin = free_port(), free_port()
+        port, admin = stable_port(), stable_port()
         server = self.enterContext(FakeApiserver(name="s1"))
         cfg = config(port, admin, server.address)
         cplb = self.enterContext(Cplb(cfg, wait_ports=[port], command_prefix=["prlimit", "--nofile=256:256", "--"]))
