@@ -53,7 +53,7 @@ void decode_vrrp_instance(reader& r, const YAML::Node& node, const YAML::Mark& a
   map_view m(
       r, node, at, path,
       {"name", "interface", "virtual_router_id", "priority", "advert_interval", "version",
-       "preempt", "unicast_peers", "virtual_ips", "track_backends", "track_penalty", "garp"});
+       "preempt", "unicast_peers", "unicast_ttl_check", "virtual_ips", "track_backends", "track_penalty", "garp"});
   if (!m.ok()) return;
   if (m.require("name")) m.read("name", name_text(), out.name);
   if (m.require("interface") && m.read("interface", any_text(), out.interface) &&
@@ -75,6 +75,7 @@ void decode_vrrp_instance(reader& r, const YAML::Node& node, const YAML::Mark& a
 
   read_list(m, "unicast_peers", ipv4_address(), out.unicast_peers);
   check_unicast(m, "unicast_peers", out.unicast_peers);
+  m.read("unicast_ttl_check", boolean(), out.unicast_ttl_check);
 
   if (m.require("virtual_ips")) {
     read_list(m, "virtual_ips", ipv4_prefix(), out.virtual_ips);

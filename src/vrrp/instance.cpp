@@ -327,8 +327,11 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
   if (ifindex != 0 && ifindex != interface_.index) return drop("wrong_interface", 0);
   const auto ip = parse_ipv4_packet(bytes);
   if (!ip.ok()) return drop(to_string(ip.error), 0);
-  // RFC 5798 5.1.1.3; keepalived does not check it for unicast, and neither do we.
-  if (multicast_ && ip.value.ttl != required_ttl) return drop("bad_ttl", ip.value.source);
+  // RFC 5798 5.1.1.3: TTL 255 proves the sender is on the link. keepalived skips the check for
+  // unicast, where peers may be routed; cplb keeps it unless unicast_ttl_check is off, so that
+  // an off-link host cannot forge a peer's source address.
+  if ((multicast_ || cfg_.unicast_ttl_check) && ip.value.ttl != required_ttl)
+    return drop("bad_ttl", ip.value.source);
   // In unicast mode only the listed peers speak for this router. A stranger's advert (any host
   // that can send IP protocol 112, a pod with CAP_NET_RAW) is dropped before it touches any
   // state or timer, so forgeries cannot take the VIP or keep a master silent.

@@ -2,7 +2,9 @@
 connection and is closed after first_data_timeout; one address cannot hold more than
 max_connections_per_source sessions; a legitimate client is served meanwhile."""
 
+import os
 import re
+import signal
 import socket
 import time
 import unittest
@@ -49,6 +51,16 @@ class HostileClientsTest(unittest.TestCase):
     def setUp(self):
         self.port, self.admin = stable_port(), stable_port()
         self.server = self.enterContext(FakeApiserver(name="s1"))
+
+    def test_sigpipe_does_not_end_the_process(self):
+        # A library's write to a closed peer raises SIGPIPE; the process must outlive it.
+        cplb = self.enterContext(Cplb(config(self.port, self.admin, self.server.address), wait_ports=[self.port]))
+        cplb.wait_log(r'msg="server up"')
+        for _ in range(3):
+            os.kill(cplb.pid, signal.SIGPIPE)
+        time.sleep(0.2)
+        self.assertIsNone(cplb.process.poll(), cplb.log_text())
+        self.assertIn(b"s1", version_from(self.port))
 
     def test_silent_connections_cost_no_apiserver_connection_and_are_closed(self):
         cplb = self.enterContext(Cplb(config(self.port, self.admin, self.server.address,

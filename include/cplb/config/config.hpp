@@ -155,6 +155,7 @@ struct vrrp_instance_config {
   unsigned version = 3;                ///< 2 or 3
   bool preempt = true;
   std::vector<std::uint32_t> unicast_peers;  ///< IPv4, host byte order; empty = multicast
+  bool unicast_ttl_check = true;       ///< unicast adverts must arrive with TTL 255 (on-link)
   std::vector<ipv4_cidr> virtual_ips;
   std::vector<std::string> track_backends;
   unsigned track_penalty = 50;

@@ -92,6 +92,7 @@ vrrp_instances: [{name: VI_1, interface: eth0, virtual_router_id: 51, virtual_ip
   CHECK(v.version == 3);
   CHECK(v.preempt);
   CHECK(v.unicast_peers.empty());
+  CHECK(v.unicast_ttl_check);
   CHECK(v.track_backends.empty());
   CHECK(v.track_penalty == 50);
   CHECK(v.garp == garp_config{5, 200ms, 0s});
@@ -189,6 +190,7 @@ vrrp_instances:
     version: 3
     preempt: false
     unicast_peers: [10.0.0.22, 10.0.0.23]
+    unicast_ttl_check: false
     virtual_ips: [10.0.0.100/24, 192.168.1.1/32]
     track_backends: [control-plane, etcd]
     track_penalty: 0
@@ -255,6 +257,7 @@ vrrp_instances:
   CHECK(v.version == 3);
   CHECK_FALSE(v.preempt);
   CHECK(v.unicast_peers == std::vector<std::uint32_t>{0x0a000016, 0x0a000017});
+  CHECK_FALSE(v.unicast_ttl_check);
   CHECK(v.virtual_ips == std::vector<ipv4_cidr>{{0x0a000064, 24, "10.0.0.100/24"},
                                                 {0xc0a80101, 32, "192.168.1.1/32"}});
   CHECK(v.track_backends == std::vector<std::string>{"control-plane", "etcd"});
