@@ -4,7 +4,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,16 +12,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cstring>
 #include <optional>
 #include <utility>
 
 #include "cplb/core/asio_endpoint.hpp"
+#include "cplb/health/response_check.hpp"
 
 namespace cplb::health {
 namespace {
@@ -185,8 +182,7 @@ class session final : public probe, public std::enable_shared_from_this<session>
     if (ec) return fail_io("request", ec);
     step_ = "response";
     parser_.emplace();
-    parser_->header_limit(max_response_header);
-    parser_->body_limit(max_response_body);
+    limit_response(*parser_);
     // The header first: Beast 1.74 loses a Content-Length over body_limit in the eager parsing of
     // http::async_read, not in that of async_read_header.
     with_stream([&](auto& stream) {
@@ -210,27 +206,17 @@ class session final : public probe, public std::enable_shared_from_this<session>
     if (timed_out_) return fail_timeout();
     if (ec) return fail_io("response", ec);
     response_read_ = true;
-    const unsigned status = parser_->get().result_int();
-    const auto& expected = spec_->expect_status;
-    if (std::find(expected.begin(), expected.end(), status) == expected.end())
-      return fail(down_reason::http_status, std::to_string(status));
+    auto verdict = judge_status(parser_->get().result_int(), spec_->expect_status);
+    if (!verdict.passed()) return fail(verdict.reason, std::move(verdict.detail));
     pass();
   }
 
   /// The verdict on a failed read or write of `what` (`request`, `response`).
   void fail_io(const char* what, const error_code& ec) {
-    if (ec == http::error::body_limit || ec == http::error::header_limit ||
-        ec == http::error::buffer_overflow)
-      return fail(down_reason::response_too_large,
-                  "response over " + std::to_string(max_response_body / 1024) + " KiB");
+    if (auto verdict = judge_io_error(what, ec))
+      return fail(verdict->reason, std::move(verdict->detail));
     if (ec.category() == asio::error::get_ssl_category())
       return fail(down_reason::tls_handshake, tls_error_text(ec));
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-        ec == asio::error::eof || ec == ssl::error::stream_truncated)
-      return fail(down_reason::protocol_error,
-                  std::string("connection closed before the ") + what + " was complete");
-    if (ec.category() == http::make_error_code(http::error::bad_version).category())
-      return fail(down_reason::protocol_error, std::string(what) + ": " + ec.message());
     fail(down_reason::connect_failed, std::string(what) + ": " + ec.message());
   }
 
@@ -284,7 +270,7 @@ class session final : public probe, public std::enable_shared_from_this<session>
   asio::steady_timer deadline_;
   boost::beast::flat_buffer buffer_;
   http::request<http::empty_body> request_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<response_parser> parser_;
   std::chrono::steady_clock::time_point started_;
   const char* step_ = "connect";  ///< what a timeout interrupted
   probe_result result_;
