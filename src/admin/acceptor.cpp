@@ -1,5 +1,8 @@
 #include "acceptor.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include "connection.hpp"
@@ -40,6 +43,19 @@ std::shared_ptr<acceptor> acceptor::open(asio::io_context& io, const socket_addr
   l->socket_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return failed("listen");
   return l;
+}
+
+std::shared_ptr<acceptor> acceptor::adopt(asio::io_context& io, int fd, std::shared_ptr<shared_state> state,
+                                          error_code& ec) {
+  sockaddr_storage local{};
+  socklen_t size = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) != 0) {
+    ec.assign(errno, boost::system::system_category());
+    return nullptr;
+  }
+  auto l = std::make_shared<acceptor>(io, std::move(state));
+  l->socket_.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  return ec ? nullptr : l;
 }
 
 void acceptor::start() { accept(); }

@@ -21,6 +21,11 @@ class acceptor : public std::enable_shared_from_this<acceptor> {
                                         std::shared_ptr<shared_state> state,
                                         boost::system::error_code& ec, std::string& error);
 
+  /// Serves from `fd`, a listening socket handed over by the previous process (binary upgrade);
+  /// null with `ec` when it is not one.
+  static std::shared_ptr<acceptor> adopt(boost::asio::io_context& io, int fd,
+                                         std::shared_ptr<shared_state> state, boost::system::error_code& ec);
+
   /// Use open().
   acceptor(boost::asio::io_context& io, std::shared_ptr<shared_state> state);
 
@@ -30,6 +35,8 @@ class acceptor : public std::enable_shared_from_this<acceptor> {
   void close();
   /// The address bound.
   socket_address local_address() const;
+  /// The listening descriptor (still owned by the acceptor).
+  int native_handle() { return socket_.native_handle(); }
 
  private:
   void accept();

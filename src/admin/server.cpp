@@ -1,6 +1,9 @@
 #include "cplb/admin/server.hpp"
 
+#include <fcntl.h>
+
 #include <stdexcept>
+#include <utility>
 
 #include "acceptor.hpp"
 #include "cplb/core/log.hpp"
@@ -18,6 +21,12 @@ class server::impl {
   /// Opens an acceptor on `address`; null with `ec` and `error` on failure.
   std::shared_ptr<acceptor> open(const socket_address& address, boost::system::error_code& ec,
                                  std::string& error) const {
+    if (inherited_fd_ >= 0 && address == inherited_address_) {
+      auto a = acceptor::adopt(io_, std::exchange(inherited_fd_, -1), state_, ec);
+      if (a) return a;
+      error = "adopt the previous process's socket: " + ec.message();
+      return nullptr;
+    }
     return acceptor::open(io_, address, state_, ec, error);
   }
 
@@ -33,6 +42,8 @@ class server::impl {
   socket_address address_;               ///< as configured (port 0 stays 0)
   std::shared_ptr<shared_state> state_;
   std::shared_ptr<acceptor> acceptor_;   ///< null while stopped
+  socket_address inherited_address_;
+  mutable int inherited_fd_ = -1;        ///< handed over, until the first bind of its address
 };
 
 server::server(boost::asio::io_context& io, const socket_address& listen, handlers h, limits l)
@@ -48,6 +59,15 @@ void server::start() {
     throw std::runtime_error("cannot listen on " + impl_->address_.to_string() +
                              " for the admin HTTP server: " + error);
   impl_->switch_to(std::move(a), impl_->address_);
+}
+
+int server::listening_fd() const {
+  return impl_->acceptor_ ? ::fcntl(impl_->acceptor_->native_handle(), F_DUPFD_CLOEXEC, 0) : -1;
+}
+
+void server::inherit_listener(const socket_address& address, int fd) {
+  impl_->inherited_address_ = address;
+  impl_->inherited_fd_ = fd;
 }
 
 void server::stop() {

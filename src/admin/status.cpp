@@ -75,6 +75,8 @@ void write_backend(json_writer& w, const backend::backend& b) {
 std::string status_json(const status_input& in) {
   json_writer w;
   w.begin_object()
+      .key("pid").number(in.pid)
+      .key("started_at").string(iso8601(in.started_at))
       .key("config").begin_object()
           .key("file").string(in.config_file)
           .key("loaded_at").string(iso8601(in.loaded_at))

@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <set>
@@ -13,6 +15,7 @@
 #include "cplb/config/load.hpp"
 #include "cplb/core/log.hpp"
 #include "systemd_notify.hpp"
+#include "upgrade_attempt.hpp"
 
 namespace cplb::app {
 
@@ -27,8 +30,13 @@ unsigned worker_count(unsigned configured) {
 
 }  // namespace
 
-daemon::daemon(const options& opts, config::config cfg)
-    : options_(opts), config_(std::move(cfg)), workers_(worker_count(config_.global.workers)) {}
+daemon::daemon(const options& opts, config::config cfg, command_line cmd,
+               std::unique_ptr<upgrade_channel> takeover)
+    : options_(opts),
+      command_(std::move(cmd)),
+      takeover_(std::move(takeover)),
+      config_(std::move(cfg)),
+      workers_(worker_count(config_.global.workers)) {}
 
 daemon::~daemon() = default;
 
@@ -37,6 +45,10 @@ int daemon::run() {
     start();
   } catch (const std::exception& e) {
     log::error("cannot start", {{"error", e.what()}});
+    if (takeover_) {
+      std::string ignored;
+      takeover_->send(upgrade_message::refused, encode_text(e.what()), {}, std::chrono::seconds(1), ignored);
+    }
     if (admin_) admin_->stop();
     if (proxy_) proxy_->stop();
     return exit_runtime_failure;
@@ -53,6 +65,7 @@ int daemon::run() {
 }
 
 void daemon::start() {
+  if (takeover_) receive_takeover_state();  // sets workers_ to the old process's count
   proxy_ = std::make_unique<proxy::proxy>(
       workers_, config_.global.max_connections,
       [this](const backend::server_ptr& server, backend::down_reason why) {
@@ -85,8 +98,15 @@ void daemon::start() {
           },
           [this] { return liveness_->verdict(); },
           [this] {
-            return admin::status_json({generation_.get(), metrics_.vrrp(), config_.file, loaded_at_});
+            return admin::status_json(
+                {generation_.get(), metrics_.vrrp(), config_.file, loaded_at_, ::getpid(), started_at_});
           }});
+
+  if (takeover_) {
+    proxy_->inherit_listeners(std::move(inherited_->listeners));
+    admin_->inherit_listener(inherited_->admin_address, std::exchange(inherited_->admin_fd, -1));
+    checker_->inherit(std::move(inherited_->health));
+  }
 
   std::vector<std::string> problems;
   auto plan = prepare(config_, problems);
@@ -101,7 +121,9 @@ void daemon::start() {
   signals_.add(SIGHUP);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
+  signals_.add(SIGUSR2);
   wait_signals();
+  if (takeover_) finish_takeover();
   systemd::ready();  // the frontends' and admin's sockets listen, and the workers run
 }
 
@@ -113,11 +135,17 @@ void daemon::reload_failed() {
 void daemon::wait_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    if (signo == SIGHUP && !stopping_) {
+    if (signo == SIGHUP && upgrade_) {
+      upgrade_->reload_requested = true;  // applied by whichever process serves afterwards
+      log::info("reload deferred until the upgrade ends");
+    } else if (signo == SIGHUP && !stopping_) {
       systemd::reloading();
       reload();
       systemd::ready();
+    } else if (signo == SIGUSR2) {
+      begin_upgrade();
     } else if (signo != SIGHUP) {
+      if (upgrade_) upgrade_failed("cplb is stopping");
       begin_shutdown();
     }
     if (!stopping_) wait_signals();
@@ -245,7 +273,8 @@ std::unique_ptr<vrrp::group> daemon::make_vrrp_group() {
                                             vrrp::cause why) {
         log::info("vrrp transition", {{"instance", instance}, {"from", vrrp::to_string(from)},
                                       {"to", vrrp::to_string(to)}, {"cause", vrrp::to_string(why)}});
-        metrics_.on_vrrp_transition(instance, to);
+        // Resuming a handed-over master is no change of state: not counted as one.
+        if (why != vrrp::cause::inherited) metrics_.on_vrrp_transition(instance, to);
         publish_vrrp_status();
       },
       [this](const std::string& instance, const char* reason) { metrics_.on_vrrp_drop(instance, reason); }});

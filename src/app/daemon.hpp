@@ -23,8 +23,13 @@
 #include "rebalancer.hpp"
 #include "server_down_policy.hpp"
 #include "slow_starter.hpp"
+#include "successor.hpp"
+#include "upgrade_channel.hpp"
+#include "upgrade_messages.hpp"
 
 namespace cplb::app {
+
+struct upgrade_attempt;
 
 /// Exit codes of the contract.
 enum exit_code : int { exit_ok = 0, exit_bad_config = 1, exit_runtime_failure = 2 };
@@ -34,8 +39,11 @@ enum exit_code : int { exit_ok = 0, exit_bad_config = 1, exit_runtime_failure = 
 /// builds a generation_plan touching nothing live, `commit` swaps it in (see docs/design.md).
 class daemon {
  public:
-  /// Takes a validated config loaded from `opts.config_file`.
-  daemon(const options& opts, config::config cfg);
+  /// Takes a validated config loaded from `opts.config_file`, and how the process was started
+  /// (to start its successor on SIGUSR2). With `takeover`, the channel to the process it takes
+  /// over from (it was started by that one's SIGUSR2).
+  daemon(const options& opts, config::config cfg, command_line cmd,
+         std::unique_ptr<upgrade_channel> takeover = nullptr);
   ~daemon();
 
   /// Starts everything and runs the control thread until a graceful stop; returns the exit code.
@@ -58,6 +66,27 @@ class daemon {
   /// Records a rejected reload (log and metric).
   void reload_failed();
 
+  // Binary upgrade, the old process's side (upgrade.cpp): SIGUSR2 starts the successor, which
+  // says hello; we send the state; it says ready; we stop accepting and send the sessions; it
+  // confirms and we exit. Any failure takes everything back (see docs/design.md).
+  void begin_upgrade();
+  /// Waits (on the control thread) up to `limit` for the successor's next message.
+  void await_successor(std::chrono::milliseconds limit, void (daemon::*next)(upgrade_frame&));
+  void on_successor_hello(upgrade_frame& frame);
+  void on_successor_ready(upgrade_frame& frame);
+  void on_successor_confirmed(upgrade_frame& frame);
+  /// Sends the sessions in batches, then the end; false with `error` when the successor is gone.
+  bool send_sessions(std::string& error);
+  /// Ends the successor and takes back whatever was handed over; logs `why` once.
+  void upgrade_failed(const std::string& why);
+  void exit_after_upgrade();
+
+  // Binary upgrade, the new process's side (takeover.cpp).
+  /// Before anything starts: says hello and receives the listening sockets, health and counters.
+  void receive_takeover_state();
+  /// Once serving on them: takes the sessions and the VRRP state, then confirms.
+  void finish_takeover();
+
   void on_transition(const backend::backend& b, const backend::server_ptr& s, backend::server_state from,
                      backend::server_state to);
   void note_all_down(const backend::backend& b);
@@ -73,6 +102,13 @@ class daemon {
   void update_vrrp_tracking();
 
   options options_;
+  command_line command_;
+  std::unique_ptr<upgrade_channel> takeover_;  ///< new process: until the hand-over is done
+  std::unique_ptr<upgrade_attempt> upgrade_;   ///< old process: while one is in progress
+  std::optional<handed_state> inherited_;      ///< new process: what the old one sent first
+  /// New process: the VRRP instances start only once the old one has handed theirs over.
+  std::unique_ptr<vrrp::group> held_vrrp_group_;
+  vrrp::group::plan_ptr held_vrrp_plan_;
   config::config config_;       ///< the committed config (at first: the one to start with)
   bool started_ = false;        ///< a generation has been committed
   boost::asio::io_context control_{1};
@@ -81,6 +117,7 @@ class daemon {
   metrics::exporter metrics_;
   std::unique_ptr<admin::server> admin_;
   std::chrono::system_clock::time_point loaded_at_;  ///< when the running config was loaded
+  const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   std::unique_ptr<proxy::proxy> proxy_;
   std::unique_ptr<health::checker> checker_;
   std::unique_ptr<server_down_policy> down_policy_;

@@ -74,9 +74,15 @@ void daemon::commit(generation_plan plan) noexcept {
   else metrics_.on_config_loaded(loaded_at_);
   // 6. Admin: the new address, if it changed.
   admin_->commit_rebind(std::move(plan.admin));
-  // 7. VRRP last: a VIP is taken only once the listeners behind it exist.
-  if (plan.new_vrrp_group) vrrp_ = std::move(plan.new_vrrp_group);
-  if (plan.vrrp) vrrp_->commit(std::move(plan.vrrp));
+  // 7. VRRP last: a VIP is taken only once the listeners behind it exist. Taking over from an
+  // old process, only once that one has stopped its instances (finish_takeover).
+  if (takeover_) {
+    held_vrrp_group_ = std::move(plan.new_vrrp_group);
+    held_vrrp_plan_ = std::move(plan.vrrp);
+  } else {
+    if (plan.new_vrrp_group) vrrp_ = std::move(plan.new_vrrp_group);
+    if (plan.vrrp) vrrp_->commit(std::move(plan.vrrp));
+  }
   update_vrrp_tracking();
   publish_vrrp_status();
 

@@ -1,5 +1,10 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,6 +14,8 @@
 #include "cplb/core/log.hpp"
 #include "daemon.hpp"
 #include "subcommands.hpp"
+#include "successor.hpp"
+#include "upgrade_channel.hpp"
 
 #ifndef CPLB_VERSION
 #define CPLB_VERSION "0.0.0"
@@ -34,6 +41,14 @@ int main(int argc, char** argv) {
   if (opts->what == app::command::status) return app::run_status(*opts);
   log::set_level(opts->log_level);
 
+  // Started by an old cplb's SIGUSR2: the channel to take over from it. Not passed on again.
+  std::unique_ptr<app::upgrade_channel> takeover;
+  if (const char* fd = std::getenv(app::upgrade_fd_variable)) {
+    takeover = std::make_unique<app::upgrade_channel>(std::atoi(fd));
+    ::fcntl(takeover->fd(), F_SETFD, FD_CLOEXEC);
+    ::unsetenv(app::upgrade_fd_variable);
+  }
+
   auto loaded = config::load_file(opts->config_file);
   if (auto* problems = std::get_if<std::vector<config::problem>>(&loaded)) {
     for (const auto& p : *problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
@@ -49,6 +64,7 @@ int main(int argc, char** argv) {
   // Every send says MSG_NOSIGNAL, but a library's write to a closed peer must not kill the
   // process either.
   std::signal(SIGPIPE, SIG_IGN);
-  app::daemon d(*opts, std::get<config::config>(std::move(loaded)));
+  app::daemon d(*opts, std::get<config::config>(std::move(loaded)),
+                app::command_line::of_this_process(argc, argv), std::move(takeover));
   return d.run();
 }

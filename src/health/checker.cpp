@@ -58,6 +58,7 @@ class checker::impl {
           s->tracker.set_thresholds(hc.rise, hc.fall);
         } else {
           s = std::make_shared<slot>(io_, server, hc);
+          resume(*s, b->name());
           added.push_back(s);
         }
         s->owner = b;
@@ -67,8 +68,20 @@ class checker::impl {
     }
     for (auto& [server, s] : slots_) halt(*s);
     slots_ = std::move(next);
+    inherited_.clear();  // only the first commit resumes
     for (const auto& s : added) run_probe(s);
   }
+
+  std::vector<handed_health> hand_over() const {
+    std::vector<handed_health> out;
+    for (const auto& [server, s] : slots_)
+      out.push_back({s->owner->name(), server->name(), server->address().to_string(), server->state(),
+                     server->reason(), server->reason_detail(), s->tracker.passes(), s->tracker.failures(),
+                     server->reachable()});
+    return out;
+  }
+
+  void inherit(std::vector<handed_health> states) { inherited_ = std::move(states); }
 
   void report_connect_failure(const backend::server_ptr& server, down_reason reason,
                               const std::string& detail) {
@@ -85,6 +98,19 @@ class checker::impl {
   }
 
  private:
+  /// Gives a new slot the health the previous process knew its server by, if it did.
+  void resume(slot& s, const std::string& backend_name) {
+    backend::server& server = *s.server;
+    for (const auto& h : inherited_) {
+      if (h.backend != backend_name || h.server != server.name() || h.address != server.address().to_string())
+        continue;
+      s.tracker.resume(h.state, h.passes, h.failures);
+      server.set_state(h.state, h.reason, h.detail);
+      server.set_reachable(h.reachable);
+      return;
+    }
+  }
+
   /// Stops a slot's timer and probe; their handlers then do nothing.
   static void halt(slot& s) {
     s.stopped = true;
@@ -176,6 +202,7 @@ class checker::impl {
   checker_observer observer_;
   std::mt19937_64 random_;
   std::unordered_map<const backend::server*, slot_ptr> slots_;
+  std::vector<handed_health> inherited_;  ///< until the first commit
 };
 
 checker::checker(asio::io_context& io, checker_observer observer)
@@ -207,6 +234,10 @@ void checker::report_connect_failure(const backend::server_ptr& server, down_rea
                                      const std::string& detail) {
   impl_->report_connect_failure(server, reason, detail);
 }
+
+std::vector<handed_health> checker::hand_over() const { return impl_->hand_over(); }
+
+void checker::inherit(std::vector<handed_health> states) { impl_->inherit(std::move(states)); }
 
 void checker::stop() { impl_->stop(); }
 

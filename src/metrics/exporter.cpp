@@ -10,6 +10,7 @@
 #include <iterator>
 #include <map>
 
+#include "counter_baseline.hpp"
 #include "snapshot_collector.hpp"
 
 namespace cplb::metrics {
@@ -64,11 +65,22 @@ struct exporter::impl {
           .Help("When the configuration was last loaded successfully, in Unix seconds")
           .Register(registry)
           .Add({});
+  prometheus::Family<prometheus::Counter>& upgrades =
+      prometheus::BuildCounter()
+          .Name("cplb_upgrades_total")
+          .Help("Binary upgrades (SIGUSR2), by result: success counted by the new process, "
+                "failure by the old")
+          .Register(registry);
+  prometheus::Counter& upgrade_success = upgrades.Add({{"result", "success"}});
+  prometheus::Counter& upgrade_failure = upgrades.Add({{"result", "failure"}});
 
   std::map<server_key, probe_series> servers;
   std::vector<std::string> vrrp_instances;
   snapshot_collector snapshot;
+  counter_baseline inherited;
 
+  /// Every family with a sample, sorted by name, the inherited counts added.
+  std::vector<prometheus::MetricFamily> collect() const;
   /// Creates the health series of the servers of `gen` and removes those of servers gone.
   void track_servers(const generation::snapshot* gen);
   /// Creates the transition series of `instances` and removes those of instances gone.
@@ -104,6 +116,17 @@ void exporter::impl::track_servers(const generation::snapshot* gen) {
     probes.Remove(gone.failure);
   }
   servers = std::move(next);
+}
+
+std::vector<prometheus::MetricFamily> exporter::impl::collect() const {
+  auto families = registry.Collect();
+  auto live = snapshot.Collect();
+  std::move(live.begin(), live.end(), std::back_inserter(families));
+  std::erase_if(families, [](const prometheus::MetricFamily& f) { return f.metric.empty(); });
+  std::sort(families.begin(), families.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  inherited.add_to(families);
+  return families;
 }
 
 void exporter::impl::track_vrrp(const std::vector<vrrp_status>& instances) {
@@ -171,14 +194,16 @@ void exporter::on_reload(bool ok, std::chrono::system_clock::time_point when) {
   on_config_loaded(when);
 }
 
-std::string exporter::serialize() const {
-  auto families = impl_->registry.Collect();
-  auto snapshot = impl_->snapshot.Collect();
-  std::move(snapshot.begin(), snapshot.end(), std::back_inserter(families));
-  std::erase_if(families, [](const prometheus::MetricFamily& f) { return f.metric.empty(); });
-  std::sort(families.begin(), families.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  return prometheus::TextSerializer().Serialize(families);
+void exporter::on_upgrade(bool ok) {
+  (ok ? impl_->upgrade_success : impl_->upgrade_failure).Increment();
 }
+
+std::string exporter::serialize() const {
+  return prometheus::TextSerializer().Serialize(impl_->collect());
+}
+
+std::string exporter::counters_state() const { return cumulative_samples(impl_->collect()); }
+
+void exporter::inherit_counters(const std::string& state) { impl_->inherited.assign(state); }
 
 }  // namespace cplb::metrics

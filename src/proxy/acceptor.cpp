@@ -35,7 +35,10 @@ acceptor::~acceptor() {
   auto& loop = owner_.loop();
   if (resume_queued_) loop.forget(*this);
   loop.cancel(pause_timer_);
-  ::close(fd_);  // which also takes it out of the loop's epoll set
+  // Out of the epoll set first: closing does not take it out while a copy is open elsewhere (an
+  // upgrade's new process, or the copies kept to take it back).
+  loop.unwatch(fd_);
+  ::close(fd_);
 }
 
 void acceptor::serve(generation::snapshot_ptr gen, const generation::frontend& frontend) {

@@ -1,5 +1,7 @@
 #include "client_activity.hpp"
 
+#include <algorithm>
+
 namespace cplb::proxy {
 
 namespace {
@@ -46,6 +48,31 @@ void client_activity::on_record(std::size_t size, bool request, time_point now, 
   last_request_ = now;
   window_start_ = now;
   window_bytes_ = 0;
+}
+
+handed_activity client_activity::save(time_point now) const {
+  handed_activity out;
+  out.since_request_ns = std::chrono::nanoseconds(now - last_request_).count();
+  out.window_age_ns = std::chrono::nanoseconds(now - window_start_).count();
+  out.window_bytes = window_bytes_;
+  out.framing = static_cast<std::uint8_t>(framing_);
+  std::copy(std::begin(header_), std::end(header_), std::begin(out.header));
+  out.header_have = static_cast<std::uint8_t>(header_have_);
+  out.record_left = record_left_;
+  return out;
+}
+
+client_activity client_activity::restore(const handed_activity& saved, time_point now) {
+  client_activity a(now - std::chrono::nanoseconds(saved.since_request_ns));
+  a.window_start_ = now - std::chrono::nanoseconds(saved.window_age_ns);
+  a.window_bytes_ = saved.window_bytes;
+  // Another process's bytes: anything out of range resumes as if nothing had been seen yet.
+  a.framing_ = saved.framing <= static_cast<std::uint8_t>(framing::plain) ? static_cast<framing>(saved.framing)
+                                                                         : framing::unknown;
+  a.header_have_ = std::min<std::size_t>(saved.header_have, sizeof a.header_);
+  std::copy(std::begin(saved.header), std::end(saved.header), std::begin(a.header_));
+  a.record_left_ = saved.record_left;
+  return a;
 }
 
 }  // namespace cplb::proxy

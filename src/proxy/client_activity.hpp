@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <span>
 
+#include "cplb/proxy/handover.hpp"
+
 namespace cplb::proxy {
 
 /// When a session's client last sent a request, for rebalancing, which closes only sessions
@@ -33,6 +35,10 @@ class client_activity {
 
   /// The client sent `bytes` at `now`; `quiet` is the backend's rebalance.quiet.
   void on_bytes(std::span<const char> bytes, time_point now, std::chrono::nanoseconds quiet);
+
+  /// What it knows at `now`, to resume in another process (binary upgrade), and the resumption.
+  handed_activity save(time_point now) const;
+  static client_activity restore(const handed_activity& saved, time_point now);
 
   /// True when the client has sent no request for `quiet` by `now`.
   bool quiet_for(std::chrono::nanoseconds quiet, time_point now) const { return now - last_request_ >= quiet; }

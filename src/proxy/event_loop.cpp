@@ -135,6 +135,8 @@ bool event_loop::watch(int fd, loop_target& target, unsigned tag) {
   return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
+void event_loop::unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
 void event_loop::again(loop_target& target) { again_.push_back(&target); }
 
 void event_loop::forget(loop_target& target) {

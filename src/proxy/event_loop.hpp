@@ -72,6 +72,9 @@ class event_loop {
   /// Watches `fd` for input, output and peer shutdown until it is closed. `tag` (0 or 1) tells
   /// the target which of its descriptors is ready. False, with errno, on error.
   bool watch(int fd, loop_target& target, unsigned tag);
+  /// Stops watching `fd` while it stays open: epoll would report it for as long as any copy of
+  /// the descriptor is open, in this process or another (one handed over at an upgrade).
+  void unwatch(int fd);
 
   /// Gives `target` another turn after the events already pending (it stopped early to be fair).
   void again(loop_target& target);

@@ -1,6 +1,10 @@
 #include "cplb/proxy/proxy.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <iterator>
 
 #include <chrono>
 #include <condition_variable>
@@ -89,9 +93,19 @@ bool proxy::prepare(const generation::snapshot& next, prepared_listeners& out,
       plan.reapply_[f] = !same_session_options(old->config, frontend);
       continue;
     }
+    const handed_listener* inherited = nullptr;
+    for (const auto& l : inherited_)
+      if (l.address == frontend.listen) inherited = &l;
     // One SO_REUSEPORT socket per worker: the kernel spreads connections over them by address
     // hash, so long-lived sessions end up evenly spread even when the workers are idle.
     for (std::size_t w = 0; w < workers_.size(); ++w) {
+      if (inherited && w < inherited->fds.size()) {
+        plan.fds_[w][f] = ::fcntl(inherited->fds[w], F_DUPFD_CLOEXEC, 0);
+        if (plan.fds_[w][f] >= 0) {
+          apply_session_options(plan.fds_[w][f], frontend, false);
+          continue;
+        }
+      }
       plan.fds_[w][f] = open_listener(frontend.listen, frontend, error);
       if (plan.fds_[w][f] < 0) {
         error = "frontend " + frontend.name + ": " + error;
@@ -115,6 +129,8 @@ void proxy::commit(generation::snapshot_ptr next, prepared_listeners listeners) 
     });
   if (running_) applied->wait_for(std::chrono::seconds(1));
   current_ = std::move(next);
+  for (auto& l : std::exchange(inherited_, {}))
+    for (int fd : l.fds) ::close(fd);
 }
 
 void proxy::start() {
@@ -155,6 +171,78 @@ void proxy::stop_accepting() {
 void proxy::stop() {
   for (auto& w : workers_) w->post([wk = w.get()] { wk->shutdown(); });
   for (auto& w : workers_) w->join();
+}
+
+void proxy::on_every_worker(const std::function<void(worker&)>& work) const {
+  std::latch done(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (const auto& w : workers_)
+    w->post([wk = w.get(), &work, &done] {
+      work(*wk);
+      done.count_down();
+    });
+  done.wait();
+}
+
+std::vector<handed_listener> proxy::listeners() const {
+  std::vector<handed_listener> out;
+  std::mutex mutex;
+  std::vector<std::vector<std::pair<socket_address, int>>> per_worker(workers_.size());
+  on_every_worker([&](worker& w) {
+    auto sockets = w.listening_sockets();
+    for (auto& [address, fd] : sockets) fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    const std::lock_guard lock(mutex);
+    per_worker[w.slot()] = std::move(sockets);
+  });
+  for (const auto& sockets : per_worker)
+    for (const auto& [address, fd] : sockets) {
+      if (fd < 0) continue;
+      auto it = std::find_if(out.begin(), out.end(), [&](const handed_listener& l) { return l.address == address; });
+      if (it == out.end()) it = out.insert(out.end(), handed_listener{address, {}});
+      it->fds.push_back(fd);
+    }
+  return out;
+}
+
+void proxy::inherit_listeners(std::vector<handed_listener> listeners) { inherited_ = std::move(listeners); }
+
+std::vector<handed_session> proxy::hand_over_sessions() {
+  std::vector<handed_session> out;
+  std::mutex mutex;
+  on_every_worker([&](worker& w) {
+    std::vector<handed_session> mine;
+    w.hand_over_sessions(mine);
+    const std::lock_guard lock(mutex);
+    std::move(mine.begin(), mine.end(), std::back_inserter(out));
+  });
+  return out;
+}
+
+void proxy::adopt_sessions(std::vector<handed_session> sessions) {
+  // The previous process's workers come one after another: dealing them round spreads each
+  // worker's share evenly over ours.
+  std::vector<std::vector<handed_session>> shares(workers_.size());
+  for (std::size_t i = 0; i < sessions.size(); ++i) shares[i % shares.size()].push_back(std::move(sessions[i]));
+  for (std::size_t w = 0; w < workers_.size(); ++w)
+    workers_[w]->post([wk = workers_[w].get(), share = std::make_shared<std::vector<handed_session>>(
+                                                   std::move(shares[w]))] {
+      for (auto& h : *share) wk->adopt(std::move(h));
+    });
+}
+
+void proxy::resume_accepting(std::vector<handed_listener> listeners) {
+  prepared_listeners plan;
+  const auto n = current_->frontends.size();
+  plan.fds_.assign(workers_.size(), std::vector<int>(n, -1));
+  plan.reapply_.assign(n, false);
+  for (std::size_t f = 0; f < n; ++f)
+    for (auto& l : listeners)
+      if (l.address == current_->frontends[f].config.listen)
+        for (std::size_t w = 0; w < workers_.size() && w < l.fds.size(); ++w)
+          plan.fds_[w][f] = std::exchange(l.fds[w], -1);
+  for (auto& l : listeners)
+    for (int fd : l.fds)
+      if (fd >= 0) ::close(fd);
+  commit(current_, std::move(plan));
 }
 
 void proxy::ping_workers() {

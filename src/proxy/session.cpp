@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "cplb/core/log.hpp"
 #include "socket_options.hpp"
@@ -444,30 +446,123 @@ void session::continue_leaving() {
 
 void session::finish(end_reason why, bool reset_peers) {
   if (closing_) return;
-  closing_ = true;
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
   drop_backlog(upstream_pump_);
   drop_backlog(downstream_pump_);
   if (server_ && why == end_reason::rebalanced) add_owned(server_->counters(host_.slot()).rebalanced, 1);
-  release_server();
-  auto& counters = frontend_.stats->worker(host_.slot());
-  counters.count_end(why);
-  add_owned(counters.active, std::int64_t{-1});
-  if (source_counted_) frontend_.stats->sources().remove(client_key_);
-  // Ended now, not when freed after this turn: a connection accepted later in the same turn
-  // finds the slot free.
-  host_.session_ended(*this);
+  frontend_.stats->worker(host_.slot()).count_end(why);
   if (log::enabled(log::level::debug))
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", generation::to_string(why)}});
-  if (resume_queued_) host_.loop().forget(*this);
   // Closing takes both descriptors out of the loop's epoll set.
   close_fd(client_.fd, reset_peers);
   close_fd(upstream_.fd, reset_peers);
+  leave();
+}
+
+void session::leave() {
+  closing_ = true;
+  release_server();
+  add_owned(frontend_.stats->worker(host_.slot()).active, std::int64_t{-1});
+  if (source_counted_) frontend_.stats->sources().remove(client_key_);
+  // Ended now, not when freed after this turn: a connection accepted later in the same turn
+  // finds the slot free.
+  host_.session_ended(*this);
+  if (resume_queued_) host_.loop().forget(*this);
   host_.loop().cancel(timer_);
   host_.loop().retire(std::unique_ptr<loop_target>(this));
+}
+
+bool session::hand_over(handed_session& out) {
+  if (closing_ || leaving_) return false;
+  const auto now = host_.loop().now();
+  // Out of the epoll set before the descriptors leave: it would report them for as long as the
+  // next process holds its copies.
+  host_.loop().unwatch(client_.fd);
+  if (upstream_.fd >= 0) host_.loop().unwatch(upstream_.fd);
+  out.client_fd = std::exchange(client_.fd, -1);
+  out.upstream_fd = std::exchange(upstream_.fd, -1);
+  out.frontend = frontend_.config.name;
+  if (server_) {
+    out.server = server_->name();
+    out.server_address = server_->address().to_string();
+  }
+  const auto backlog_of = [](const pump& p) {
+    return p.backlog ? std::string(p.backlog.get() + p.backlog_offset, p.backlog_size) : std::string();
+  };
+  out.to_server = backlog_of(upstream_pump_);
+  out.to_client = backlog_of(downstream_pump_);
+  out.client_done = upstream_pump_.finished;
+  out.server_done = downstream_pump_.finished;
+  out.client_finished_first = client_finished_first_;
+  out.connecting = connecting_;
+  out.awaiting_first_bytes = awaiting_first_bytes_;
+  out.age_ns = std::chrono::nanoseconds(now - started_at_).count();
+  out.idle_ns = std::chrono::nanoseconds(now - last_activity_).count();
+  out.close_in_ns = close_deadline_set() && close_reason_ == end_reason::drained
+                        ? std::max<std::int64_t>(0, std::chrono::nanoseconds(close_deadline_ - now).count())
+                        : -1;
+  out.client_key = client_key_;
+  out.activity = client_activity_.save(now);
+  flush_counters(upstream_pump_);
+  flush_counters(downstream_pump_);
+  drop_backlog(upstream_pump_);
+  drop_backlog(downstream_pump_);
+  leave();
+  return true;
+}
+
+void session::restore_backlog(pump& p, const std::string& bytes) {
+  if (bytes.empty()) return;
+  p.backlog_size = static_cast<std::uint32_t>(bytes.size());
+  p.backlog_offset = 0;
+  p.backlog = std::make_unique_for_overwrite<char[]>(bytes.size());
+  std::memcpy(p.backlog.get(), bytes.data(), bytes.size());
+  host_.buffers().hold(p.backlog_size);
+}
+
+void session::resume(handed_session& handed, backend::server_ptr server, int index) {
+  using std::chrono::nanoseconds;
+  const auto now = host_.loop().now();
+  started_at_ = now - nanoseconds(handed.age_ns);
+  last_activity_ = now - nanoseconds(handed.idle_ns);
+  client_activity_ = client_activity::restore(handed.activity, now);
+  awaiting_first_bytes_ = handed.awaiting_first_bytes;
+  client_finished_first_ = handed.client_finished_first;
+  upstream_pump_.finished = handed.client_done;
+  downstream_pump_.finished = handed.server_done;
+  upstream_.fd = std::exchange(handed.upstream_fd, -1);
+  upstream_.writable = upstream_.fd >= 0;
+  if (server) {
+    server_ = std::move(server);
+    server_->session_opened();
+    counted_ = true;
+    tried_ = backend::server_mask{1} << index;
+    if (attempts_left_ > 0) --attempts_left_;
+  }
+  restore_backlog(upstream_pump_, handed.to_server);
+  restore_backlog(downstream_pump_, handed.to_client);
+  // Watching reports what is pending on each descriptor already, so no byte waits unseen.
+  if (!host_.loop().watch(client_.fd, *this, client_tag) ||
+      (upstream_.fd >= 0 && !host_.loop().watch(upstream_.fd, *this, upstream_tag))) {
+    log::warn("cannot watch a handed-over session", {{"error", std::strerror(errno)}});
+    return finish(end_reason::local_error, true);
+  }
+  if (awaiting_first_bytes_)
+    return host_.loop().schedule(timer_, started_at_ + frontend_.config.first_data_timeout);
+  if (upstream_.fd < 0) return connect_next();  // no upstream yet, and no longer waiting for bytes
+  if (handed.connecting) {
+    if (!server_) return finish(end_reason::connect_failed, true);
+    connecting_ = true;
+    upstream_.writable = false;
+    return host_.loop().schedule(timer_, now + frontend_.config.connect_timeout);
+  }
+  if (handed.close_in_ns >= 0) close_at(now + nanoseconds(handed.close_in_ns));
+  else if (!server_) close_at(now + frontend_.backend->config().drain.grace);  // its server is gone
+  host_.loop().schedule(timer_, pumping_deadline());
+  pump_both();
 }
 
 }  // namespace cplb::proxy

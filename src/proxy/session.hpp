@@ -9,6 +9,7 @@
 #include "cplb/backend/backend.hpp"
 #include "client_activity.hpp"
 #include "cplb/generation/generation.hpp"
+#include "cplb/proxy/handover.hpp"
 #include "event_loop.hpp"
 #include "session_host.hpp"
 
@@ -45,6 +46,15 @@ class session final : public session_hook, public loop_target {
 
   /// Picks a server and connects, then pumps.
   void start();
+  /// Instead of start: resumes a session handed over by another process (or taken back after a
+  /// failed upgrade), whose client descriptor the constructor took. `server` is its server in
+  /// this generation (index `index` in the backend), or null when it has none here: it is then
+  /// drained after the backend's drain grace.
+  void resume(handed_session& handed, backend::server_ptr server, int index);
+  /// Binary upgrade: takes both descriptors out of the loop, open, into `out` with the bytes not
+  /// yet forwarded, and frees the session without closing them or counting an end. False (and
+  /// nothing done) for a session that is ending or leaving to rebalance: it stays.
+  bool hand_over(handed_session& out);
   /// Ends the session now, resetting both legs, and counts it under `why` (drained, shutdown).
   void abort(end_reason why);
   /// Ends the session at `deadline` unless it ends sooner, counted as drained.
@@ -132,6 +142,11 @@ class session final : public session_hook, public loop_target {
 
   /// Ends the session: closes both legs, counts `why` and hands it to the loop to free.
   void finish(end_reason why, bool reset = false);
+  /// The part of ending shared with hand_over: gives back the session's slots and counts, and
+  /// hands it to the loop to free. The descriptors are closed or handed over already.
+  void leave();
+  /// Keeps `bytes` as the backlog of `p` (resume).
+  void restore_backlog(pump& p, const std::string& bytes);
 
   session_host& host_;
   leg client_;

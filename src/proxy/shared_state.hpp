@@ -22,6 +22,8 @@ struct shared_state {
     active_sessions.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
+  /// Takes a slot whatever the cap: a session handed over at an upgrade is already established.
+  void adopt_session() { active_sessions.fetch_add(1, std::memory_order_relaxed); }
   /// Gives a slot back.
   void close_session() { active_sessions.fetch_sub(1, std::memory_order_relaxed); }
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "acceptor.hpp"
 #include "cplb/core/log.hpp"
@@ -104,6 +105,49 @@ void worker::shutdown() {
   for (auto& s : sessions_) all.push_back(&s);
   for (auto* s : all) s->abort(session::end_reason::shutdown);  // freed after this turn
   loop_.stop();
+}
+
+void worker::hand_over_sessions(std::vector<handed_session>& out) {
+  std::vector<session*> all;  // each hand-over takes its session off the list
+  for (auto& s : sessions_) all.push_back(&s);
+  for (auto* s : all) {
+    handed_session h;
+    if (s->hand_over(h)) out.push_back(std::move(h));
+  }
+}
+
+void worker::adopt(handed_session handed) {
+  const generation::frontend* frontend = nullptr;
+  for (const auto& f : generation_->frontends)
+    if (f.config.name == handed.frontend) frontend = &f;
+  if (!frontend) {
+    // Its frontend was removed from the config meanwhile: nothing here can serve it.
+    log::warn("handed-over session dropped: its frontend is gone", {{"frontend", handed.frontend}});
+    handed.close_fds();
+    return;
+  }
+  backend::server_ptr server;
+  int index = -1;
+  const auto& servers = frontend->backend->servers();
+  for (std::size_t i = 0; i < servers.size(); ++i)
+    if (servers[i]->name() == handed.server && servers[i]->address().to_string() == handed.server_address) {
+      server = servers[i];
+      index = static_cast<int>(i);
+    }
+  const bool per_source = frontend->config.max_connections_per_source > 0;
+  // An established session is never refused for a cap: it only counts against new ones.
+  shared_.adopt_session();
+  if (per_source) frontend->stats->sources().add(handed.client_key);
+  auto* s = new session(*this, std::exchange(handed.client_fd, -1), generation_, *frontend, handed.client_key,
+                        per_source);
+  s->resume(handed, std::move(server), index);
+}
+
+std::vector<std::pair<socket_address, int>> worker::listening_sockets() const {
+  std::vector<std::pair<socket_address, int>> out;
+  for (const auto& a : acceptors_)
+    if (a) out.emplace_back(a->address(), a->fd());
+  return out;
 }
 
 int worker::pick(const backend::backend& b, backend::server_mask eligible, std::uint64_t client_key) {

@@ -14,6 +14,7 @@
 #include "heartbeat.hpp"
 #include "session.hpp"
 #include "session_host.hpp"
+#include "cplb/proxy/handover.hpp"
 #include "shared_state.hpp"
 
 namespace cplb::proxy {
@@ -57,6 +58,15 @@ class worker final : public session_host {
                  duration window);
   /// Closes everything and ends the thread. Runs on the worker thread.
   void shutdown();
+
+  /// Binary upgrade: stops every session that can move and appends it to `out` (see
+  /// session::hand_over). Sessions that are ending stay and end here.
+  void hand_over_sessions(std::vector<handed_session>& out);
+  /// Resumes `handed` on this worker (see session::resume); closes it when its frontend is not
+  /// in the current generation.
+  void adopt(handed_session handed);
+  /// The listening socket of every frontend this worker accepts on.
+  std::vector<std::pair<socket_address, int>> listening_sockets() const;
 
   // session_host
   event_loop& loop() override { return loop_; }

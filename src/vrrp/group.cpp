@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
+#include "cplb/core/log.hpp"
 #include "instance.hpp"
 
 namespace cplb::vrrp {
@@ -33,6 +35,10 @@ class group::impl {
       error = "vrrp is shutting down";
       return nullptr;
     }
+    if (handed_over_) {
+      error = "vrrp is handed over to a new process";
+      return nullptr;
+    }
     plan_ptr p(new plan);
     try {
       for (const auto& cfg : configs) {
@@ -57,7 +63,8 @@ class group::impl {
       if (std::find(p.next.begin(), p.next.end(), i) == p.next.end()) i->stop();  // removed or changed
     for (auto& [i, cfg] : p.updates) i->update(std::move(cfg), down_backends_);
     instances_ = std::move(p.next);
-    for (const auto& i : p.fresh) i->start(down_backends_);
+    start(p.fresh);
+    committed_ = true;
   }
 
   void set_backends_down(const std::set<std::string>& down) {
@@ -81,6 +88,35 @@ class group::impl {
       });
   }
 
+  std::vector<handed_instance> hand_over() {
+    std::vector<handed_instance> out;
+    for (const auto& i : instances_) {
+      out.push_back({i->config().name, i->hand_over()});
+      handed_.push_back(i->config());
+    }
+    instances_.clear();  // nor will the destructor stop them
+    handed_over_ = true;
+    return out;
+  }
+
+  void inherit(std::vector<handed_instance> states) {
+    if (!committed_) inherited_ = std::move(states);
+  }
+
+  void take_back(std::vector<handed_instance> states) {
+    if (!handed_over_) return;
+    handed_over_ = false;
+    inherited_ = std::move(states);
+    for (const auto& cfg : std::exchange(handed_, {})) {
+      try {
+        instances_.push_back(make(cfg));
+      } catch (const std::exception& e) {
+        log::error("vrrp instance not taken back", {{"instance", cfg.name}, {"error", e.what()}});
+      }
+    }
+    start(instances_);
+  }
+
   std::vector<instance_status> status() const {
     std::vector<instance_status> out;
     for (const auto& i : instances_) out.push_back(i->status());
@@ -99,6 +135,17 @@ class group::impl {
         });
   }
 
+  /// Starts `fresh`, each in the state inherited for it, and forgets the inherited states.
+  void start(const std::vector<std::shared_ptr<detail::instance>>& fresh) {
+    for (const auto& i : fresh) {
+      const auto& name = i->config().name;
+      const auto it = std::find_if(inherited_.begin(), inherited_.end(),
+                                   [&](const handed_instance& h) { return h.name == name; });
+      i->start(down_backends_, it == inherited_.end() ? state::init : it->current);
+    }
+    inherited_.clear();
+  }
+
   std::shared_ptr<detail::instance> find(const std::string& name) const {
     for (const auto& i : instances_)
       if (i->config().name == name) return i;
@@ -110,6 +157,10 @@ class group::impl {
   std::vector<std::shared_ptr<detail::instance>> instances_;  ///< in config order
   std::set<std::string> down_backends_;
   bool shutting_down_ = false;
+  std::vector<handed_instance> inherited_;             ///< for the next start(): see inherit()
+  bool committed_ = false;                             ///< inherit() only before the first commit
+  std::vector<config::vrrp_instance_config> handed_;  ///< what hand_over() stopped, for take_back()
+  bool handed_over_ = false;
 };
 
 group::group(asio::io_context& io, group_observer observer)
@@ -132,6 +183,18 @@ void group::set_backends_down(const std::set<std::string>& down_backends) {
 
 void group::shutdown(std::function<void()> done) {
   impl_->shutdown(std::move(done));
+}
+
+std::vector<handed_instance> group::hand_over() {
+  return impl_->hand_over();
+}
+
+void group::inherit(std::vector<handed_instance> states) {
+  impl_->inherit(std::move(states));
+}
+
+void group::take_back(std::vector<handed_instance> states) {
+  impl_->take_back(std::move(states));
 }
 
 std::vector<instance_status> group::status() const {

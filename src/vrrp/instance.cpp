@@ -95,7 +95,24 @@ instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, trans
   link_.assign(open_for(cfg_, [] { return open_link_monitor(); }));
 }
 
-void instance::start(const std::set<std::string>& down_backends) {
+void instance::start(const std::set<std::string>& down_backends, state inherited) {
+  const bool resume = inherited == state::master;
+  if (!resume) remove_stale_vips();
+  log::info("vrrp instance starting", {{"instance", cfg_.name},
+                                       {"interface", cfg_.interface},
+                                       {"primary_ip", format_ipv4(interface_.primary)},
+                                       {"virtual_router_id", cfg_.virtual_router_id},
+                                       {"version", cfg_.version},
+                                       {"mode", multicast_ ? "multicast" : "unicast"},
+                                       {"link", link_up_ ? "up" : "down"}});
+  set_backends_down(down_backends);  // before resuming, so the first advert has the right priority
+  if (!link_up_) feed(events::interface_changed{false});
+  feed(resume ? event{events::resume_as_master{}} : event{events::start{}});
+  wait_packets();
+  wait_link();
+}
+
+void instance::remove_stale_vips() {
   for (const auto& vip : cfg_.virtual_ips) {
     unsigned removed = 0;
     if (const auto ec = remove_address(interface_.index, vip.address, removed))
@@ -104,18 +121,6 @@ void instance::start(const std::set<std::string>& down_backends) {
       log::warn("vrrp: removed a stale virtual IP left on the interface",
                 {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}});
   }
-  log::info("vrrp instance starting", {{"instance", cfg_.name},
-                                       {"interface", cfg_.interface},
-                                       {"primary_ip", format_ipv4(interface_.primary)},
-                                       {"virtual_router_id", cfg_.virtual_router_id},
-                                       {"version", cfg_.version},
-                                       {"mode", multicast_ ? "multicast" : "unicast"},
-                                       {"link", link_up_ ? "up" : "down"}});
-  set_backends_down(down_backends);
-  if (!link_up_) feed(events::interface_changed{false});
-  feed(events::start{});
-  wait_packets();
-  wait_link();
 }
 
 bool instance::can_update(const config::vrrp_instance_config& cfg) const {
@@ -155,6 +160,15 @@ void instance::stop() {
   released_ = nullptr;
   if (machine_.current() != state::init || machine_.holds_vips()) feed(events::shutdown{});
   if (machine_.holds_vips()) feed(events::shutdown{});  // a second shutdown ends the handover now
+  close();
+}
+
+state instance::hand_over() {
+  close();
+  return machine_.current();
+}
+
+void instance::close() {
   stopped_ = true;
   boost::system::error_code ignored;
   timer_.cancel();

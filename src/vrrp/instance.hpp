@@ -36,8 +36,9 @@ class instance : public std::enable_shared_from_this<instance> {
            drop_callback on_drop);
 
   /// Removes stale copies of its VIPs from the interface, then starts: backup, or fault while the
-  /// link is down.
-  void start(const std::set<std::string>& down_backends);
+  /// link is down. When a predecessor process left it `inherited` master, it resumes as master
+  /// instead, keeping the VIPs it finds (they are live, not stale).
+  void start(const std::set<std::string>& down_backends, state inherited);
 
   /// True when `cfg` differs from the running config only in what update() can apply in place:
   /// priority, tracking and gratuitous ARP.
@@ -52,6 +53,9 @@ class instance : public std::enable_shared_from_this<instance> {
   void shutdown(std::function<void()> released);
   /// Stops at once: a master advertises priority 0 and releases its VIPs; sockets close.
   void stop();
+  /// Stops at once for a successor process: nothing sent, the VIPs stay, nobody told; sockets
+  /// close. Returns the state it was in.
+  state hand_over();
 
   /// The running config.
   const config::vrrp_instance_config& config() const { return cfg_; }
@@ -60,8 +64,12 @@ class instance : public std::enable_shared_from_this<instance> {
 
  private:
   void feed(const event& e);
+  /// Cancels the timers and closes the sockets; nothing runs after it.
+  void close();
   void perform(const action& a);
   void log_step(const step& s);
+  /// Removes copies of its VIPs left on the interface, say by a SIGKILLed predecessor.
+  void remove_stale_vips();
   void send(const advert& message);
   void add_virtual_ips();
   void log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const;

@@ -37,6 +37,7 @@ const char* to_string(state s) {
 const char* to_string(cause c) {
   switch (c) {
     case cause::startup: return "startup";
+    case cause::inherited: return "inherited";
     case cause::shutdown: return "shutdown";
     case cause::master_down_timer: return "master_down_timer";
     case cause::preempt: return "preempt";

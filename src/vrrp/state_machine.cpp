@@ -55,6 +55,24 @@ step state_machine::on(const events::start&, time_point now) {
   return s;
 }
 
+step state_machine::on(const events::resume_as_master&, time_point now) {
+  if (state_ != state::init) return begin(cause::already_running);
+  step s = begin(cause::inherited);
+  if (!link_up_) {  // what a master does when its link goes down: the VIPs go
+    release_vips(s);
+    state_ = state::fault;
+    deadline_.reset();
+    s.why = cause::interface_down;
+    return s;
+  }
+  // The actions of an election win, so the peers hear us within the advert interval. add_vips
+  // finds them there already (not an error) and adds one the new config may have added. The
+  // gratuitous ARP changes no neighbour's cache (same host, same MAC) but restarts the garp
+  // refresh cycle the predecessor ran and announces such a new VIP.
+  s.actions = become_master(now);
+  return s;
+}
+
 step state_machine::on(const events::shutdown&, time_point now) {
   step s = begin(cause::shutdown);
   switch (state_) {

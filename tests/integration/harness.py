@@ -32,10 +32,11 @@ __all__ = [
     "certs", "build_dir", "cplb_binary", "fake_apiserver_binary", "FakeApiserver", "Cplb", "run_check",
     "free_port", "stable_port", "wait_until", "tls_client_context", "http_get", "https_get",
     "echo_roundtrip", "admin_status", "server_status", "metric_samples", "WatchClient", "WatchStream",
-    "RequestClient",
+    "RequestClient", "become_subreaper", "UPGRADE_TIMEOUT",
 ]
 
 START_TIMEOUT = 10.0  # seconds for a started process to be ready
+UPGRADE_TIMEOUT = 5.0  # seconds from SIGUSR2 until the old cplb has handed over and exited
 STOP_TIMEOUT = 10.0  # seconds for a signalled process to exit before SIGKILL
 _LOG_TAIL_LINES = 200  # lines of a process log shown when a test fails
 
@@ -402,17 +403,21 @@ class Cplb:
     """
 
     def __init__(self, config_yaml, wait_ports=(), extra_args=(), log_level="debug", command_prefix=(),
-                 env=None):
+                 env=None, binary=None):
         self.tmpdir = Path(tempfile.mkdtemp(prefix="cplb-test-"))
         self.config_path = self.tmpdir / "cplb.yaml"
         self.log_path = self.tmpdir / "cplb.log"
         self.stdout_path = self.tmpdir / "cplb.stdout"
         self.config_path.write_text(config_yaml)
-        self._args = [*command_prefix, str(cplb_binary()), "--config", str(self.config_path),
+        self._args = [*command_prefix, str(binary or cplb_binary()), "--config", str(self.config_path),
                       "--log-level", log_level, *extra_args]
         self._wait_ports = tuple(wait_ports)
         self._env = {**os.environ, **env} if env else None
         self.process = None
+        # Binary upgrades (SIGUSR2): every cplb pid seen, oldest first, and the exit codes known.
+        self.pids = []
+        self.exit_codes = {}
+        self._current_pid = None
 
     @property
     def pid(self):
@@ -478,8 +483,10 @@ class Cplb:
             raise
 
     def __exit__(self, exc_type, exc, tb):
+        successors = self.successor_pids() if self.process else []
         if self.process:
             _stop_process(self.process)
+        self._stop_successors(successors)
         sanitizer_report = _sanitizer_report(self.log_text())
         if exc_type is not None or sanitizer_report:
             sys.stderr.write(f"\n--- cplb log tail ({self.log_path}) ---\n{_tail(self.log_path)}\n---\n")
@@ -488,9 +495,189 @@ class Cplb:
             raise AssertionError(f"cplb reported a sanitizer error:\n{sanitizer_report}")
 
     def _cleanup(self):
+        successors = self.successor_pids() if self.process else []
         if self.process and self.process.poll() is None:
             _kill_process(self.process)
+        self._stop_successors(successors, signal.SIGKILL)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    # --- binary upgrades (SIGUSR2) -------------------------------------------------------------------
+    #
+    # The successor of an upgrade is a child of the old process, not of the test: it is found by its
+    # pid in /status, in the old process's `upgrade started pid=N` line and among the children of
+    # the cplb processes known; it is only ever signalled after /proc/PID/cmdline shows this
+    # instance's config file (so a reused pid is never hit). It writes to the same log file.
+
+    @property
+    def current_pid(self):
+        """The pid of the cplb process serving now: the started one, then the newest one /status named
+        in upgrade()."""
+        return self._current_pid or self.process.pid
+
+    def track_pid(self, pid, current=False):
+        """Records a cplb pid of this instance (stopped at cleanup); `current`: it serves now."""
+        if pid not in self.pids:
+            self.pids.append(pid)
+        if current:
+            self._current_pid = pid
+
+    def signal_current(self, sig):
+        """Sends `sig` to current_pid."""
+        os.kill(self.current_pid, sig)
+
+    def pid_exited(self, pid):
+        """Whether cplb process `pid` has exited (reaps it, and records its exit code, when it is a child
+        of the test: the started one, or a successor reparented to a subreaper test; see
+        become_subreaper())."""
+        if pid in self.exit_codes:
+            return True
+        if self.process is not None and pid == self.process.pid:
+            if self.process.poll() is None:
+                return False
+            self.exit_codes[pid] = self.process.returncode
+            return True
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            state = _process_state(pid)
+            return state is None or state in "ZX"  # a zombie of another parent has exited too
+        if reaped == 0:
+            return False
+        self.exit_codes[pid] = os.waitstatus_to_exitcode(status)
+        return True
+
+    def exit_code(self, pid):
+        """The exit code of cplb process `pid` when known (see pid_exited()), else None."""
+        self.pid_exited(pid)
+        return self.exit_codes.get(pid)
+
+    def upgrade_started_pids(self):
+        """The pids named by the `upgrade started` lines of the log, in order."""
+        return [int(m) for m in re.findall(r'msg="upgrade started"[^\n]*?\bpid=(\d+)', self.log_text())]
+
+    def _is_ours(self, pid):
+        try:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return str(self.config_path).encode() in arguments
+
+    def successor_pids(self):
+        """The live processes of this instance other than the started one: every pid tracked or named
+        in an `upgrade started` line, and the children of those and of the started process (an
+        upgrade in flight), transitively."""
+        known = set(self.pids) | set(self.upgrade_started_pids())
+        if self.process is not None:
+            known.add(self.process.pid)
+        known |= _descendants(known)
+        started = self.process.pid if self.process is not None else None
+        return sorted(pid for pid in known if pid != started and self._is_ours(pid) and not self.pid_exited(pid))
+
+    def _stop_successors(self, pids=(), first_signal=signal.SIGTERM):
+        """Ends the successor processes (and `pids`): `first_signal`, up to STOP_TIMEOUT, then SIGKILL."""
+        pending = set(pids) | set(self.successor_pids())
+        pending = {pid for pid in pending if self._is_ours(pid)}
+        for sig in (first_signal, signal.SIGKILL):
+            for pid in sorted(pending):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + (STOP_TIMEOUT if sig != signal.SIGKILL else 5.0)
+            while pending and time.monotonic() < deadline:
+                pending = {pid for pid in pending if not self.pid_exited(pid)}
+                pending |= set(self.successor_pids())  # one started meanwhile
+                if pending:
+                    time.sleep(0.02)
+            if not pending:
+                return
+
+    def kill_all(self):
+        """SIGKILL to the started process and every successor; waits (bounded) for them to exit."""
+        successors = self.successor_pids() if self.process else []
+        if self.process is not None:
+            _kill_process(self.process)
+        self._stop_successors(successors, signal.SIGKILL)
+
+    def upgrade(self, admin_port=None, timeout=UPGRADE_TIMEOUT, status=None):
+        """Sends SIGUSR2 to current_pid and waits (bounded by `timeout` from the signal) until /status
+        shows another pid and the old process has exited; returns (old_pid, new_pid, seconds from the
+        signal until both were seen). /status comes from `status()` (a dict) when given, else from
+        127.0.0.1:admin_port. Raises TimeoutError saying what was not seen."""
+        old = self.current_pid
+        self.track_pid(old)
+        signalled = time.monotonic()
+        os.kill(old, signal.SIGUSR2)
+        return self.wait_upgraded(old, signalled, admin_port, timeout, status)
+
+    def wait_upgraded(self, old, signalled, admin_port=None, timeout=UPGRADE_TIMEOUT, status=None):
+        """The waiting half of upgrade(), for a test that sent SIGUSR2 to `old` itself at monotonic time
+        `signalled`; returns (old_pid, new_pid, seconds)."""
+        get_status = status or (lambda: admin_status(admin_port, timeout=1.0))
+        self.track_pid(old)
+        new, old_exited, last_error = None, False, None
+        while True:
+            for pid in self.upgrade_started_pids():
+                self.track_pid(pid)
+            try:
+                pid = get_status().get("pid")
+                if isinstance(pid, int) and pid != old:
+                    new = pid
+                    self.track_pid(new, current=True)
+            except Exception as error:  # noqa: BLE001  (an admin socket in the middle of a hand-over)
+                last_error = error
+            old_exited = old_exited or self.pid_exited(old)
+            if new is not None and old_exited:
+                return old, new, time.monotonic() - signalled
+            if time.monotonic() - signalled >= timeout:
+                seen = f"/status names pid {new}" if new else "/status still names the old pid"
+                detail = f"; last /status error: {last_error!r}" if last_error and not new else ""
+                code = self.exit_codes.get(old)
+                ended = f"exited{f' ({code})' if code is not None else ''}" if old_exited else "still running"
+                raise TimeoutError(f"upgrade of pid {old} not done within {timeout}s: {seen}, old process "
+                                   f"{ended}{detail}")
+            time.sleep(0.02)
+
+
+def become_subreaper():
+    """Makes this process the child subreaper of its descendants (prctl PR_SET_CHILD_SUBREAPER): an
+    orphan, such as the successor of an upgraded cplb whose parent exited, becomes a child of the test,
+    so Cplb.pid_exited() can reap it and read its exit code. Returns whether it worked."""
+    import ctypes  # noqa: PLC0415  (only tests of binary upgrades need it)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _process_state(pid):
+    """The state letter of /proc/PID/stat (R, S, Z, ...), or None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[0] if fields else None
+
+
+def _descendants(pids):
+    """Every live process whose parent, grandparent, ... is in `pids` (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+            parents[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = set(), set(pids)
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier and child not in found}
+        found |= children
+        frontier = children
+    return found
 
 
 def run_check(config_yaml, timeout=STOP_TIMEOUT):

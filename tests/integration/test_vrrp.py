@@ -445,6 +445,78 @@ class VrrpTest(VrrpTopology):
         self.assertEqual(failed_connects, [], f"{len(failed_connects)} of {len(results)} connects failed\n{self.logs()}")
         self.assertTrue(any(r[2] == "ok" for r in results[-5:]), "sessions go through lb2 after the handover")
 
+    def test_upgrades_keep_the_master_and_the_vip(self):
+        """Five binary upgrades (SIGUSR2) of the master: the successor takes over the VRRP state with
+        the sockets, so the VIP never leaves lb1, lb2 never becomes master and no client connect fails.
+        The successor is a child of the old cplb, so it runs in lb1's namespace; each one is adopted for
+        cleanup (and killed by PID at the end of the test)."""
+        import json  # noqa: PLC0415  (this test alone reads /status as JSON)
+
+        lb1, lb2 = self.start_pair()
+        self.addCleanup(lb1.kill_all)  # every successor, by PID (runs after the adoption below)
+        self.addCleanup(lambda: [self.lan.adopt(pid) for pid in lb1.successor_pids()])
+
+        def lb1_status():
+            code, body = netns.run_in(self.lb["lb1"], http_get, "127.0.0.1", 9100, "/status", 1.0, timeout=5)
+            if code != 200:
+                raise RuntimeError(f"/status answered {code}")
+            return json.loads(body)
+
+        results, samples = [], []
+        stop = threading.Event()
+
+        def client():
+            while not stop.is_set():
+                started = time.monotonic()
+                status, detail = echo_roundtrip(3.0)
+                results.append((started, time.monotonic() - started, status, detail))
+                time.sleep(0.02)
+
+        def sampler():
+            while not stop.is_set():
+                samples.append((time.monotonic(), self.holders()))
+                time.sleep(0.02)
+
+        workers = [threading.Thread(target=netns.run_in, args=(self.client, client), daemon=True),
+                   threading.Thread(target=sampler, daemon=True)]
+        for worker in workers:
+            worker.start()
+        upgrades = []
+        try:
+            self.until(lambda: len(results) >= 5, SETTLE, "round trips through lb1 before the upgrades")
+            before = len(lb1.log_text())  # lb1 went from init to backup to master before this
+            for _ in range(5):
+                try:
+                    old, new, seconds = lb1.upgrade(status=lb1_status)
+                except TimeoutError as error:
+                    self.fail(f"{error}\n{self.logs()}")
+                finally:
+                    for pid in lb1.successor_pids():
+                        self.lan.adopt(pid)
+                upgrades.append((old, new, seconds))
+                done = time.monotonic()
+                self.until(lambda: sum(r[0] >= done for r in results) >= 10, SETTLE, "round trips after an upgrade")
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(10)
+        self.assertEqual(len({new for _, new, _ in upgrades}), 5, upgrades)
+        self.assertTrue(all(lb1.pid_exited(old) for old, _, _ in upgrades), upgrades)
+        moved = [(at, holders) for at, holders in samples if holders != ["lb1"]]
+        self.assertGreater(len(samples), 20)
+        self.assertEqual(moved, [], f"the VIP left lb1 (or lb2 took it too)\n{self.logs()}")
+        self.assertNotIn("to=master", lb2.log_text(), self.logs())
+        self.assertNotIn("to=backup", lb1.log_text()[before:], f"a successor ran an election\n{self.logs()}")
+        failed_connects = [r for r in results if r[2] == "connect"]
+        self.assertEqual(failed_connects, [], f"{len(failed_connects)} of {len(results)} connects failed\n{self.logs()}")
+        failed_sessions = [r for r in results if r[2] != "ok"]
+        self.assertEqual(failed_sessions, [], f"{len(failed_sessions)} of {len(results)} sessions failed\n{self.logs()}")
+        metrics = self.admin_get("lb1", "/metrics")
+        self.assertIn('cplb_upgrades_total{result="success"} 5', metrics)
+        self.assertRegex(metrics, r'cplb_vrrp_transitions_total\{instance="VI_1",to="master"\} 1\b',
+                         "the master transition is counted once, across the upgrades")
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="master"} 1', metrics)
+
     def test_gratuitous_arp_points_the_client_at_the_new_master(self):
         lb1, _ = self.start_pair()
         self.assertEqual(self.roundtrip()[0], "ok")

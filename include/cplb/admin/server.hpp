@@ -67,6 +67,12 @@ class server {
   /// Moves to the prepared address, keeping open connections. A bind left for commit that then
   /// fails takes the old address back and logs both errors.
   void commit_rebind(prepared_rebind prepared) noexcept;
+  /// Binary upgrade: a copy of the listening socket (the caller owns it), or -1 when stopped.
+  int listening_fd() const;
+  /// Before the first bind (the next process): `fd` listens on `address`, handed over by the
+  /// previous process; the first bind of that address uses it, so no request is refused.
+  void inherit_listener(const socket_address& address, int fd);
+
   /// The address bound (its real port when started on port 0).
   socket_address local_address() const;
   /// Client connections open now.

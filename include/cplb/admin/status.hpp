@@ -15,9 +15,11 @@ struct status_input {
   std::span<const metrics::vrrp_status> vrrp;       ///< VRRP instances
   std::string_view config_file;                     ///< the loaded config's path
   std::chrono::system_clock::time_point loaded_at;  ///< when it was loaded
+  long pid = 0;                                     ///< the serving process (new after an upgrade)
+  std::chrono::system_clock::time_point started_at; ///< when that process started
 };
 
-/// The /status document: `config` {file, loaded_at (ISO 8601, UTC)}, `frontends` (name, listen,
+/// The /status document: `pid`, `started_at`, `config` {file, loaded_at (ISO 8601, UTC)}, `frontends` (name, listen,
 /// backend, active_connections, totals), `backends` with their `servers` (name, address, state
 /// unchecked|up|not_ready|down|draining, reason and reason_detail of the last failed check or null,
 /// active_sessions, weight, totals), `vrrp_instances` (name, state, effective_priority).

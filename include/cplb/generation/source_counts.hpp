@@ -23,7 +23,13 @@ class source_counts {
     return true;
   }
 
-  /// A session of `source` counted by try_add ended.
+  /// Counts one more session of `source` whatever the cap (one handed over at an upgrade).
+  void add(std::uint64_t source) {
+    const std::lock_guard lock(mutex_);
+    ++counts_[source];
+  }
+
+  /// A session of `source` counted by try_add or add ended.
   void remove(std::uint64_t source) {
     const std::lock_guard lock(mutex_);
     const auto it = counts_.find(source);

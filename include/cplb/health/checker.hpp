@@ -6,6 +6,7 @@
 
 #include "cplb/backend/backend.hpp"
 #include "cplb/backend/server.hpp"
+#include "cplb/health/handed_health.hpp"
 #include "cplb/health/probe_result.hpp"
 
 namespace boost::asio {
@@ -70,6 +71,12 @@ class checker {
   void report_connect_failure(const backend::server_ptr& server,
                               backend::down_reason reason = backend::down_reason::connect_failed,
                               const std::string& detail = "connect failed");
+
+  /// Binary upgrade: every checked server's health, for the next process.
+  std::vector<handed_health> hand_over() const;
+  /// Before the first commit (the next process): servers of the same backend, name and address
+  /// resume from `states` instead of `unchecked`; each is still probed at once.
+  void inherit(std::vector<handed_health> states);
 
   /// Cancels every probe and timer, so io_context::run returns once nothing else is pending.
   void stop();

@@ -43,6 +43,15 @@ class threshold_tracker {
 
   /// The current state.
   backend::server_state state() const { return state_; }
+  /// The counts in progress (binary upgrade).
+  unsigned passes() const { return passes_; }
+  unsigned failures() const { return failures_; }
+  /// Resumes from another process's state and counts (binary upgrade).
+  void resume(backend::server_state s, unsigned passes, unsigned failures) {
+    state_ = s;
+    passes_ = passes;
+    failures_ = failures;
+  }
 
  private:
   std::optional<backend::server_state> enter(backend::server_state s);

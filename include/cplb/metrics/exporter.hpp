@@ -50,8 +50,23 @@ class exporter {
   /// A reload (SIGHUP) ended at `when`, applied (`ok`) or rejected.
   void on_reload(bool ok, std::chrono::system_clock::time_point when);
 
+  /// A binary upgrade (SIGUSR2) ended: the new process counts its success once it has taken
+  /// over, the old one a failure.
+  void on_upgrade(bool ok);
+
   /// Everything in the Prometheus text format 0.0.4.
   std::string serialize() const;
+
+  /// The value of every counter and histogram series shown now (inherited counts included), one
+  /// text-format sample line each: `name{label="value",...} value`, labels sorted by name. For
+  /// the new process of a binary upgrade, to pass to inherit_counters().
+  std::string counters_state() const;
+  /// Takes over the counts of the old process of a binary upgrade (its counters_state()): from
+  /// now on each series of the same name and labels shows the inherited value plus its own.
+  /// Inherited series not shown here stay hidden, and continue from their value if they appear
+  /// (a server added back, a first VRRP drop). Unreadable lines are skipped; a second call
+  /// replaces what the first inherited.
+  void inherit_counters(const std::string& state);
 
  private:
   struct impl;

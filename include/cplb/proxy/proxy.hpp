@@ -10,6 +10,7 @@
 #include "cplb/backend/server.hpp"
 #include "cplb/core/duration.hpp"
 #include "cplb/generation/generation.hpp"
+#include "cplb/proxy/handover.hpp"
 
 namespace cplb::proxy {
 
@@ -86,6 +87,21 @@ class proxy {
   /// Closes every session and stops the workers; returns once they have all exited.
   void stop();
 
+  // Binary upgrade (see docs/design.md). All of these wait for the workers' next turn.
+  /// Copies (dup) of every listening socket, per frontend address, one per worker; the caller
+  /// owns them.
+  std::vector<handed_listener> listeners() const;
+  /// Before the first prepare: listening sockets handed over by the previous process. prepare
+  /// uses them for frontends on their addresses instead of binding, so no queued connection
+  /// is lost; those no frontend uses are closed at the first commit.
+  void inherit_listeners(std::vector<handed_listener> listeners);
+  /// Stops every session that can move (accepting should have stopped) and returns them.
+  std::vector<handed_session> hand_over_sessions();
+  /// Resumes handed-over sessions, dealt round the workers.
+  void adopt_sessions(std::vector<handed_session> sessions);
+  /// After stop_accepting, a failed upgrade: accepts again on `listeners` (from listeners()).
+  void resume_accepting(std::vector<handed_listener> listeners);
+
   /// Liveness: posts a no-op to every worker that has run the one posted before (call it about
   /// every second). Never piles up work on a stuck worker.
   void ping_workers();
@@ -107,7 +123,11 @@ class proxy {
  private:
   std::shared_ptr<shared_state> shared_;
   std::vector<std::unique_ptr<worker>> workers_;
+  /// Runs `work(worker)` on every worker and waits until all have.
+  void on_every_worker(const std::function<void(worker&)>& work) const;
+
   generation::snapshot_ptr current_;
+  std::vector<handed_listener> inherited_;  ///< until the first commit
   bool running_ = false;  ///< start() has run the threads
 };
 

@@ -10,6 +10,11 @@ namespace cplb::vrrp::events {
 /// Start the instance (init -> backup, or fault when the interface is down).
 struct start {};
 
+/// Start as master with no election (init -> master, or fault when the interface is down): a
+/// predecessor on this host (binary upgrade, or its rollback) was master and left the VIPs on the
+/// interface, and the peers still hear it as master. A predecessor in any other state: use start.
+struct resume_as_master {};
+
 /// Stop the instance; a master sends priority 0 and hands over (see state_machine).
 struct shutdown {};
 
@@ -36,8 +41,8 @@ struct priority_changed {
 namespace cplb::vrrp {
 
 /// Any input of the state machine.
-using event = std::variant<events::start, events::shutdown, events::timer_expired,
-                           events::advert_received, events::interface_changed,
+using event = std::variant<events::start, events::resume_as_master, events::shutdown,
+                           events::timer_expired, events::advert_received, events::interface_changed,
                            events::priority_changed>;
 
 }  // namespace cplb::vrrp

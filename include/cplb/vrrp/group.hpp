@@ -22,6 +22,12 @@ struct instance_status {
   unsigned effective_priority = 0;
 };
 
+/// One instance as hand_over() left it, for the process that takes it over (binary upgrade).
+struct handed_instance {
+  std::string name;
+  state current = state::init;
+};
+
 /// Told of every state change (control thread).
 struct group_observer {
   std::function<void(const std::string& instance, state from, state to, cause why)> on_transition;
@@ -68,6 +74,26 @@ class group {
   /// until it hears the peer's advert as master, bounded by the master-down interval; then the
   /// VIPs are released and `done` is called once. Backups stop at once.
   void shutdown(std::function<void()> done);
+
+  /// Binary upgrade, old process: stops every instance at once, leaving everything to the new
+  /// process: no priority-0 advert, the VIPs stay on the interface, timers and sockets go, the
+  /// observer hears nothing (an instance in a graceful shutdown's handover stops too: `done` is
+  /// never called). Returns each instance's name and state. The group then runs nothing and
+  /// prepare fails until take_back().
+  std::vector<handed_instance> hand_over();
+
+  /// Binary upgrade, new process, before the first commit: that commit starts an instance named
+  /// in `states` as master directly as master (cause::inherited): no election, its VIPs kept
+  /// (not removed as stale) or added when missing, its first advert sent at once. Any other
+  /// state, or a name not in `states`, starts as usual; names not in the config are ignored.
+  /// Ignored after the first commit, which consumes the states.
+  void inherit(std::vector<handed_instance> states);
+
+  /// Rollback of a failed upgrade, old process, after hand_over(): restarts the instances it
+  /// stopped, from the configs they had, inheriting `states` as inherit() does (pass what
+  /// hand_over returned). An instance whose interface or sockets cannot be opened again is
+  /// logged and stays stopped. Nothing without a hand_over() before.
+  void take_back(std::vector<handed_instance> states);
 
   /// The instances and their state.
   std::vector<instance_status> status() const;

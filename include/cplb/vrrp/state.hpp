@@ -16,6 +16,7 @@ const char* to_string(state s);
 /// Why the state machine did what it did in one step; logged as `cause=...`.
 enum class cause {
   startup,                 ///< start: init -> backup (or fault when the link is down)
+  inherited,               ///< resume_as_master: init -> master, taken over from a predecessor
   shutdown,                ///< stop: priority-0 advert; a second shutdown ends a handover at once
   master_down_timer,       ///< a backup heard no master for the master-down interval
   preempt,                 ///< a backup took over from a lower-priority master it ignored

@@ -30,7 +30,8 @@ struct step {
 /// - a master hearing a lower-priority advert (a healed split brain) reasserts itself at once
 ///   (advert + gratuitous ARP), at most once per advert interval;
 /// - shutdown as master sends priority 0 but keeps the VIPs (state init, holds_vips()) until
-///   another master's advert is heard or the master-down interval passes, then removes them.
+///   another master's advert is heard or the master-down interval passes, then removes them;
+/// - resume_as_master (binary upgrade) enters master at once, with no election.
 class state_machine {
  public:
   /// The time type of every event.
@@ -60,6 +61,7 @@ class state_machine {
 
  private:
   step on(const events::start&, time_point now);
+  step on(const events::resume_as_master&, time_point now);
   step on(const events::shutdown&, time_point now);
   step on(const events::timer_expired&, time_point now);
   step on(const events::advert_received& e, time_point now);

@@ -42,7 +42,7 @@ struct fixture {
         [] { return admin::health_verdict{true, ""}; },
         [this] {
           return admin::status_json({exporter.generation().get(), exporter.vrrp(), "cplb.yaml",
-                                     std::chrono::system_clock::now()});
+                                     std::chrono::system_clock::now(), 1, std::chrono::system_clock::now()});
         }};
     server = std::make_unique<admin::server>(io, listen, std::move(h), limits);
     server->start();

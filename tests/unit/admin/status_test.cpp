@@ -75,10 +75,11 @@ TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
 
   const std::string doc = admin::status_json(
       {gen.snapshot.get(), vrrp, "/etc/cplb/test \"quoted\".yaml",
-       std::chrono::system_clock::time_point(1'700'000'000s)});
+       std::chrono::system_clock::time_point(1'700'000'000s), 4242,
+       std::chrono::system_clock::time_point(1'699'999'000s)});
   INFO(doc);
   CHECK(admin::test::valid_json(doc));
-  CHECK(contains(doc, R"("config":{"file":"/etc/cplb/test \"quoted\".yaml","loaded_at":"2023-11-14T22:13:20Z"})"));
+  CHECK(contains(doc, R"({"pid":4242,"started_at":"2023-11-14T21:56:40Z","config":{"file":"/etc/cplb/test \"quoted\".yaml","loaded_at":"2023-11-14T22:13:20Z"})"));
   CHECK(contains(doc, R"({"name":"kube-apiserver","listen":"127.0.0.1:6443","backend":"control-plane","active_connections":0,"connections_total":7,)"));
   CHECK(contains(doc, R"({"name":"m1","address":"10.0.0.11:6443","state":"up","reason":null,"reason_detail":null,"active_sessions":1,"weight":1,"connections_total":42,)"));
   CHECK(contains(doc, R"({"name":"m2","address":"10.0.0.12:6443","state":"down","reason":"tls_handshake","reason_detail":"certificate verify failed: \"self-signed\"\n",)"));
@@ -86,7 +87,7 @@ TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
   CHECK(contains(doc, R"("all_down":true)"));
   CHECK(contains(doc, R"("vrrp_instances":[{"name":"VI_1","state":"master","effective_priority":150}])"));
 
-  const std::string none = admin::status_json({nullptr, {}, "", {}});
+  const std::string none = admin::status_json({nullptr, {}, "", {}, 0, {}});
   CHECK(admin::test::valid_json(none));
   CHECK(contains(none, R"("frontends":[],"backends":[],"vrrp_instances":[])"));
 }

@@ -17,8 +17,8 @@ constexpr ipv4_address address_b = ip(192, 0, 2, 6);
 class lan {
  public:
   lan(std::uint8_t priority_a, std::uint8_t priority_b, bool preempt_b = true)
-      : nodes_{state_machine(node_settings(address_a, priority_a, true)),
-               state_machine(node_settings(address_b, priority_b, preempt_b))} {}
+      : settings_{node_settings(address_a, priority_a, true), node_settings(address_b, priority_b, preempt_b)},
+        nodes_{state_machine(settings_[0]), state_machine(settings_[1])} {}
 
   /// While false, adverts are lost (a split brain).
   bool connected = true;
@@ -41,6 +41,13 @@ class lan {
       if (!next) return;
       feed(*next, events::timer_expired{}, *nodes_[*next].next_deadline());
     }
+  }
+
+  /// Binary upgrade of node 'A' or 'B': its machine is replaced by a fresh one, not started; the
+  /// old one sends nothing and its VIPs stay on the interface.
+  void hand_over(offset at, char n) {
+    run_until(at);
+    nodes_[index(n)] = state_machine(settings_[index(n)]);
   }
 
   /// The node 'A' or 'B'.
@@ -90,6 +97,7 @@ class lan {
       history_.push_back(name + "reassert " + to_string(s.why));
   }
 
+  std::array<settings, 2> settings_;
   std::array<state_machine, 2> nodes_;
   std::array<bool, 2> vips_{};
   std::vector<std::string> history_;
@@ -210,6 +218,61 @@ TEST_CASE("pair: handover with nobody listening releases after the master-down i
   net.run_until(13'414'062);
   CHECK_FALSE(net.has_vip('A'));
   CHECK(net.history().back() == "A@13414062 remove_vips handover_timeout");
+}
+
+TEST_CASE("pair: a master handed over to a resumed machine keeps the VIP", "[vrrp][pair]") {
+  lan net(150, 100);
+  net.at(0, 'A', events::start{});
+  net.at(0, 'B', events::start{});
+  // Five upgrades, each leaving A silent for 2.5s plus up to an advert interval before it: less
+  // than B's master-down interval, 3.609375s.
+  for (offset t = 10'000'000; t <= 50'000'000; t += 10'000'000) {
+    net.hand_over(t, 'A');
+    net.at(t + 2'500'000, 'A', events::resume_as_master{});
+    CHECK(net.has_vip('A'));
+  }
+  net.run_until(60'000'000);
+  CHECK(net.history() == std::vector<std::string>{
+                             "A@3414062 backup->master master_down_timer",
+                             "A@12500000 init->master inherited",
+                             "A@22500000 init->master inherited",
+                             "A@32500000 init->master inherited",
+                             "A@42500000 init->master inherited",
+                             "A@52500000 init->master inherited",
+                         });
+  CHECK(net.node('B').current() == state::backup);
+  CHECK_FALSE(net.has_vip('B'));
+}
+
+TEST_CASE("pair: a backup handed over starts as backup and stays one", "[vrrp][pair]") {
+  lan net(150, 100);
+  net.at(0, 'A', events::start{});
+  net.at(0, 'B', events::start{});
+  net.hand_over(10'000'000, 'B');
+  net.at(10'500'000, 'B', events::start{});
+  net.run_until(20'000'000);
+  CHECK(net.history() == std::vector<std::string>{"A@3414062 backup->master master_down_timer"});
+  CHECK(net.node('B').current() == state::backup);
+  CHECK(net.has_vip('A'));
+  CHECK_FALSE(net.has_vip('B'));
+}
+
+TEST_CASE("pair: a hand-over silent past the master-down interval ends with one master", "[vrrp][pair]") {
+  lan net(150, 100);
+  net.at(0, 'A', events::start{});
+  net.at(0, 'B', events::start{});
+  net.hand_over(10'000'000, 'A');
+  // B takes over at 9414062 + 3609375; A resumes later and, with the higher priority, preempts.
+  net.at(14'000'000, 'A', events::resume_as_master{});
+  net.run_until(20'000'000);
+  CHECK(net.history() == std::vector<std::string>{
+                             "A@3414062 backup->master master_down_timer",
+                             "B@13023437 backup->master master_down_timer",
+                             "A@14000000 init->master inherited",
+                             "B@14000000 master->backup higher_priority_advert",
+                         });
+  CHECK(net.has_vip('A'));
+  CHECK_FALSE(net.has_vip('B'));
 }
 
 TEST_CASE("pair: interface fault moves mastership and recovery takes it back", "[vrrp][pair]") {

@@ -10,6 +10,7 @@ namespace {
 using namespace test;
 using events::interface_changed;
 using events::priority_changed;
+using events::resume_as_master;
 using events::shutdown;
 using events::start;
 using events::timer_expired;
@@ -321,6 +322,45 @@ TEST_CASE("start during a handover releases the VIPs first", "[vrrp][machine]") 
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
              {5'000'000, shutdown{}, "master->init shutdown: send_advert(priority=0)", 8'609'375},
              {6'000'000, start{}, "init->backup startup: remove_vips", 9'609'375},
+         });
+}
+
+TEST_CASE("resume as master: no election, advert at once and every interval, VIPs kept", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             // add_vips finds them in place; no remove_vips, no priority 0.
+             {0, resume_as_master{}, "init->master inherited: " + become_master_100, 1'000'000},
+             {1'000'000, timer_expired{}, "master advert_timer: send_advert(priority=100)", 2'000'000},
+             {2'000'000, timer_expired{}, "master advert_timer: send_advert(priority=100)", 3'000'000},
+             {2'500'000, resume_as_master{}, "master already_running", 3'000'000},
+             // From here a master like any other.
+             {2'600'000, heard(peer_high, 150), "master->backup higher_priority_advert: remove_vips", 6'209'375},
+         });
+}
+
+TEST_CASE("resume as master advertises the effective priority set before", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, priority_changed{50}, "init priority_change", no_timer},
+             {0, resume_as_master{}, "init->master inherited: send_advert(priority=50) add_vips send_garp", 1'000'000},
+         });
+}
+
+TEST_CASE("resume as master with the link down is a fault and releases the VIPs", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, interface_changed{false}, "init interface_down", no_timer},
+             {0, resume_as_master{}, "init->fault interface_down: remove_vips", no_timer},
+             {1'000'000, interface_changed{true}, "fault->backup interface_up", 4'609'375},
+         });
+  CHECK_FALSE(m.holds_vips());
+}
+
+TEST_CASE("resume as backup is a start: a fresh master-down timer", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {5'000'000, start{}, "init->backup startup", 8'609'375},
+             {6'000'000, resume_as_master{}, "backup already_running", 8'609'375},
          });
 }
 
