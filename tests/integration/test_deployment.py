@@ -165,6 +165,8 @@ class UnitTest(unittest.TestCase):
         sections = unit_sections()
         service = dict(sections["Service"])
         self.assertEqual(service["Type"], "notify")
+        # The new process of a binary upgrade reports MAINPID= itself: systemd takes it only so.
+        self.assertEqual(service["NotifyAccess"], "all")
         self.assertIn(("StartLimitIntervalSec", "0"), sections["Unit"])
         for key, value in sections["Service"]:
             with self.subTest(key=key):
@@ -283,6 +285,19 @@ class LivenessTest(unittest.TestCase):
         self.assertEqual(notify.receive().get("READY"), "1")
         self.assertEqual(cplb.terminate(), 0)
         self.assertEqual(notify.receive().get("STOPPING"), "1")  # queued in the socket
+
+    def test_upgrade_tells_systemd_the_new_main_pid_and_the_old_one_says_nothing(self):
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        cplb = self.start(wait_ports=(), env={"NOTIFY_SOCKET": notify.path})
+        self.assertEqual(notify.receive().get("MAINPID"), str(cplb.pid))
+        old, new, _ = cplb.upgrade(self.admin)
+        ready = notify.receive()
+        self.assertEqual((ready.get("READY"), ready.get("MAINPID")), ("1", str(new)))
+        # The old process exits without STOPPING=1, which systemd would take for the unit's stop.
+        with self.assertRaises(socket.timeout):
+            notify.receive(timeout=1.0)
+        self.assertNotEqual(old, new)
 
 
 if __name__ == "__main__":
