@@ -119,21 +119,24 @@ std::string encode(const handed_state& state, std::vector<int>& fds) {
 std::optional<handed_state> decode_state(upgrade_frame& frame) {
   reader r(frame.payload);
   handed_state s;
+  // Every descriptor taken so far is closed again when the payload turns out malformed.
+  const auto fail = [&s]() -> std::optional<handed_state> {
+    for (auto& l : s.listeners)
+      for (int fd : l.fds) ::close(fd);
+    if (s.admin_fd >= 0) ::close(s.admin_fd);
+    return std::nullopt;
+  };
   s.pid = r.u32();
   s.workers = r.u32();
   for (std::uint32_t i = 0, n = r.count(8); i < n; ++i) {
-    proxy::handed_listener l;
     const auto address = read_address(r);
+    auto& l = s.listeners.emplace_back();
     for (std::uint32_t j = 0, m = r.count(4); j < m; ++j) {
       const int fd = take_fd(frame, r.u32());
       if (fd >= 0) l.fds.push_back(fd);
     }
-    if (address) l.address = *address;
-    if (!address || !r.ok()) {
-      for (int fd : l.fds) ::close(fd);
-      return std::nullopt;
-    }
-    s.listeners.push_back(std::move(l));
+    if (!address || !r.ok()) return fail();
+    l.address = *address;
   }
   const auto admin = read_address(r);
   if (admin) s.admin_address = *admin;
@@ -156,12 +159,7 @@ std::optional<handed_state> decode_state(upgrade_frame& frame) {
     h.reason = static_cast<backend::down_reason>(reason);
     s.health.push_back(std::move(h));
   }
-  if (!r.at_end()) {
-    for (auto& l : s.listeners)
-      for (int fd : l.fds) ::close(fd);
-    if (s.admin_fd >= 0) ::close(s.admin_fd);
-    return std::nullopt;
-  }
+  if (!r.at_end()) return fail();
   return s;
 }
 

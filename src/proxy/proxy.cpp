@@ -194,11 +194,12 @@ std::vector<handed_listener> proxy::listeners() const {
     per_worker[w.slot()] = std::move(sockets);
   });
   for (const auto& sockets : per_worker)
-    for (const auto& [address, fd] : sockets) {
-      if (fd < 0) continue;
-      auto it = std::find_if(out.begin(), out.end(), [&](const handed_listener& l) { return l.address == address; });
-      if (it == out.end()) it = out.insert(out.end(), handed_listener{address, {}});
-      it->fds.push_back(fd);
+    for (const auto& socket : sockets) {
+      if (socket.second < 0) continue;
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const handed_listener& l) { return l.address == socket.first; });
+      if (it == out.end()) it = out.insert(out.end(), handed_listener{socket.first, {}});
+      it->fds.push_back(socket.second);
     }
   return out;
 }

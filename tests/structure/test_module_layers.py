@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"cplb/([a-z_]+)/', re.M)
 LINKED = re.compile(r"\bcplb_([a-z_]+)\b")
 # CMake targets that are a part of a module rather than a module of their own.
-TARGET_MODULE = {"vrrp_group": "vrrp", "app_lib": "app", "flags": None, "module": None}
+TARGET_MODULE = {"vrrp_group": "vrrp", "app_lib": "app", "upgrade_wire": "app", "flags": None, "module": None}
 
 
 def module_order():
