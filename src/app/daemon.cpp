@@ -75,6 +75,11 @@ void daemon::start() {
         });
       });
   metrics_.set_buffer_memory_source([this] { return static_cast<double>(proxy_->buffered_bytes()); });
+  metrics_.set_worker_source([this] {
+    std::vector<metrics::worker_sample> out;
+    for (const auto& w : proxy_->worker_loads()) out.push_back({w.active_sessions, w.bytes, w.cpu_seconds});
+    return out;
+  });
   down_policy_ = std::make_unique<server_down_policy>(control_, *proxy_);
   slow_start_ = std::make_unique<slow_starter>(control_);
   rebalancer_ = std::make_unique<rebalancer>(control_, *proxy_);

@@ -161,6 +161,10 @@ void exporter::set_buffer_memory_source(std::function<double()> source) {
   impl_->snapshot.set_buffer_memory_source(std::move(source));
 }
 
+void exporter::set_worker_source(std::function<std::vector<worker_sample>()> source) {
+  impl_->snapshot.set_worker_source(std::move(source));
+}
+
 void exporter::set_vrrp(std::vector<vrrp_status> instances) {
   impl_->track_vrrp(instances);
   impl_->snapshot.set_vrrp(std::move(instances));

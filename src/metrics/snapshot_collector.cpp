@@ -54,6 +54,7 @@ std::vector<prometheus::MetricFamily> snapshot_collector::Collect() const {
                          MetricType::Gauge);
   buffers.add({}, buffer_memory_ ? buffer_memory_() : 0);
   out.push_back(buffers.take());
+  if (workers_) add_worker_families(out);
   return out;
 }
 
@@ -107,6 +108,23 @@ void snapshot_collector::add_server_families(std::vector<prometheus::MetricFamil
   }
   for (auto* f : {&up, &active, &connections, &failures, &sent, &received, &all_down, &state, &rebalanced})
     out.push_back(f->take());
+}
+
+void snapshot_collector::add_worker_families(std::vector<prometheus::MetricFamily>& out) const {
+  family_builder active("worker_active_connections", "Client sessions open on the proxy worker",
+                        MetricType::Gauge);
+  family_builder bytes("worker_bytes_total", "Bytes the proxy worker passed on, both ways",
+                       MetricType::Counter);
+  family_builder cpu("worker_cpu_seconds_total", "CPU time of the proxy worker's thread",
+                     MetricType::Counter);
+  const auto samples = workers_();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const std::vector<prometheus::ClientMetric::Label> worker{{"worker", std::to_string(i)}};
+    active.add(worker, static_cast<double>(samples[i].active_sessions));
+    bytes.add(worker, static_cast<double>(samples[i].bytes));
+    cpu.add(worker, samples[i].cpu_seconds);
+  }
+  for (auto* f : {&active, &bytes, &cpu}) out.push_back(f->take());
 }
 
 void snapshot_collector::add_frontend_families(std::vector<prometheus::MetricFamily>& out) const {

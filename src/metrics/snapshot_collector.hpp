@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cplb/metrics/vrrp_status.hpp"
+#include "cplb/metrics/worker_sample.hpp"
 #include "cplb/generation/generation.hpp"
 
 namespace cplb::metrics {
@@ -27,6 +28,8 @@ class snapshot_collector final : public prometheus::Collectable {
   const generation::snapshot_ptr& generation() const { return generation_; }
   /// Where cplb_buffer_memory_bytes comes from.
   void set_buffer_memory_source(std::function<double()> source) { buffer_memory_ = std::move(source); }
+  /// Where the cplb_worker_* families come from.
+  void set_worker_source(std::function<std::vector<worker_sample>()> source) { workers_ = std::move(source); }
   /// Replaces the VRRP instances.
   void set_vrrp(std::vector<vrrp_status> instances) { vrrp_ = std::move(instances); }
   /// The VRRP instances last set.
@@ -44,6 +47,7 @@ class snapshot_collector final : public prometheus::Collectable {
   };
 
   void add_server_families(std::vector<prometheus::MetricFamily>& out) const;
+  void add_worker_families(std::vector<prometheus::MetricFamily>& out) const;
   void add_frontend_families(std::vector<prometheus::MetricFamily>& out) const;
   void add_vrrp_families(std::vector<prometheus::MetricFamily>& out) const;
 
@@ -51,6 +55,7 @@ class snapshot_collector final : public prometheus::Collectable {
   std::map<server_key, series> servers_;
   std::vector<vrrp_status> vrrp_;
   std::function<double()> buffer_memory_;
+  std::function<std::vector<worker_sample>()> workers_;
 };
 
 }  // namespace cplb::metrics

@@ -69,7 +69,8 @@ client_activity client_activity::restore(const handed_activity& saved, time_poin
   // Another process's bytes: anything out of range resumes as if nothing had been seen yet.
   a.framing_ = saved.framing <= static_cast<std::uint8_t>(framing::plain) ? static_cast<framing>(saved.framing)
                                                                          : framing::unknown;
-  a.header_have_ = std::min<std::size_t>(saved.header_have, sizeof a.header_);
+  // At most 4: a whole header is parsed (and header_have_ reset) as its fifth byte arrives.
+  a.header_have_ = saved.header_have < sizeof a.header_ ? saved.header_have : 0;
   std::copy(std::begin(saved.header), std::end(saved.header), std::begin(a.header_));
   a.record_left_ = saved.record_left;
   return a;

@@ -278,6 +278,12 @@ void proxy::set_max_buffer_memory(std::uint64_t bytes) {
   shared_->buffers.set_cap(static_cast<std::int64_t>(bytes));
 }
 
+std::vector<worker_load> proxy::worker_loads() const {
+  std::vector<worker_load> out;
+  for (const auto& w : workers_) out.push_back(w->load());
+  return out;
+}
+
 std::int64_t proxy::buffered_bytes() const { return shared_->buffers.held(); }
 
 }  // namespace cplb::proxy

@@ -353,6 +353,7 @@ bool session::transfer(pump& p) {
 
 void session::flush_counters(pump& p) {
   if (!server_ || p.unflushed_bytes == 0) return;
+  host_.moved_bytes(p.unflushed_bytes);
   auto& counters = server_->counters(host_.slot());
   if (&p == &upstream_pump_) add_owned(counters.bytes_sent, p.unflushed_bytes);
   else add_owned(counters.bytes_received, p.unflushed_bytes);

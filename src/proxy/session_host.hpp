@@ -33,6 +33,8 @@ class session_host {
   /// A session ended (it is freed after the loop's turn): forget it and give its connection
   /// slot back.
   virtual void session_ended(session& s) = 0;
+  /// A session passed on `bytes` more (either way), for the host's own totals.
+  virtual void moved_bytes(std::uint64_t bytes) { static_cast<void>(bytes); }
 
  protected:
   ~session_host() = default;

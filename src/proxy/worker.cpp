@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -158,11 +159,27 @@ void worker::connect_failed(const backend::server_ptr& server, backend::down_rea
   if (shared_.on_connect_failure) shared_.on_connect_failure(server, why);
 }
 
-void worker::session_started(session& s) { sessions_.push_back(s); }
+void worker::session_started(session& s) {
+  sessions_.push_back(s);
+  add_owned(active_, std::int64_t{1});
+}
 
 void worker::session_ended(session& s) {
   sessions_.erase(sessions_.iterator_to(s));
+  add_owned(active_, std::int64_t{-1});
   shared_.close_session();
+}
+
+worker_load worker::load() const {
+  worker_load out;
+  out.active_sessions = active_.load(std::memory_order_relaxed);
+  out.bytes = bytes_.load(std::memory_order_relaxed);
+  clockid_t clock;
+  timespec t{};
+  if (thread_.joinable() && ::pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) == 0 &&
+      ::clock_gettime(clock, &t) == 0)
+    out.cpu_seconds = static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  return out;
 }
 
 }  // namespace cplb::proxy

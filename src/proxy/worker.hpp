@@ -2,19 +2,21 @@
 #include <boost/intrusive/list.hpp>
 
 #include <array>
-#include <memory>
-#include <span>
 #include <atomic>
+#include <memory>
 #include <random>
+#include <span>
 #include <thread>
 #include <vector>
 
+#include "cplb/core/per_worker.hpp"
 #include "cplb/generation/generation.hpp"
+#include "cplb/proxy/handover.hpp"
+#include "cplb/proxy/proxy.hpp"
 #include "event_loop.hpp"
 #include "heartbeat.hpp"
 #include "session.hpp"
 #include "session_host.hpp"
-#include "cplb/proxy/handover.hpp"
 #include "shared_state.hpp"
 
 namespace cplb::proxy {
@@ -78,6 +80,10 @@ class worker final : public session_host {
   void connect_failed(const backend::server_ptr& server, backend::down_reason why) override;
   void session_started(session& s) override;
   void session_ended(session& s) override;
+  void moved_bytes(std::uint64_t bytes) override { add_owned(bytes_, bytes); }
+
+  /// Its load, for the metrics. Safe from any thread.
+  worker_load load() const;
 
  private:
   unsigned index_;
@@ -90,6 +96,8 @@ class worker final : public session_host {
   std::minstd_rand random_;  ///< rebalance jitter
   boost::intrusive::list<session, boost::intrusive::base_hook<session_hook>, boost::intrusive::constant_time_size<true>> sessions_;
   std::array<char, 256 * 1024> scratch_;
+  std::atomic<std::int64_t> active_{0};   ///< sessions_.size(), readable from other threads
+  std::atomic<std::uint64_t> bytes_{0};   ///< written by this thread only
 };
 
 }  // namespace cplb::proxy

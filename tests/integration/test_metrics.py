@@ -4,6 +4,7 @@ counters, /healthz and /status."""
 import json
 import os
 import re
+import socket
 import shutil
 import subprocess
 import tempfile
@@ -107,6 +108,25 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(value(text, "cplb_server_connections_total", backend="be", server="s2"), 3)
         self.assertEqual(value(text, "cplb_frontend_active_connections", frontend="fe"), 0)
         self.assertEqual(value(text, "cplb_server_up", backend="be", server="s1"), 1)
+
+    def test_per_worker_sessions_bytes_and_cpu(self):
+        self.start()
+        sizes = [50000, 70000, 90000, 110000]
+        for size in sizes:
+            exchange(self.port, os.urandom(size), size)
+        held = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(6)]
+        self.addCleanup(lambda: [s.close() for s in held])
+        for s in held:  # a client that speaks gets its session (first_data_timeout)
+            s.sendall(b"x")
+        text = wait_until(lambda: (t := scrape(self.admin)) and
+                          value(t, "cplb_frontend_active_connections", frontend="fe") == 6 and t,
+                          what="six sessions held")
+        active = samples(text, "cplb_worker_active_connections")
+        self.assertEqual(set(active), {frozenset({("worker", "0")}), frozenset({("worker", "1")})})
+        self.assertEqual(sum(active.values()), 6)
+        # Both ways, every closed session's bytes: the workers together passed on what the servers saw.
+        self.assertEqual(sum(samples(text, "cplb_worker_bytes_total").values()), 2 * sum(sizes))
+        self.assertTrue(all(v > 0 for v in samples(text, "cplb_worker_cpu_seconds_total").values()))
 
     def test_every_family_passes_promtool_after_traffic_health_changes_and_a_reload(self):
         cplb = self.start()

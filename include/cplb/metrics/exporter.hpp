@@ -8,6 +8,7 @@
 #include "cplb/backend/backend.hpp"
 #include "cplb/generation/generation.hpp"
 #include "cplb/metrics/vrrp_status.hpp"
+#include "cplb/metrics/worker_sample.hpp"
 
 namespace cplb::metrics {
 
@@ -31,6 +32,8 @@ class exporter {
 
   /// Where cplb_buffer_memory_bytes is read at scrape time (the proxy's buffer account).
   void set_buffer_memory_source(std::function<double()> source);
+  /// Where the cplb_worker_* families are read at scrape time (the proxy's workers).
+  void set_worker_source(std::function<std::vector<worker_sample>()> source);
 
   /// Replaces the VRRP instances shown (call on every state or priority change and on reload);
   /// instances no longer listed leave the output.

@@ -27,6 +27,13 @@ struct stalled_worker {
   duration waited;  ///< since the no-op was posted
 };
 
+/// What one worker carries, for the metrics and the benchmark's per-worker split.
+struct worker_load {
+  std::int64_t active_sessions = 0;
+  std::uint64_t bytes = 0;   ///< passed on either way since start
+  double cpu_seconds = 0;    ///< the thread's CPU time
+};
+
 /// The listening sockets a generation needs that the running one does not have, bound and
 /// listening but not yet accepted from. Made by proxy::prepare; closed unless committed.
 class prepared_listeners {
@@ -117,6 +124,8 @@ class proxy {
   void set_max_connections(std::size_t cap);
   /// Changes max_buffer_memory (start and reload).
   void set_max_buffer_memory(std::uint64_t bytes);
+  /// Each worker's load, by index. Safe from the control thread at any time.
+  std::vector<worker_load> worker_loads() const;
   /// Bytes the sessions hold for slow peers now (cplb_buffer_memory_bytes).
   std::int64_t buffered_bytes() const;
 
