@@ -76,16 +76,17 @@ bool upgrade_channel::send(upgrade_message type, const std::string& payload, con
   const auto deadline = steady::now() + timeout;
   const frame_header header{frame_magic, static_cast<std::uint32_t>(type),
                             static_cast<std::uint32_t>(payload.size()), static_cast<std::uint32_t>(fds.size())};
-  // The descriptors ride with the header's first byte; the receiver reads the header alone first.
-  std::size_t header_sent = 0;
-  while (header_sent < sizeof header) {
-    iovec iov{reinterpret_cast<char*>(const_cast<frame_header*>(&header)) + header_sent, sizeof header - header_sent};
+  std::string frame(reinterpret_cast<const char*>(&header), sizeof header);
+  frame += payload;
+  std::vector<char> control;
+  if (!fds.empty()) control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+  for (std::size_t sent = 0; sent < frame.size();) {
+    iovec iov{frame.data() + sent, frame.size() - sent};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    std::vector<char> control;
-    if (header_sent == 0 && !fds.empty()) {
-      control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    // The descriptors ride with the first byte; the receiver reads the header alone first.
+    if (sent == 0 && !fds.empty()) {
       msg.msg_control = control.data();
       msg.msg_controllen = control.size();
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
@@ -95,20 +96,6 @@ bool upgrade_channel::send(upgrade_message type, const std::string& payload, con
       std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     }
     const auto n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      header_sent += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      if (!wait(POLLOUT, deadline, error)) return false;
-      continue;
-    }
-    error = std::string("send: ") + std::strerror(errno);
-    return false;
-  }
-  for (std::size_t sent = 0; sent < payload.size();) {
-    const auto n = ::send(fd_, payload.data() + sent, payload.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;
