@@ -28,7 +28,10 @@ constexpr std::size_t bytes_per_turn = 1 << 20;
 /// How much a read takes, so that a slow reader costs little user-space memory however fast its
 /// server sends (what the other leg cannot take is kept as a backlog): a read that follows a
 /// short one takes at most `opening_read`; one that follows a full one takes the whole scratch
-/// buffer, unless the other leg has more than `behind_queue` unsent (it is behind: `behind_read`).
+/// buffer, unless the other leg fell behind (a send left a backlog) and still has more than
+/// `behind_queue` unsent: then `behind_read`. Over max_buffer_memory, a direction reads only
+/// while the other leg has less than `behind_read` unsent (it keeps up, so what is read leaves
+/// at once and holds nothing), and at most `behind_read`: a new session's request still passes.
 constexpr std::size_t opening_read = 64 * 1024;
 constexpr int behind_queue = 64 * 1024;
 constexpr std::size_t behind_read = 16 * 1024;
@@ -266,13 +269,21 @@ bool session::flush_backlog(pump& p) {
   return true;
 }
 
-std::size_t session::read_size(const pump& p) const {
+std::size_t session::read_size(pump& p) const {
   const std::size_t full = host_.scratch().size();
-  // Only a bulk direction pays the ioctl: small requests and answers never fill a read.
   if (!p.last_read_full) return std::min(full, opening_read);
-  int queued = 0;
-  if (::ioctl(p.to->fd, SIOCOUTQ, &queued) == 0 && queued > behind_queue) return std::min(full, behind_read);
+  // Only a direction whose other leg fell behind pays the ioctl: a fast reader's sends never
+  // leave a backlog, so bulk at full speed reads the whole buffer.
+  if (p.peer_behind) {
+    if (unsent(*p.to) > behind_queue) return std::min(full, behind_read);
+    p.peer_behind = false;
+  }
   return full;
+}
+
+int session::unsent(const leg& l) {
+  int queued = 0;
+  return ::ioctl(l.fd, SIOCOUTQ, &queued) == 0 ? queued : 0;
 }
 
 void session::drop_backlog(pump& p) {
@@ -286,13 +297,15 @@ void session::drop_backlog(pump& p) {
 bool session::transfer(pump& p) {
   const auto scratch = host_.scratch();
   for (std::size_t moved = 0; moved < bytes_per_turn;) {
-    if (host_.buffers().full()) {
-      // Over max_buffer_memory: read nothing new until the slow peers have caught up.
+    const bool over_cap = host_.buffers().full();
+    if (over_cap && unsent(*p.to) >= static_cast<int>(behind_read)) {
+      // Over max_buffer_memory, and what it read would wait here: read nothing new until the
+      // slow peers have caught up.
       stalled_until_ = host_.loop().now() + stall_retry;
       if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
       return true;
     }
-    const std::size_t want = read_size(p);
+    const std::size_t want = over_cap ? std::min(read_size(p), behind_read) : read_size(p);
     const auto n = ::recv(p.from->fd, scratch.data(), want, MSG_DONTWAIT);
     if (n == 0) {
       // EOF: pass the half-close on, and end the session once both directions have (the
@@ -329,6 +342,7 @@ bool session::transfer(pump& p) {
     if (sent < 0) return false;
     if (sent < n) {
       // The other leg is full: keep the rest and stop reading this way until it drains.
+      p.peer_behind = true;
       p.backlog_size = static_cast<std::uint32_t>(n - sent);
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);
