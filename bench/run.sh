@@ -2,11 +2,12 @@
 # cplb's benchmark: cplb against HAProxy, nginx (stream) and no proxy at all ("direct"), all on
 # 127.0.0.1, in four speed scenarios: throughput (iperf3), connrate (wrk, Connection: close),
 # reqrate (wrk, keep-alive) and idlemem (idle sessions, RSS growth); and cplb against HAProxy,
-# side by side, in two behaviour scenarios: rollingrestart (where watches end up after a rolling
-# restart of the backends) and detection (how soon a failing /readyz stops new connections).
-# See bench/README.md for the method.
+# side by side, in three behaviour scenarios: rollingrestart (where watches end up after a rolling
+# restart of the backends), detection (how soon a failing /readyz stops new connections) and
+# slowread (memory under clients that read a fast stream slowly; HAProxy, cplb with
+# max_buffer_memory and cplb without, one after another). See bench/README.md for the method.
 #
-#   bench/run.sh           full run (about 6 minutes with the defaults)
+#   bench/run.sh           full run (about 7 minutes with the defaults)
 #   bench/run.sh --smoke   one short round (CI): fails if a target cannot be set up or passes no
 #                          traffic; asserts nothing about speed
 #
@@ -14,13 +15,17 @@
 #   CPLB_BIN                     cplb binary [build-release/src/app/cplb, built if missing; with
 #                                --smoke or only behaviour scenarios, build/src/app/cplb if present]
 #   BENCH_SCENARIOS              scenarios to run ["idlemem throughput connrate reqrate
-#                                rollingrestart detection"]
+#                                rollingrestart detection slowread"]
 #   BENCH_ROUNDS                 rounds of the speed scenarios; targets rotate each round [3; smoke 1]
 #   BENCH_SECONDS                seconds per load [5; smoke 1]
 #   BENCH_IDLE_SESSIONS          idle sessions [5000; smoke 200]
 #   BENCH_WATCHES                watches per proxy in rollingrestart [60; smoke 12]
 #   BENCH_RESTART_SETTLE         seconds after the last restart before counting [15; smoke 8]
 #   BENCH_DETECTION_TRIALS       trials in detection [7; smoke 2]
+#   BENCH_SLOW_CLIENTS           slow readers in slowread [300; smoke 30]
+#   BENCH_SLOW_SECONDS           seconds they read slowly (16 KiB every 100 ms) [6; smoke 2]
+#   BENCH_SLOW_STREAM_MIB        MiB in each stream (the rest is read at full speed after) [12; smoke 4]
+#   BENCH_SLOW_CAP               cplb's max_buffer_memory in slowread's capped run [32MiB]
 #   BENCH_TARGETS                targets to run ["direct haproxy nginx cplb"; the behaviour
 #                                scenarios run those of haproxy and cplb in it]
 #   BENCH_WORKERS                proxy worker threads/processes [2]
@@ -53,21 +58,26 @@ if [ "$smoke" = 1 ]; then
   rounds=${BENCH_ROUNDS:-1} seconds=${BENCH_SECONDS:-1} idle_sessions=${BENCH_IDLE_SESSIONS:-200}
   watches=${BENCH_WATCHES:-12} restart_settle=${BENCH_RESTART_SETTLE:-8}
   detection_trials=${BENCH_DETECTION_TRIALS:-2}
+  slow_clients=${BENCH_SLOW_CLIENTS:-30} slow_seconds=${BENCH_SLOW_SECONDS:-2}
+  slow_stream_mib=${BENCH_SLOW_STREAM_MIB:-4}
   settle=0.3 max_other_cpu=100
 else
   rounds=${BENCH_ROUNDS:-3} seconds=${BENCH_SECONDS:-5} idle_sessions=${BENCH_IDLE_SESSIONS:-5000}
   watches=${BENCH_WATCHES:-60} restart_settle=${BENCH_RESTART_SETTLE:-15}
   detection_trials=${BENCH_DETECTION_TRIALS:-7}
+  slow_clients=${BENCH_SLOW_CLIENTS:-300} slow_seconds=${BENCH_SLOW_SECONDS:-6}
+  slow_stream_mib=${BENCH_SLOW_STREAM_MIB:-12}
   settle=1 max_other_cpu=${BENCH_MAX_OTHER_CPU:-10}
 fi
+slow_cap=${BENCH_SLOW_CAP:-32MiB}
 retries_left=${BENCH_RETRIES:-4}
 read -r -a targets <<<"${BENCH_TARGETS:-direct haproxy nginx cplb}"
-read -r -a scenarios <<<"${BENCH_SCENARIOS:-idlemem throughput connrate reqrate rollingrestart detection}"
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-idlemem throughput connrate reqrate rollingrestart detection slowread}"
 speed=0  # any speed scenario selected: the rounds, their backends and a Release build
 for scenario in "${scenarios[@]}"; do
   case $scenario in
     idlemem | throughput | connrate | reqrate) speed=1 ;;
-    rollingrestart | detection) ;;
+    rollingrestart | detection | slowread) ;;
     *) fail "unknown scenario $scenario in BENCH_SCENARIOS" ;;
   esac
 done
@@ -77,6 +87,10 @@ side_by_side=()
 for target in haproxy cplb; do [[ " ${targets[*]} " == *" $target "* ]] && side_by_side+=("$target"); done
 [ "$watches" -ge 3 ] || fail "BENCH_WATCHES=$watches: at least one watch per backend"
 [ "$detection_trials" -ge 1 ] || fail "BENCH_DETECTION_TRIALS=$detection_trials: at least 1"
+[[ $slow_clients =~ ^[0-9]+$ && $slow_clients -ge 1 ]] || fail "BENCH_SLOW_CLIENTS=$slow_clients: at least 1"
+[[ $slow_seconds =~ ^[0-9]+$ && $slow_seconds -ge 1 ]] || fail "BENCH_SLOW_SECONDS=$slow_seconds: whole seconds, at least 1"
+[[ $slow_stream_mib =~ ^[0-9]+$ && $slow_stream_mib -ge 1 ]] || fail "BENCH_SLOW_STREAM_MIB=$slow_stream_mib: at least 1"
+[[ $slow_cap =~ ^[0-9]+MiB$ ]] || fail "BENCH_SLOW_CAP=$slow_cap: a size in MiB, as 32MiB"
 workers=${BENCH_WORKERS:-2}
 streams=${BENCH_STREAMS:-4}
 connrate_connections=${BENCH_CONNRATE_CONNECTIONS:-32}
@@ -112,6 +126,8 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fd_limit=$(ulimit -n)
 [ "$fd_limit" -ge $((2 * idle_sessions + 200)) ] ||
   fail "open-files limit $fd_limit is too low for $idle_sessions idle sessions (BENCH_IDLE_SESSIONS)"
+[ "$fd_limit" -ge $((2 * slow_clients + 200)) ] ||
+  fail "open-files limit $fd_limit is too low for $slow_clients slow readers (BENCH_SLOW_CLIENTS)"
 proxy_maxconn=$(((fd_limit - 200) / 2))  # sessions that fit in the proxy's descriptors
 
 # --- processes: everything started here is stopped by PID on exit ---------------------------------
@@ -678,6 +694,94 @@ if noisy > float(sys.argv[2]):
   return 0
 }
 
+# slowread: a fast stream read slowly by many clients; the proxies one after another (their RSS
+# is the measurement: nothing else runs beside the one measured), in front of one backend.
+run_slowread() {
+  local s=slowread backend_port admin fe target pid out a b other bad=0
+  local -a runs=()
+  for target in "${side_by_side[@]}"; do
+    if [ "$target" = cplb ]; then runs+=(cplb-cap cplb); else runs+=("$target"); fi
+  done
+  say ""
+  say "slowread: $slow_clients clients each read a fast ${slow_stream_mib} MiB stream, 16 KiB every 100 ms" \
+    "for ${slow_seconds}s, then the rest at full speed; ${runs[*]} one after another" \
+    "(cplb-cap: max_buffer_memory $slow_cap; cplb: the default 256MiB)"
+  mkdir -p "$tmp/$s"
+  read -r backend_port <<<"$(ports 1)"
+  start "$s/backend" "$python" "$lib/slowread.py" backend --port "$backend_port"
+  local backend_pid=$last_pid
+  wait_listen "$backend_port" --pid "$backend_pid" || fail "$s: the backend did not start"
+  for target in "${runs[@]}"; do
+    read -r fe admin <<<"$(ports 2)"
+    case $target in
+      haproxy)
+        cat >"$tmp/$s/haproxy.cfg" <<CFG
+global
+  nbthread $workers
+  maxconn $proxy_maxconn
+defaults
+  mode tcp
+  maxconn $proxy_maxconn
+  timeout connect 3s
+  timeout client 1h
+  timeout server 1h
+  timeout check 1s
+frontend api
+  bind 127.0.0.1:$fe
+  default_backend api
+backend api
+  option httpchk GET /readyz
+  server s1 127.0.0.1:$backend_port check inter 2s
+CFG
+        start "$s/haproxy" haproxy -db -f "$tmp/$s/haproxy.cfg"
+        ;;
+      cplb | cplb-cap)
+        local cap=""
+        [ "$target" = cplb-cap ] && cap=", max_buffer_memory: $slow_cap"
+        cat >"$tmp/$s/$target.yaml" <<CFG
+global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s$cap}
+admin: {listen: 127.0.0.1:$admin}
+frontends:
+  - {name: api, listen: 127.0.0.1:$fe, backend: api, idle_timeout: 1h}
+backends:
+  - name: api
+    servers: [{name: s1, address: 127.0.0.1:$backend_port}]
+    health_check: {protocol: http, path: /readyz, interval: 2s, timeout: 1s}
+CFG
+        start "$s/$target" "$CPLB_BIN" --config "$tmp/$s/$target.yaml"
+        ;;
+    esac
+    pid=$last_pid
+    wait_listen "$fe" --pid "$pid" || fail "$s: $target did not start listening"
+    local -a admin_arg=()
+    [ "$target" != haproxy ] && admin_arg=(--admin "$admin")
+    : >"$pending"
+    a=$("$python" "$lib/util.py" cpu $$)
+    out=$(timeout $((slow_seconds + 300)) "$python" "$lib/slowread.py" client --connect "$fe" \
+      --backend "$backend_port" --clients "$slow_clients" --bytes $((slow_stream_mib << 20)) \
+      --seconds "$slow_seconds" --pids "$pid" "${admin_arg[@]}" --timeout 120) ||
+      fail "$s: $target: the streams could not be set up or passed no byte (see above)"
+    b=$("$python" "$lib/util.py" cpu $$)
+    other=$(other_cpu "$a" "$b")
+    is_running "$pid" || fail "$s: $target exited during the scenario"
+    stop "$pid"
+    local kind rest key value
+    while IFS= read -r rest; do
+      kind=${rest%% *} rest=${rest#* }
+      case $kind in
+        record) read -r key value <<<"$rest" && record "$target" 1 "$key" "$value" ;;
+        say) say "  $rest" ;;
+        bad) bad=$((bad + rest)) ;;
+      esac
+    done <<<"$("$python" "$lib/slowread.py" summary "$out" "$target" "${slow_cap%MiB}")"
+    record "$target" 1 sr_other_cpu_pct "$other"
+    cat "$pending" >>"$results"
+  done
+  stop "$backend_pid"
+  [ "$bad" -eq 0 ] || fail "$s: $bad streams lost, reordered or added bytes (see above)"
+  return 0
+}
+
 # --- main -------------------------------------------------------------------------------------------
 
 begin=$(date +%s)
@@ -689,6 +793,7 @@ setup="scenarios [${scenarios[*]}]"
 [ "$speed" = 1 ] && setup+=", $rounds round(s) x targets [${targets[*]}], ${seconds}s per load, $idle_sessions idle sessions"
 selected rollingrestart && setup+=", $watches watches"
 selected detection && setup+=", $detection_trials detection trials"
+selected slowread && setup+=", $slow_clients slow readers"
 say "setup:   $setup, $workers workers, open files $fd_limit"
 check_load "before the run"
 
@@ -717,14 +822,15 @@ if [ "$speed" = 1 ]; then
   done
 fi
 
-if selected rollingrestart || selected detection; then
+if selected rollingrestart || selected detection || selected slowread; then
   if [ ${#side_by_side[@]} -eq 0 ]; then
     say ""
-    say "rollingrestart, detection: skipped (they compare haproxy and cplb; BENCH_TARGETS has neither)"
+    say "rollingrestart, detection, slowread: skipped (they compare haproxy and cplb; BENCH_TARGETS has neither)"
   else
     if [ "$speed" = 1 ]; then check_load "before the behaviour scenarios"; fi
     if selected rollingrestart; then run_rollingrestart; fi
     if selected detection; then run_detection; fi
+    if selected slowread; then run_slowread; fi
   fi
 fi
 

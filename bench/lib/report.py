@@ -12,7 +12,8 @@ sessions per server of `rollingrestart`) is shown as it is.
 import statistics
 import sys
 
-TARGETS = ["direct", "haproxy", "nginx", "cplb"]
+# cplb-cap: cplb with max_buffer_memory set (slowread)
+TARGETS = ["direct", "haproxy", "nginx", "cplb", "cplb-cap"]
 
 # key: (label, format; None for a text value)
 METRICS = {
@@ -41,10 +42,25 @@ METRICS = {
     "det_ms": ("detection: ms from /readyz 500 to the last new connection", "{:.0f}"),
     "det_failed_connections": ("detection: failed connections", "{:.0f}"),
     "det_other_cpu_pct": ("detection noise: other processes, % CPU", "{:.1f}"),
+    "sr_rss_growth_mib": ("slowread: RSS growth at the peak, MiB", "{:.2f}"),
+    "sr_kib_per_client": ("slowread: RSS growth per slow client, KiB", "{:.1f}"),
+    "sr_growth_minus_cap_mib": ("slowread: RSS growth minus max_buffer_memory, MiB", "{:.2f}"),
+    "sr_peak_buffer_mib": ("slowread: cplb_buffer_memory_bytes at the peak, MiB", "{:.2f}"),
+    "sr_after_growth_mib": ("slowread: RSS growth after the streams ended, MiB", "{:.2f}"),
+    "sr_read_kib_s": ("slowread: read rate per slow client, KiB/s", "{:.0f}"),
+    "sr_backend_sending": ("slowread: streams the backend still sent at the end of the slow phase", "{:.0f}"),
+    "sr_delivered_mib": ("slowread: MiB delivered", "{:.0f}"),
+    "sr_bad_streams": ("slowread: streams with a lost, wrong or extra byte", "{:.0f}"),
+    "sr_drain_s": ("slowread: s to read the rest at full speed", "{:.1f}"),
+    "sr_fresh_median_ms": ("slowread: fresh GET during the load, median ms", "{:.1f}"),
+    "sr_fresh_max_ms": ("slowread: fresh GET during the load, max ms", "{:.1f}"),
+    "sr_other_cpu_pct": ("slowread noise: other processes, % CPU", "{:.1f}"),
 }
-NO_RATIO = {"other_cpu_pct", "rs_other_cpu_pct", "det_other_cpu_pct"}
+NO_RATIO = {"other_cpu_pct", "rs_other_cpu_pct", "det_other_cpu_pct", "sr_other_cpu_pct",
+            "sr_backend_sending", "sr_bad_streams"}
 
-# (description, metric, other target or None for an absolute bound, comparison, bound)
+# (description, metric, other target or None for an absolute bound, comparison, bound[, the cplb
+# target measured: "cplb" unless given])
 GOALS = [
     ("connection rate >= 1.2 x HAProxy", "cr_rate", "haproxy", ">=", 1.2),
     ("connrate p99 no worse than HAProxy", "cr_p99_ms", "haproxy", "<=", 1.0),
@@ -53,6 +69,14 @@ GOALS = [
     ("CPU per GB <= nginx", "tp_cpu_s_per_gb", "nginx", "<=", 1.0),
     ("keep-alive request rate >= HAProxy", "rr_rate", "haproxy", ">=", 1.0),
     ("memory per idle session (1 byte each way) <= 1.5 KB", "idle_kb_after_byte", None, "<=", 1.5),
+    ("slowread, max_buffer_memory set: RSS growth <= it + 4 MiB", "sr_growth_minus_cap_mib", None, "<=", 4.0,
+     "cplb-cap"),
+    ("slowread, no cap: RSS growth per slow client <= 64 KiB", "sr_kib_per_client", None, "<=", 64.0),
+    ("slowread, max_buffer_memory set: every byte in order", "sr_bad_streams", None, "<=", 0, "cplb-cap"),
+    ("slowread, no cap: every byte in order", "sr_bad_streams", None, "<=", 0),
+    ("slowread, max_buffer_memory set: fresh GET answered < 1 s", "sr_fresh_max_ms", None, "<", 1000.0,
+     "cplb-cap"),
+    ("slowread, no cap: fresh GET answered < 1 s", "sr_fresh_max_ms", None, "<", 1000.0),
 ]
 
 
@@ -112,10 +136,10 @@ def rows(data):
 
 def goals(data):
     out = []
-    for text, metric, other, op, bound in GOALS:
+    for text, metric, other, op, bound, *mine_target in GOALS:
         if metric not in data:
             continue  # not measured in this run
-        mine = median(data, metric, "cplb")
+        mine = median(data, metric, mine_target[0] if mine_target else "cplb")
         if other is None:
             value = mine
             shown = "n/a" if value is None else f"{value:.2f}"
@@ -126,7 +150,7 @@ def goals(data):
         if value is None:
             verdict = "n/a"
         else:
-            verdict = "PASS" if (value >= bound if op == ">=" else value <= bound) else "MISS"
+            verdict = "PASS" if {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op] else "MISS"
         out.append((verdict, text, shown))
     return out
 
