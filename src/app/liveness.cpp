@@ -20,7 +20,12 @@ liveness::liveness(boost::asio::io_context& io, proxy::proxy& proxy) : proxy_(pr
 
 void liveness::start() { tick(); }
 
-void liveness::stop() { timer_.cancel(); }
+void liveness::stop() {
+  // A tick whose wait had already completed still runs after cancel(): without the flag it would
+  // re-arm, and the control thread, waiting on it, would never return.
+  stopped_ = true;
+  timer_.cancel();
+}
 
 admin::health_verdict liveness::verdict() const {
   const auto stalled = proxy_.stalled_workers(stall_limit);
@@ -35,6 +40,7 @@ admin::health_verdict liveness::verdict() const {
 }
 
 void liveness::tick() {
+  if (stopped_) return;
   note(proxy_.stalled_workers(stall_limit));
   proxy_.ping_workers();
   timer_.expires_after(ping_interval);

@@ -32,6 +32,7 @@ class liveness {
   proxy::proxy& proxy_;
   boost::asio::steady_timer timer_;
   std::set<unsigned> stuck_;  ///< workers logged as stuck
+  bool stopped_ = false;
 };
 
 }  // namespace cplb::app
