@@ -87,3 +87,136 @@ TEST_CASE("client_activity on a plaintext stream treats each read as a record") 
              start + 11s, quiet);
   CHECK_FALSE(a.quiet_for(quiet, start + 11s));
 }
+
+// save and restore: what a binary upgrade carries of a session's client.
+
+namespace {
+
+/// `a` saved at `saved_at` and restored in another process whose clock reads `restored_at`.
+client_activity moved(const client_activity& a, time_point saved_at, time_point restored_at) {
+  return client_activity::restore(a.save(saved_at), restored_at);
+}
+
+}  // namespace
+
+TEST_CASE("client_activity: save and restore keep what quiet_for answers, on another clock") {
+  const time_point elsewhere{5000s};
+  SECTION("a fresh session") {
+    const client_activity a(start);
+    const auto b = moved(a, start + 3s, elsewhere);
+    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 1s));  // 4 s since its start
+    CHECK(b.quiet_for(quiet, elsewhere + 2s));
+  }
+  SECTION("a request 2 s before the hand-over") {
+    auto a = after_handshake();
+    a.on_bytes(data(200), start + 8s, quiet);
+    const auto b = moved(a, start + 10s, elsewhere);
+    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 3s - 1ns));
+    CHECK(b.quiet_for(quiet, elsewhere + 3s));
+  }
+  SECTION("quiet for long already") {
+    const auto a = after_handshake();
+    const auto b = moved(a, start + 1h, elsewhere);
+    CHECK(b.quiet_for(quiet, elsewhere));
+    CHECK(b.quiet_for(1h, elsewhere));
+    CHECK_FALSE(b.quiet_for(1h + 1s, elsewhere));
+  }
+  SECTION("saved twice across two hand-overs") {
+    auto a = after_handshake();
+    a.on_bytes(data(100), start + 10s, quiet);
+    const auto b = moved(moved(a, start + 11s, elsewhere), elsewhere + 2s, start);
+    CHECK_FALSE(b.quiet_for(quiet, start + 2s - 1ns));
+    CHECK(b.quiet_for(quiet, start + 2s));
+  }
+}
+
+TEST_CASE("client_activity: the control budget's window carries over a hand-over") {
+  auto a = after_handshake();
+  for (int i = 0; i < 12; ++i) a.on_bytes(data(40), start + 10s, quiet);  // 480 of the 512 bytes
+  REQUIRE(a.quiet_for(quiet, start + 10s));
+  const time_point elsewhere{5000s};
+  SECTION("within the window, one more small record passes the budget") {
+    auto b = moved(a, start + 11s, elsewhere);
+    b.on_bytes(data(40), elsewhere + 1s, quiet);  // 3 s into the window
+    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 1s));
+  }
+  SECTION("once the window is over, it starts afresh") {
+    auto b = moved(a, start + 11s, elsewhere);
+    b.on_bytes(data(40), elsewhere + 4s, quiet);  // 5 s after the window started
+    CHECK(b.quiet_for(quiet, elsewhere + 4s));
+  }
+}
+
+TEST_CASE("client_activity: a TLS record cut by the hand-over is one record, not two") {
+  const time_point elsewhere{5000s};
+  SECTION("cut in its payload: a request arrives as one") {
+    auto a = after_handshake();
+    a.on_bytes(data(30), start + 10s, quiet);
+    const auto big = data(200);
+    a.on_bytes(std::span(big).first(60), start + 10s, quiet);
+    // The header said 200 bytes: the request is known at once; the hand-over keeps the rest.
+    REQUIRE_FALSE(a.quiet_for(quiet, start + 14s));
+    auto b = moved(a, start + 20s, elsewhere);
+    REQUIRE(b.quiet_for(quiet, elsewhere));
+    b.on_bytes(std::span(big).subspan(60), elsewhere + 1s, quiet);
+    // The rest is payload, not a new record header (it would read 'x' = 120 as a type, and
+    // 0x7878 bytes as a length, losing sync): the client is still quiet...
+    CHECK(b.quiet_for(quiet, elsewhere + 1s));
+    // ...and the next small record is parsed as one.
+    b.on_bytes(data(30), elsewhere + 2s, quiet);
+    CHECK(b.quiet_for(quiet, elsewhere + 2s));
+    b.on_bytes(data(100), elsewhere + 3s, quiet);
+    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 3s));
+  }
+  SECTION("cut in its header: the record is recognised once the header is whole") {
+    auto a = after_handshake();
+    const auto big = data(200);
+    a.on_bytes(std::span(big).first(3), start + 10s, quiet);
+    auto b = moved(a, start + 20s, elsewhere);
+    REQUIRE(b.quiet_for(quiet, elsewhere));
+    b.on_bytes(std::span(big).subspan(3, 2), elsewhere + 1s, quiet);  // the length: a request
+    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 1s));
+    b.on_bytes(std::span(big).subspan(5), elsewhere + 7s, quiet);  // its payload: nothing new
+    CHECK(b.quiet_for(quiet, elsewhere + 7s));
+    b.on_bytes(data(30), elsewhere + 8s, quiet);
+    CHECK(b.quiet_for(quiet, elsewhere + 8s));
+  }
+  SECTION("cut in a small record's payload: the rest does not count as a request") {
+    auto a = after_handshake();
+    const auto small = data(40);
+    a.on_bytes(std::span(small).first(20), start + 10s, quiet);
+    auto b = moved(a, start + 20s, elsewhere);
+    b.on_bytes(std::span(small).subspan(20), elsewhere + 1s, quiet);  // 25 'x': would be a 'plain' read
+    CHECK(b.quiet_for(quiet, elsewhere + 1s));
+    b.on_bytes(data(40), elsewhere + 2s, quiet);
+    CHECK(b.quiet_for(quiet, elsewhere + 2s));
+  }
+}
+
+TEST_CASE("client_activity: a plaintext stream stays plaintext across a hand-over") {
+  client_activity a(start);
+  a.on_bytes(std::string("PING"), start + 10s, quiet);
+  const time_point elsewhere{5000s};
+  auto b = moved(a, start + 20s, elsewhere);
+  // Were it unknown again, a first byte of 22 would switch it to TLS parsing.
+  b.on_bytes(std::string("\x16short"), elsewhere + 1s, quiet);
+  CHECK(b.quiet_for(quiet, elsewhere + 1s));
+  b.on_bytes(std::string(100, '\x16'), elsewhere + 2s, quiet);
+  CHECK_FALSE(b.quiet_for(quiet, elsewhere + 2s));
+}
+
+TEST_CASE("client_activity: restore takes another process's out-of-range values safely") {
+  const std::uint8_t have = GENERATE(5, 6, 250);  // a header holds at most 4 before it is parsed
+  INFO("header_have " << int{have});
+  cplb::proxy::handed_activity saved;
+  saved.framing = 200;  // no such framing: unknown, decided by the next bytes
+  saved.header_have = have;
+  saved.record_left = 0;
+  saved.since_request_ns = std::chrono::nanoseconds(60s).count();
+  const time_point now{5000s};
+  auto a = client_activity::restore(saved, now);
+  REQUIRE(a.quiet_for(quiet, now));
+  // Parsed from a fresh header (nothing written past the one it has): a handshake, a request.
+  a.on_bytes(handshake(100), now + 1s, quiet);
+  CHECK_FALSE(a.quiet_for(quiet, now + 1s));
+}

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -486,18 +487,384 @@ TEST_CASE("session: a client that reads slowly costs at most a small backlog how
   CHECK(host.account.held() == 0);
 }
 
-TEST_CASE("session: over max_buffer_memory it reads nothing new until memory is given back") {
+TEST_CASE("session: over max_buffer_memory a direction reads only while its other leg keeps up") {
   fake_host host(256 * 1024);
-  host.account.set_cap(1);  // anything held stops every read
+  host.account.set_cap(1);  // anything held is over the cap
   auto listener = listening_socket();
   const auto gen = make_generation({port_of(listener.get())});
   auto c = connect_session(host, gen, listener.get());
   host.account.hold(1);  // as if another session held a backlog
-  send_text(c.client.get(), "waits");
-  host.run_turns(5, 1ms);
-  char byte;
-  CHECK(::recv(c.server.get(), &byte, 1, MSG_DONTWAIT) < 0);  // nothing passed on
+  // The server reads: a request still passes, since what is read leaves at once and holds nothing.
+  send_text(c.client.get(), "passes");
+  CHECK(receive(host, c.server.get(), 6) == "passes");
+
+  // The server stops reading: once its leg has bytes unsent, the session stops reading the
+  // client, with at most one small read held.
+  const std::string big(64 << 20, 'x');
+  std::size_t pushed = 0;
+  for (int i = 0; i < 300; ++i) {
+    const auto n = ::send(c.client.get(), big.data() + pushed, big.size() - pushed, MSG_DONTWAIT);
+    if (n > 0) pushed += static_cast<std::size_t>(n);
+    host.run_turns(1, 1ms);
+  }
+  CHECK(pushed < big.size());  // the rest waits in the client's socket: nothing was dropped
+  CHECK(host.account.held() <= 1 + 16 * 1024);
   host.account.release(1);
   host.advance(10ms);  // the stalled session looks again
-  CHECK(receive(host, c.server.get(), 5) == "waits");
+  CHECK(receive(host, c.server.get(), pushed) == big.substr(0, pushed));
+}
+
+// Binary upgrade: hand_over and resume.
+
+namespace {
+
+/// The byte at `offset` of the server's stream in the hand-over tests: another prime period,
+/// and a bijection on it, so that one byte tells where in the stream a run starts.
+char reply_at(std::size_t offset) { return static_cast<char>((offset % 241) * 13 % 241); }
+
+/// Sends `pattern`'s bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
+template <typename Pattern>
+std::size_t send_stream(int fd, std::size_t offset, std::size_t end, Pattern pattern) {
+  std::vector<char> chunk(64 * 1024);
+  std::size_t sent = 0;
+  while (offset + sent < end) {
+    const auto size = std::min(chunk.size(), end - offset - sent);
+    for (std::size_t i = 0; i < size; ++i) chunk[i] = pattern(offset + sent + i);
+    const auto n = ::send(fd, chunk.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      REQUIRE(errno == EAGAIN);
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  return sent;
+}
+
+/// Where `run` starts in `pattern`'s stream, found among the first `period` offsets: npos when
+/// it is no run of the stream.
+template <typename Pattern>
+std::size_t run_offset(const std::string& run, Pattern pattern, std::size_t period) {
+  for (std::size_t start = 0; start < period; ++start) {
+    bool all = true;
+    for (std::size_t i = 0; i < run.size() && all; ++i) all = run[i] == pattern(start + i);
+    if (all) return start;
+  }
+  return std::string::npos;
+}
+
+/// What one peer has read of a stream, checked byte by byte against its pattern.
+template <typename Pattern>
+struct stream_reader {
+  Pattern pattern;
+  std::size_t received = 0;
+  std::size_t first_wrong = std::string::npos;
+  std::vector<char> buffer = std::vector<char>(256 * 1024);
+
+  /// Reads what `fd` has (the stream must not end).
+  void read_from(int fd) {
+    for (;;) {
+      const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN) return;
+      REQUIRE(n > 0);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+        if (buffer[i] != pattern(received + i) && first_wrong == std::string::npos) first_wrong = received + i;
+      received += static_cast<std::size_t>(n);
+    }
+  }
+};
+
+/// No session end counted at all.
+void check_no_end(const cplb::generation::snapshot_ptr& gen) {
+  const auto& ends = frontend_counters(gen).ends;
+  for (const auto reason : cplb::generation::all_session_ends) {
+    INFO("ends[" << cplb::generation::to_string(reason) << "]");
+    CHECK(ends[static_cast<std::size_t>(reason)].load() == 0u);
+  }
+}
+
+/// Bytes waiting to be read on `fd`.
+std::size_t unread_on(int fd) {
+  int queued = -1;
+  REQUIRE(::ioctl(fd, FIONREAD, &queued) == 0);
+  return static_cast<std::size_t>(queued);
+}
+
+/// True when `fd` is an open descriptor.
+bool is_open(int fd) { return fd >= 0 && ::fcntl(fd, F_GETFD) != -1; }
+
+/// A session on `host` for the handed-over `h`, resumed with `server` (index `index`).
+session* resume_session(fake_host& host, const cplb::generation::snapshot_ptr& gen,
+                        cplb::proxy::handed_session& h, cplb::backend::server_ptr server, int index) {
+  auto* s = new session(host, std::exchange(h.client_fd, -1), gen, gen->frontends[0], h.client_key);
+  s->resume(h, std::move(server), index);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("session: hand_over takes a pumping session with a backlog each way; resumed elsewhere, every byte arrives in order") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+
+  // Neither peer reads: both streams stall, and the session holds a backlog each way.
+  constexpr std::size_t limit = 64 << 20;
+  std::size_t up_written = 0, down_written = 0;
+  int full_turns = 0;
+  host.run_until([&] {
+    const auto up = send_stream(c.client.get(), up_written, limit, pattern_at);
+    const auto down = send_stream(c.server.get(), down_written, limit, reply_at);
+    up_written += up;
+    down_written += down;
+    REQUIRE(up_written < limit);
+    REQUIRE(down_written < limit);
+    full_turns = up == 0 && down == 0 ? full_turns + 1 : 0;
+    return full_turns == 5;
+  }, "both streams to stall");
+  INFO(up_written << " bytes up and " << down_written << " down before the streams stalled");
+  REQUIRE(host.account.held() > 0);
+
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  c.s = nullptr;  // freed after this turn
+  CHECK(h.client_fd >= 0);
+  CHECK(h.upstream_fd >= 0);
+  CHECK(h.frontend == "fe");
+  CHECK(h.server == "s0");
+  CHECK(h.server_address == server_at(gen, 0).address().to_string());
+  CHECK_FALSE(h.client_done);
+  CHECK_FALSE(h.server_done);
+  CHECK_FALSE(h.client_finished_first);
+  CHECK_FALSE(h.connecting);
+  CHECK_FALSE(h.awaiting_first_bytes);
+  CHECK(h.close_in_ns == -1);
+  CHECK(h.age_ns >= 0);
+  CHECK(h.idle_ns >= 0);
+  // The backlogs: the last bytes the session read each way, in order.
+  REQUIRE_FALSE(h.to_server.empty());
+  REQUIRE_FALSE(h.to_client.empty());
+  // What the session has not read of the client's stream waits on the handed descriptor.
+  const auto unread_from_client = unread_on(h.client_fd);
+  CHECK(unread_from_client > 0);
+  const std::size_t to_server_at = up_written - unread_from_client - h.to_server.size();
+  CHECK(run_offset(h.to_server, [&](std::size_t i) { return pattern_at(to_server_at + i); }, 1) == 0);
+  CHECK(run_offset(h.to_client, reply_at, 241) != std::string::npos);
+
+  // The old host let go: no end counted, no slot or memory held, the descriptors left open.
+  check_no_end(gen);
+  CHECK(host.live.empty());
+  CHECK(frontend_counters(gen).active.load() == 0);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(host.account.held() == 0);
+  host.run_turns(3, 1ms);
+  CHECK(is_open(h.client_fd));
+  CHECK(is_open(h.upstream_fd));
+  CHECK(unread_on(h.client_fd) == unread_from_client);  // nobody reads it now
+
+  // Resumed on another worker (its own loop and clock) with its server found.
+  fake_host next;
+  next.advance(1h);
+  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  CHECK(h.upstream_fd == -1);  // taken
+  CHECK(c.s->server() == &server_at(gen, 0));
+  CHECK(server_at(gen, 0).active_sessions() == 1);
+  CHECK(frontend_counters(gen).active.load() == 1);
+  CHECK(next.account.held() <= static_cast<std::int64_t>(h.to_server.size() + h.to_client.size()));  // the backlogs, as they go
+
+  stream_reader<char (*)(std::size_t)> at_server{pattern_at}, at_client{reply_at};
+  next.run_until([&] {
+    at_server.read_from(c.server.get());
+    at_client.read_from(c.client.get());
+    return at_server.received == up_written && at_client.received == down_written;
+  }, "both streams to arrive whole");
+  CHECK(at_server.first_wrong == std::string::npos);
+  CHECK(at_client.first_wrong == std::string::npos);
+  CHECK(next.account.held() == 0);
+  check_no_end(gen);
+
+  exchange(next, c);
+  close_cleanly(next, c);
+  check_single_end(gen, session_end::client_closed);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(frontend_counters(gen).active.load() == 0);
+  // Each byte counted once, by whichever host read it.
+  CHECK(server_at(gen, 0).counters(0).bytes_sent.load() == 5 + up_written + 5);
+  CHECK(server_at(gen, 0).counters(0).bytes_received.load() == 6 + down_written + 6);
+}
+
+TEST_CASE("session: hand_over refuses a session that is leaving to rebalance or closing") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+  cplb::proxy::handed_session h;
+
+  SECTION("leaving to rebalance") {
+    host.advance(5s);
+    c.s->rebalance_at(host.loop().now() + 1s);
+    host.advance(1s);
+    CHECK(wait_end(host, c.client.get()) == 0);  // the FIN: it is leaving
+    CHECK_FALSE(c.s->hand_over(h));
+    CHECK(h.client_fd == -1);
+    CHECK(h.upstream_fd == -1);
+    CHECK(host.live.size() == 1);  // it stays, and ends as it would have
+    c.client.reset();
+    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    check_single_end(gen, session_end::rebalanced);
+  }
+  SECTION("closing, in the turn it ended") {
+    c.s->abort(session_end::shutdown);
+    CHECK_FALSE(c.s->hand_over(h));  // not freed before the turn is over
+    CHECK(h.client_fd == -1);
+    CHECK(host.ended == 1);
+    CHECK(wait_end(host, c.server.get()) == ECONNRESET);
+    check_single_end(gen, session_end::shutdown);
+  }
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(frontend_counters(gen).active.load() == 0);
+}
+
+TEST_CASE("session: resumed without its server it pumps on, and is drained after the drain grace") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())}, [](cplb::config::config& cfg) {
+    cfg.backends[0].drain.grace = 20s;
+  });
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  host.run_turns(1, 0ms);
+
+  // As when the new config has no server of that name and address.
+  c.s = resume_session(host, gen, h, nullptr, -1);
+  CHECK(c.s->server() == nullptr);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  exchange(host, c);
+  host.advance(20s - 1ms);
+  CHECK(host.ended == 1);  // the hand-over only
+  exchange(host, c);  // traffic does not postpone a drain
+  host.advance(1ms);
+  CHECK(wait_end(host, c.server.get()) == ECONNRESET);
+  CHECK(wait_end(host, c.client.get()) == 0);
+  host.run_until([&] { return host.ended == 2; }, "the session to end");  // the hand-over, then this
+  check_single_end(gen, session_end::drained);
+  CHECK(frontend_counters(gen).active.load() == 0);
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+}
+
+TEST_CASE("session: a pending drain survives the hand-over, counted from the old deadline") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  c.s->close_at(host.loop().now() + 10s);
+  host.advance(4s);
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  CHECK(h.close_in_ns == std::chrono::nanoseconds(6s).count());
+
+  fake_host next;
+  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  exchange(next, c);
+  next.advance(6s - 1ms);
+  CHECK(next.ended == 0);
+  next.advance(1ms);
+  CHECK(wait_end(next, c.server.get()) == ECONNRESET);
+  next.run_until([&] { return next.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::drained);
+}
+
+TEST_CASE("session: handed over while awaiting its first bytes, it resumes awaiting them, with the same deadline") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())},
+                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+  connected c;
+  c.s = start_session(host, gen, c.client);
+  host.advance(4s);
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  CHECK(h.awaiting_first_bytes);
+  CHECK(h.upstream_fd == -1);
+  CHECK(h.server.empty());
+  CHECK(h.age_ns == std::chrono::nanoseconds(4s).count());
+  host.run_turns(1, 0ms);
+
+  fake_host next;
+  next.advance(1h);  // another clock: only the session's age carries over
+  c.s = resume_session(next, gen, h, nullptr, -1);
+  next.run_turns(3, 1ms);
+  CHECK(server_at(gen, 0).active_sessions() == 0);  // still no pick, no connect
+
+  SECTION("silent: it ends at first_data_timeout from its original start") {
+    next.advance(6s - 1ms);
+    CHECK(next.ended == 0);
+    next.advance(1ms);
+    CHECK(wait_end(next, c.client.get()) == 0);
+    next.run_until([&] { return next.ended == 1; }, "the session to end");
+    check_single_end(gen, session_end::first_data_timeout);
+    CHECK(server_at(gen, 0).totals().connections == 0);
+    CHECK(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK) < 0);
+  }
+  SECTION("it speaks: it connects upstream then") {
+    next.advance(5s);
+    send_text(c.client.get(), "hello");
+    accept_connected(next, c, listener.get());
+    CHECK(receive(next, c.server.get(), 5) == "hello");
+    next.advance(2s);  // past the old first-data deadline: it no longer applies
+    exchange(next, c);
+    close_cleanly(next, c);
+    check_single_end(gen, session_end::client_closed);
+  }
+}
+
+TEST_CASE("session: a client's bytes sent during the hand-over wait on the descriptor and pass on once resumed") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  host.run_turns(1, 0ms);
+  send_text(c.client.get(), "during");
+  send_text(c.server.get(), "upgrade");
+  host.run_turns(3, 1ms);  // the old loop no longer watches them
+
+  fake_host next;
+  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  CHECK(receive(next, c.server.get(), 6) == "during");
+  CHECK(receive(next, c.client.get(), 7) == "upgrade");
+  close_cleanly(next, c);
+  check_single_end(gen, session_end::client_closed);
+}
+
+TEST_CASE("session: a half-closed session resumes half-closed and ends once the server closes too") {
+  fake_host host;
+  auto listener = listening_socket();
+  const auto gen = make_generation({port_of(listener.get())});
+  auto c = connect_session(host, gen, listener.get());
+  exchange(host, c);
+  REQUIRE(::shutdown(c.client.get(), SHUT_WR) == 0);
+  CHECK(wait_end(host, c.server.get()) == 0);
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  CHECK(h.client_done);
+  CHECK(h.client_finished_first);
+  CHECK_FALSE(h.server_done);
+
+  fake_host next;
+  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  send_text(c.server.get(), "bye");
+  CHECK(receive(next, c.client.get(), 3) == "bye");
+  next.run_turns(3, 1ms);
+  CHECK(next.ended == 0);
+  c.server.reset();
+  CHECK(wait_end(next, c.client.get()) == 0);
+  next.run_until([&] { return next.ended == 1; }, "the session to end");
+  check_single_end(gen, session_end::client_closed);
 }
