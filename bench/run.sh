@@ -2,14 +2,16 @@
 # cplb's benchmark: cplb against HAProxy, nginx (stream) and no proxy at all ("direct"), all on
 # 127.0.0.1, in four speed scenarios: throughput (iperf3), connrate (wrk, Connection: close),
 # reqrate (wrk, keep-alive) and idlemem (idle sessions, RSS growth); and cplb against HAProxy,
-# side by side, in three behaviour scenarios: rollingrestart (where watches end up after a rolling
-# restart of the backends), detection (how soon a failing /readyz stops new connections) and
+# side by side, in four behaviour scenarios: rollingrestart (where watches end up after a rolling
+# restart of the backends), detection (how soon a failing /readyz stops new connections),
 # slowread (memory under clients that read a fast stream slowly; HAProxy, cplb with
-# max_buffer_memory and cplb without, one after another). See bench/README.md for the method.
+# max_buffer_memory and cplb without, one after another) and upgrade (cplb's binary upgrade
+# against HAProxy's seamless reload under load). See bench/README.md for the method.
 #
 #   bench/run.sh           full run (about 7 minutes with the defaults)
 #   bench/run.sh --smoke   one short round (CI): fails if a target cannot be set up or passes no
 #                          traffic; asserts nothing about speed
+#   bench/run.sh storm     the reconnect storm only (not in the default list: about 100 s more)
 #
 # Environment (defaults in brackets; --smoke changes those marked "smoke"):
 #   CPLB_BIN                     cplb binary [build-release/src/app/cplb, built if missing; with
@@ -26,6 +28,9 @@
 #   BENCH_SLOW_SECONDS           seconds they read slowly (16 KiB every 100 ms) [6; smoke 2]
 #   BENCH_SLOW_STREAM_MIB        MiB in each stream (the rest is read at full speed after) [12; smoke 4]
 #   BENCH_SLOW_CAP               cplb's max_buffer_memory in slowread's capped run [32MiB]
+#   BENCH_UPGRADES               upgrades (cplb) and seamless reloads (HAProxy) in upgrade [5; smoke 1]
+#   BENCH_UPGRADE_IDLE           idle sessions held through them [5000; smoke 200]
+#   BENCH_STORM_CLIENTS          clients of the storm scenario (bench/run.sh storm) [8000; smoke 300]
 #   BENCH_TARGETS                targets to run ["direct haproxy nginx cplb"; the behaviour
 #                                scenarios run those of haproxy and cplb in it]
 #   BENCH_WORKERS                proxy worker threads/processes [2]
@@ -45,10 +50,11 @@ lib=$root/bench/lib
 say() { printf '%s\n' "$*"; }
 fail() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 
-smoke=0
+smoke=0 only_storm=0
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
+    storm) only_storm=1 ;;  # bench/run.sh storm: the storm scenario only
     -h | --help) sed -n '2,/^# shellcheck/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument: $arg (try --help)" >&2; exit 1 ;;
   esac
@@ -60,6 +66,8 @@ if [ "$smoke" = 1 ]; then
   detection_trials=${BENCH_DETECTION_TRIALS:-2}
   slow_clients=${BENCH_SLOW_CLIENTS:-30} slow_seconds=${BENCH_SLOW_SECONDS:-2}
   slow_stream_mib=${BENCH_SLOW_STREAM_MIB:-4}
+  upgrades=${BENCH_UPGRADES:-1} upgrade_idle=${BENCH_UPGRADE_IDLE:-200}
+  storm_clients=${BENCH_STORM_CLIENTS:-300}
   settle=0.3 max_other_cpu=100
 else
   rounds=${BENCH_ROUNDS:-3} seconds=${BENCH_SECONDS:-5} idle_sessions=${BENCH_IDLE_SESSIONS:-5000}
@@ -67,17 +75,20 @@ else
   detection_trials=${BENCH_DETECTION_TRIALS:-7}
   slow_clients=${BENCH_SLOW_CLIENTS:-300} slow_seconds=${BENCH_SLOW_SECONDS:-6}
   slow_stream_mib=${BENCH_SLOW_STREAM_MIB:-12}
+  upgrades=${BENCH_UPGRADES:-5} upgrade_idle=${BENCH_UPGRADE_IDLE:-5000}
+  storm_clients=${BENCH_STORM_CLIENTS:-8000}
   settle=1 max_other_cpu=${BENCH_MAX_OTHER_CPU:-10}
 fi
 slow_cap=${BENCH_SLOW_CAP:-32MiB}
 retries_left=${BENCH_RETRIES:-4}
 read -r -a targets <<<"${BENCH_TARGETS:-direct haproxy nginx cplb}"
-read -r -a scenarios <<<"${BENCH_SCENARIOS:-idlemem throughput connrate reqrate rollingrestart detection slowread}"
+read -r -a scenarios <<<"${BENCH_SCENARIOS:-idlemem throughput connrate reqrate rollingrestart detection slowread upgrade}"
+[ "$only_storm" = 1 ] && scenarios=(storm)
 speed=0  # any speed scenario selected: the rounds, their backends and a Release build
 for scenario in "${scenarios[@]}"; do
   case $scenario in
     idlemem | throughput | connrate | reqrate) speed=1 ;;
-    rollingrestart | detection | slowread) ;;
+    rollingrestart | detection | slowread | upgrade | storm) ;;
     *) fail "unknown scenario $scenario in BENCH_SCENARIOS" ;;
   esac
 done
@@ -112,7 +123,7 @@ if [ -z "${CPLB_BIN:-}" ]; then
   CPLB_BIN=$root/build-release/src/app/cplb
   # The smoke run checks the script, and the behaviour scenarios measure no speed: any existing
   # build will do.
-  { [ "$smoke" = 1 ] || [ "$speed" = 0 ]; } && [ ! -x "$CPLB_BIN" ] && [ -x "$root/build/src/app/cplb" ] &&
+  { [ "$smoke" = 1 ] || { [ "$speed" = 0 ] && ! selected storm; }; } && [ ! -x "$CPLB_BIN" ] && [ -x "$root/build/src/app/cplb" ] &&
     CPLB_BIN=$root/build/src/app/cplb
   if [ ! -x "$CPLB_BIN" ]; then
     say "building cplb (Release) into build-release"
@@ -128,7 +139,12 @@ fd_limit=$(ulimit -n)
   fail "open-files limit $fd_limit is too low for $idle_sessions idle sessions (BENCH_IDLE_SESSIONS)"
 [ "$fd_limit" -ge $((2 * slow_clients + 200)) ] ||
   fail "open-files limit $fd_limit is too low for $slow_clients slow readers (BENCH_SLOW_CLIENTS)"
+[ "$fd_limit" -ge $((2 * upgrade_idle + 300)) ] ||
+  fail "open-files limit $fd_limit is too low for $upgrade_idle idle sessions (BENCH_UPGRADE_IDLE)"
 proxy_maxconn=$(((fd_limit - 200) / 2))  # sessions that fit in the proxy's descriptors
+[[ $storm_clients =~ ^[0-9]+$ && $storm_clients -ge 1 ]] || fail "BENCH_STORM_CLIENTS=$storm_clients: at least 1"
+! selected storm || [ "$fd_limit" -ge $((2 * storm_clients + 200)) ] ||
+  fail "open-files limit $fd_limit is too low for $storm_clients storm clients (BENCH_STORM_CLIENTS): 2 descriptors each in the proxy"
 
 # --- processes: everything started here is stopped by PID on exit ---------------------------------
 
@@ -782,6 +798,44 @@ CFG
   return 0
 }
 
+# upgrade: cplb's binary upgrade (SIGUSR2) and HAProxy's seamless reload (-W, SIGUSR2 to the
+# master) side by side, alternating, under the same load (bench/lib/upgrade.py).
+run_upgrade() {
+  local s=upgrade
+  local -a args=(--upgrades "$upgrades" --idle "$upgrade_idle" --workers "$workers" --cplb "$CPLB_BIN"
+    --targets "${side_by_side[*]}" --tsv "$tmp/$s/results.tsv")
+  [ "$smoke" = 1 ] && args+=(--smoke)
+  say ""
+  say "upgrade: $upgrades binary upgrade(s) of cplb and seamless reload(s) of HAProxy, alternating 3 s apart," \
+    "under $upgrade_idle idle sessions, streams, bulk readers and a connect every 10 ms $(side_note)"
+  mkdir -p "$tmp/$s"
+  if ! timeout 300 "$python" "$lib/upgrade.py" run "${args[@]}" >"$tmp/$s/out.txt" 2>&1; then
+    sed 's/^/  /' "$tmp/$s/out.txt" >&2
+    fail "$s: a proxy could not be set up, passed no traffic or did not upgrade (see above)"
+  fi
+  sed -n '/^| metric/,/^raw /p' "$tmp/$s/out.txt" | sed '$d; s/^/  /'
+  cat "$tmp/$s/results.tsv" >>"$results"
+  return 0
+}
+
+# storm: a reconnect storm, what a VIP failover or an LB restart does to a control plane
+# (bench/lib/storm.py, with its own backend and fresh targets): storm_clients clients connect
+# within 1 s, then as fast as one client thread opens them, one GET with Connection: close each.
+run_storm() {
+  local client=$tmp/storm_client status=0
+  command -v g++ >/dev/null || fail "storm: g++ not found (it builds bench/storm/storm_client.cpp)"
+  g++ -O2 -std=c++20 -o "$client" "$root/bench/storm/storm_client.cpp" ||
+    fail "storm: cannot build bench/storm/storm_client.cpp"
+  say ""
+  say "storm: $storm_clients clients connect within 1 s (paced) and as fast as the client opens them" \
+    "(unpaced), one request each; $rounds round(s) x targets [${targets[*]}]"
+  timeout 330 "$python" "$lib/storm.py" --client "$client" --cplb "$CPLB_BIN" --clients "$storm_clients" \
+    --rounds "$rounds" --targets "${targets[*]}" --workers "$workers" --max-other-cpu "$max_other_cpu" \
+    --retries "$retries_left" --budget 240 --tsv "$tmp/storm.tsv" || status=$?
+  [ "$status" -eq 0 ] || fail "storm: a target could not be set up or served no client (exit $status, see above)"
+  cat "$tmp/storm.tsv" >>"$results"
+}
+
 # --- main -------------------------------------------------------------------------------------------
 
 begin=$(date +%s)
@@ -794,6 +848,8 @@ setup="scenarios [${scenarios[*]}]"
 selected rollingrestart && setup+=", $watches watches"
 selected detection && setup+=", $detection_trials detection trials"
 selected slowread && setup+=", $slow_clients slow readers"
+selected upgrade && setup+=", $upgrades upgrades under $upgrade_idle idle sessions"
+selected storm && setup+=", $storm_clients storm clients"
 say "setup:   $setup, $workers workers, open files $fd_limit"
 check_load "before the run"
 
@@ -822,16 +878,22 @@ if [ "$speed" = 1 ]; then
   done
 fi
 
-if selected rollingrestart || selected detection || selected slowread; then
+if selected rollingrestart || selected detection || selected slowread || selected upgrade; then
   if [ ${#side_by_side[@]} -eq 0 ]; then
     say ""
-    say "rollingrestart, detection, slowread: skipped (they compare haproxy and cplb; BENCH_TARGETS has neither)"
+    say "rollingrestart, detection, slowread, upgrade: skipped (they compare haproxy and cplb; BENCH_TARGETS has neither)"
   else
     if [ "$speed" = 1 ]; then check_load "before the behaviour scenarios"; fi
     if selected rollingrestart; then run_rollingrestart; fi
     if selected detection; then run_detection; fi
     if selected slowread; then run_slowread; fi
+    if selected upgrade; then run_upgrade; fi
   fi
+fi
+
+if selected storm; then
+  check_load "before the storm"
+  run_storm
 fi
 
 say ""

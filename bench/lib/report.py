@@ -55,9 +55,27 @@ METRICS = {
     "sr_fresh_median_ms": ("slowread: fresh GET during the load, median ms", "{:.1f}"),
     "sr_fresh_max_ms": ("slowread: fresh GET during the load, max ms", "{:.1f}"),
     "sr_other_cpu_pct": ("slowread noise: other processes, % CPU", "{:.1f}"),
+    "up_stall_ms": ("upgrade: longest stream stall, ms", "{:.0f}"),
+    "up_connect_p99_ms": ("upgrade: connect p99 in the hand-over, ms", "{:.1f}"),
+    "up_connect_failed": ("upgrade: failed connects per window", "{:.0f}"),
+    "up_idle_broken": ("upgrade: idle sessions broken", "{:.0f}"),
+    "up_old_exit_s": ("upgrade: s to old process gone", "{:.2f}"),
+    "up_old_alive_10s": ("upgrade: old processes alive 10 s after", "{:.0f}"),
+    "up_rss_after_mib": ("upgrade: RSS of all proxy processes after, MiB", "{:.1f}"),
+    "storm_last_ms": ("storm (paced, 1 s): ms to the last client served", "{:.0f}"),
+    "storm_first_byte_p50_ms": ("storm (paced): first byte p50, ms", "{:.2f}"),
+    "storm_first_byte_p99_ms": ("storm (paced): first byte p99, ms", "{:.2f}"),
+    "storm_failed": ("storm (paced): failed clients", "{:.0f}"),
+    "storm_proxy_cpu_s": ("storm (paced): proxy CPU, s", "{:.2f}"),
+    "ustorm_last_ms": ("storm (unpaced): ms to the last client served", "{:.0f}"),
+    "ustorm_first_byte_p50_ms": ("storm (unpaced): first byte p50, ms", "{:.1f}"),
+    "ustorm_first_byte_p99_ms": ("storm (unpaced): first byte p99, ms", "{:.1f}"),
+    "ustorm_failed": ("storm (unpaced): failed clients", "{:.0f}"),
+    "ustorm_listen_overflows": ("storm (unpaced): listen queue overflows", "{:.0f}"),
 }
 NO_RATIO = {"other_cpu_pct", "rs_other_cpu_pct", "det_other_cpu_pct", "sr_other_cpu_pct",
-            "sr_backend_sending", "sr_bad_streams"}
+            "sr_backend_sending", "sr_bad_streams", "storm_other_cpu_pct", "ustorm_other_cpu_pct",
+            "storm_loadavg", "ustorm_loadavg"}
 
 # (description, metric, other target or None for an absolute bound, comparison, bound[, the cplb
 # target measured: "cplb" unless given])

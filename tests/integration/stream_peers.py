@@ -259,7 +259,7 @@ class _BackendLoop:
 
 def serve(host, port, name):
     """Runs a backend on host:port until SIGTERM; prints `listening HOST:PORT` once it listens."""
-    listener = socket.create_server((host, port), backlog=1024, reuse_port=False)
+    listener = socket.create_server((host, port), backlog=4096, reuse_port=False)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print(f"listening {host}:{listener.getsockname()[1]}", flush=True)
