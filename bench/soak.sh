@@ -21,10 +21,9 @@
 #   SOAK_FLAP_EVERY      s between two flaps of a2, the first one at half of it; flaps alternate
 #                        between stopping its process and failing its /readyz [120]
 #   SOAK_FLAP_DOWN       s a flap lasts [20]
-#   SOAK_UPGRADE         1: an upgrade every SOAK_UPGRADE_EVERY minutes: SIGUSR2 to cplb, then
-#                        follow the new PID from the admin /status "pid" field [0: off; the SIGUSR2
-#                        upgrade has not landed in cplb yet, and SIGUSR2 ends today's cplb]
-#   SOAK_UPGRADE_EVERY   minutes between two upgrades [10]
+#   SOAK_UPGRADE         1: a binary upgrade every SOAK_UPGRADE_EVERY minutes: SIGUSR2 to cplb,
+#                        then follow the new PID from the admin /status "pid" field; 0: none [1]
+#   SOAK_UPGRADE_EVERY   minutes between two upgrades [5]
 #   SOAK_WORKERS         cplb workers [2]
 #   SOAK_LOG             also copy the per-minute table and the verdict to this file
 # shellcheck disable=SC2317  # functions called through trap
@@ -50,8 +49,8 @@ bulk_mib=${SOAK_BULK_MIB:-64}
 reload_every=${SOAK_RELOAD_EVERY:-30}
 flap_every=${SOAK_FLAP_EVERY:-120}
 flap_down=${SOAK_FLAP_DOWN:-20}
-upgrade=${SOAK_UPGRADE:-0}
-upgrade_every=${SOAK_UPGRADE_EVERY:-10}
+upgrade=${SOAK_UPGRADE:-1}
+upgrade_every=${SOAK_UPGRADE_EVERY:-5}
 workers=${SOAK_WORKERS:-2}
 for v in minutes watches connect_ms bulk_every bulk_mib reload_every flap_every flap_down upgrade_every workers; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || fail "$v=${!v}: a whole number, at least 1"
@@ -265,7 +264,7 @@ say "cplb:    $CPLB_BIN ($("$CPLB_BIN" --version)), pid $cplb, $workers workers"
 say "load:    a new connection every ${connect_ms} ms (GET /who), $watches watches, ${bulk_mib} MiB bulk every ${bulk_every} s"
 say "faults:  reload every ${reload_every} s (config A: 3 servers / B: a3 removed, a2 weight 2); a2 flaps" \
   "every ${flap_every} s for ${flap_down} s (process stopped / readyz 500, alternately);" \
-  "$([ "$upgrade" = 1 ] && echo "upgrade (SIGUSR2) every $upgrade_every min" || echo "upgrade off (SOAK_UPGRADE=1; SIGUSR2 upgrade has not landed)")"
+  "$([ "$upgrade" = 1 ] && echo "upgrade (SIGUSR2) every $upgrade_every min" || echo "upgrade off (SOAK_UPGRADE=0)")"
 say "idle:    cplb holds $idle_fds_before descriptors before the load"
 say ""
 header=$(printf '%6s %9s %5s %6s %11s %6s %7s %6s %5s %6s %9s %6s  %s' minute rss_kib fds cpu_pct \

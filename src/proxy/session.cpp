@@ -28,10 +28,10 @@ constexpr std::size_t bytes_per_turn = 1 << 20;
 /// How much a read takes, so that a slow reader costs little user-space memory however fast its
 /// server sends (what the other leg cannot take is kept as a backlog): a read that follows a
 /// short one takes at most `opening_read`; one that follows a full one takes the whole scratch
-/// buffer, unless the other leg fell behind (a send left a backlog) and still has more than
-/// `behind_queue` unsent: then `behind_read`. Over max_buffer_memory, a direction reads only
-/// while the other leg has less than `behind_read` unsent (it keeps up, so what is read leaves
-/// at once and holds nothing), and at most `behind_read`: a new session's request still passes.
+/// buffer, unless the other leg has more than `behind_queue` unsent (it is behind: `behind_read`).
+/// Over max_buffer_memory, a direction reads only while the other leg has less than
+/// `behind_read` unsent (it keeps up, so what is read leaves at once and holds nothing), and at
+/// most `behind_read`: a new session's request still passes.
 constexpr std::size_t opening_read = 64 * 1024;
 constexpr int behind_queue = 64 * 1024;
 constexpr std::size_t behind_read = 16 * 1024;
@@ -269,16 +269,11 @@ bool session::flush_backlog(pump& p) {
   return true;
 }
 
-std::size_t session::read_size(pump& p) const {
+std::size_t session::read_size(const pump& p) const {
   const std::size_t full = host_.scratch().size();
+  // Only a bulk direction pays the ioctl: small requests and answers never fill a read.
   if (!p.last_read_full) return std::min(full, opening_read);
-  // Only a direction whose other leg fell behind pays the ioctl: a fast reader's sends never
-  // leave a backlog, so bulk at full speed reads the whole buffer.
-  if (p.peer_behind) {
-    if (unsent(*p.to) > behind_queue) return std::min(full, behind_read);
-    p.peer_behind = false;
-  }
-  return full;
+  return unsent(*p.to) > behind_queue ? std::min(full, behind_read) : full;
 }
 
 int session::unsent(const leg& l) {
@@ -342,7 +337,6 @@ bool session::transfer(pump& p) {
     if (sent < 0) return false;
     if (sent < n) {
       // The other leg is full: keep the rest and stop reading this way until it drains.
-      p.peer_behind = true;
       p.backlog_size = static_cast<std::uint32_t>(n - sent);
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);

@@ -101,7 +101,6 @@ class session final : public session_hook, public loop_target {
     std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     bool finished = false;             ///< EOF read and passed on as a half-close
     bool last_read_full = false;       ///< bulk: the last read filled what it asked for
-    bool peer_behind = false;          ///< a send left a backlog: `to` reads slower than `from` sends
   };
 
   /// The client has spoken: connect upstream (unless it only closed).
@@ -125,7 +124,7 @@ class session final : public session_hook, public loop_target {
   /// Moves bytes from `p.from` to `p.to` until one would block; false when the session ended.
   bool transfer(pump& p);
   /// How much the next read of `p` may take: the whole scratch buffer, unless `p.to` is behind.
-  std::size_t read_size(pump& p) const;
+  std::size_t read_size(const pump& p) const;
   /// Bytes `l`'s socket has not sent yet (SIOCOUTQ).
   static int unsent(const leg& l);
   /// Drops the backlog of `p`, giving its bytes back to the buffer account.
