@@ -219,10 +219,16 @@ std::vector<handed_session> proxy::hand_over_sessions() {
 }
 
 void proxy::adopt_sessions(std::vector<handed_session> sessions) {
-  // The previous process's workers come one after another: dealing them round spreads each
-  // worker's share evenly over ours.
+  // Each goes to the worker with the fewest sessions, counting those dealt so far: the new
+  // process's workers may already carry what they accepted meanwhile.
   std::vector<std::vector<handed_session>> shares(workers_.size());
-  for (std::size_t i = 0; i < sessions.size(); ++i) shares[i % shares.size()].push_back(std::move(sessions[i]));
+  std::vector<std::int64_t> load;
+  for (const auto& w : worker_loads()) load.push_back(w.active_sessions);
+  for (auto& s : sessions) {
+    const auto w = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    shares[w].push_back(std::move(s));
+    ++load[w];
+  }
   for (std::size_t w = 0; w < workers_.size(); ++w)
     workers_[w]->post([wk = workers_[w].get(), share = std::make_shared<std::vector<handed_session>>(
                                                    std::move(shares[w]))] {

@@ -67,7 +67,9 @@ int open_listener(const socket_address& address, const config::frontend_config& 
     ::close(fd);
     return -1;
   }
-  if (::listen(fd, SOMAXCONN) != 0) {
+  // The kernel caps the backlog at net.core.somaxconn: asking for more than SOMAXCONN (4096)
+  // lets an operator raise it for reconnect storms.
+  if (::listen(fd, 65535) != 0) {
     error = "listen " + address.to_string() + ": " + std::strerror(errno);
     ::close(fd);
     return -1;

@@ -294,6 +294,10 @@ class UpgradeTest(unittest.TestCase):
             self.run_load()
             self.assert_load_clean(f"the load saw a failure by upgrade {len(seen) - 1}")
         self.assertEqual(self.load.open_streams(), STREAMS, self.context())
+        # The sessions taken over are dealt to the workers by load: the long-lived ones end up
+        # split about evenly (a few short connections come and go meanwhile).
+        split = [self.metric("cplb_worker_active_connections", worker=str(w)) for w in (0, 1)]
+        self.assertLessEqual(abs(split[0] - split[1]), 8, f"sessions per worker after the upgrades: {split}")
         self.finish_load()
         self.assertTrue(all(self.cplb.pid_exited(pid) for pid in seen[:-1]))
         self.assertFalse(self.cplb.pid_exited(seen[-1]))

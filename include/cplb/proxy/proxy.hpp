@@ -104,7 +104,7 @@ class proxy {
   void inherit_listeners(std::vector<handed_listener> listeners);
   /// Stops every session that can move (accepting should have stopped) and returns them.
   std::vector<handed_session> hand_over_sessions();
-  /// Resumes handed-over sessions, dealt round the workers.
+  /// Resumes handed-over sessions, each on the worker with the fewest sessions.
   void adopt_sessions(std::vector<handed_session> sessions);
   /// After stop_accepting, a failed upgrade: accepts again on `listeners` (from listeners()).
   void resume_accepting(std::vector<handed_listener> listeners);
