@@ -268,6 +268,16 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(self.load.open_streams(), STREAMS, self.context())
         self.assert_load_clean("the load saw a failure during the failed upgrade")
 
+    def assert_upgrade_works_after_the_failure(self):
+        """Once what failed the upgrade is put right: an upgrade succeeds, the load ends clean,
+        both upgrades are counted and no health was relearned."""
+        self.upgrade()
+        self.run_load(0.5)
+        self.finish_load()
+        self.assertEqual(self.upgrades("success"), 1)
+        self.assertEqual(self.upgrades("failure"), 1)
+        self.assert_health_kept()
+
     def finish_load(self):
         problems = self.load.finish()
         self.assertEqual(problems, [], f"the load did not end cleanly\n{self.context()}")
@@ -322,12 +332,7 @@ class UpgradeTest(unittest.TestCase):
         self.assert_failed_upgrade_keeps_serving(old, r"(?i)exit|status|code|3")
         # The real binary back: an upgrade works, and the failure is still counted.
         write_replacing(self.binary, cplb_binary())
-        self.upgrade()
-        self.run_load(0.5)
-        self.finish_load()
-        self.assertEqual(self.upgrades("success"), 1)
-        self.assertEqual(self.upgrades("failure"), 1)
-        self.assert_health_kept()
+        self.assert_upgrade_works_after_the_failure()
 
     def test_an_invalid_config_on_disk_fails_the_upgrade_and_keeps_serving(self):
         old = self.cplb.current_pid
@@ -337,12 +342,7 @@ class UpgradeTest(unittest.TestCase):
         self.assert_failed_upgrade_keeps_serving(
             old, r"(?i)config|\.yaml|(status|code|exit(ed)?( with)?)[ =:]*1\b")
         self.cplb.write_config(good)
-        self.upgrade()
-        self.run_load(0.5)
-        self.finish_load()
-        self.assertEqual(self.upgrades("success"), 1)
-        self.assertEqual(self.upgrades("failure"), 1)
-        self.assert_health_kept()
+        self.assert_upgrade_works_after_the_failure()
 
     def test_a_second_sigusr2_during_an_upgrade_is_refused(self):
         # Two SIGUSR2 sent before cplb handles the first are one signal to the kernel (standard

@@ -62,6 +62,29 @@ void send_raw(int fd, const void* bytes, std::size_t size, const std::vector<int
   REQUIRE(::sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(size));
 }
 
+/// Writes the first `size` bytes of a frame header to `fd`, bypassing the channel.
+void send_header_part(int fd, std::size_t size) {
+  const raw_header h;
+  send_raw(fd, &h, size);
+}
+
+/// Writes a whole header for 100 bytes of payload and the first 10 of them to `fd`.
+void send_payload_part(int fd) {
+  raw_header h;
+  h.payload_size = 100;
+  send_raw(fd, &h, sizeof h);
+  send_raw(fd, "0123456789", 10);
+}
+
+/// Checks that `side` receives no frame within `timeout`, and says `why`.
+void check_receive_fails(upgrade_channel& side, std::chrono::milliseconds timeout,
+                         const std::string& why) {
+  upgrade_frame f;
+  std::string error;
+  CHECK_FALSE(side.receive(f, timeout, error));
+  CHECK(error == why);
+}
+
 /// A binary payload of `size` bytes that shows a byte out of place.
 std::string pattern(std::size_t size) {
   std::string s(size, '\0');
@@ -172,25 +195,15 @@ TEST_CASE("upgrade_channel: a payload of several MiB arrives whole while the sen
 
 TEST_CASE("upgrade_channel: no frame within the timeout gives false, timed out") {
   channel_pair c;
-  upgrade_frame f;
   std::string error;
-  SECTION("nothing sent") {
-    CHECK_FALSE(c.new_side.receive(f, times_out, error));
-    CHECK(error == "timed out");
-  }
+  SECTION("nothing sent") { check_receive_fails(c.new_side, times_out, "timed out"); }
   SECTION("half a header") {
-    const raw_header h;
-    send_raw(c.fds.first, &h, sizeof h / 2);
-    CHECK_FALSE(c.new_side.receive(f, times_out, error));
-    CHECK(error == "timed out");
+    send_header_part(c.fds.first, sizeof(raw_header) / 2);
+    check_receive_fails(c.new_side, times_out, "timed out");
   }
   SECTION("a header and part of its payload") {
-    raw_header h;
-    h.payload_size = 100;
-    send_raw(c.fds.first, &h, sizeof h);
-    send_raw(c.fds.first, "0123456789", 10);
-    CHECK_FALSE(c.new_side.receive(f, times_out, error));
-    CHECK(error == "timed out");
+    send_payload_part(c.fds.first);
+    check_receive_fails(c.new_side, times_out, "timed out");
   }
   SECTION("a send the other side does not read") {
     const auto payload = pattern(8u << 20);
@@ -201,28 +214,20 @@ TEST_CASE("upgrade_channel: no frame within the timeout gives false, timed out")
 
 TEST_CASE("upgrade_channel: the other side closing gives false") {
   channel_pair c;
-  upgrade_frame f;
   std::string error;
   SECTION("before a frame") {
     ::shutdown(c.fds.first, SHUT_RDWR);
-    CHECK_FALSE(c.new_side.receive(f, arrives, error));
-    CHECK(error == "the other process closed the channel");
+    check_receive_fails(c.new_side, arrives, "the other process closed the channel");
   }
   SECTION("within a header") {
-    const raw_header h;
-    send_raw(c.fds.first, &h, 5);
+    send_header_part(c.fds.first, 5);
     ::shutdown(c.fds.first, SHUT_RDWR);
-    CHECK_FALSE(c.new_side.receive(f, arrives, error));
-    CHECK(error == "the other process closed the channel");
+    check_receive_fails(c.new_side, arrives, "the other process closed the channel");
   }
   SECTION("within a payload") {
-    raw_header h;
-    h.payload_size = 100;
-    send_raw(c.fds.first, &h, sizeof h);
-    send_raw(c.fds.first, "0123456789", 10);
+    send_payload_part(c.fds.first);
     ::shutdown(c.fds.first, SHUT_RDWR);
-    CHECK_FALSE(c.new_side.receive(f, arrives, error));
-    CHECK(error == "the other process closed the channel");
+    check_receive_fails(c.new_side, arrives, "the other process closed the channel");
   }
   SECTION("a send to a closed side fails, without SIGPIPE") {
     ::shutdown(c.fds.second, SHUT_RDWR);

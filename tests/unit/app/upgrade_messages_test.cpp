@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "upgrade_messages.hpp"
@@ -42,6 +43,13 @@ upgrade_frame frame_of(upgrade_message type, const std::string& payload, const s
   return f;
 }
 
+/// A frame carrying `payload` alone (the messages without descriptors).
+upgrade_frame payload_frame(std::string payload) {
+  upgrade_frame f;
+  f.payload = std::move(payload);
+  return f;
+}
+
 /// True when `a` and `b` are descriptors of the same open file.
 bool same_file(int a, int b) {
   struct stat sa {}, sb {};
@@ -57,6 +65,58 @@ void close_all(handed_state& s) {
 
 void close_all(std::vector<handed_session>& batch) {
   for (auto& h : batch) h.close_fds();
+}
+
+/// What the other process decodes of `value`, sent as a `type` frame.
+template <typename Got>
+struct decoded {
+  upgrade_frame frame;  ///< after the decode: the descriptors it did not take
+  Got got;
+};
+
+/// Encodes `value`, which must ride with `fd_count` descriptors, and decodes it with `decode`
+/// from the frame the other process would receive.
+template <typename Value, typename Decode>
+auto round_trip(upgrade_message type, const Value& value, std::size_t fd_count, Decode decode) {
+  std::vector<int> fds;
+  const auto payload = app::encode(value, fds);
+  CHECK(fds.size() == fd_count);
+  auto frame = frame_of(type, payload, fds);
+  auto got = decode(frame);
+  return decoded<decltype(got)>{std::move(frame), std::move(got)};
+}
+
+const auto decode_state = [](upgrade_frame& f) { return app::decode_state(f); };
+const auto decode_sessions = [](upgrade_frame& f) { return app::decode_sessions(f); };
+
+/// Checks that `decode` refuses every truncation of `payload` (sent with `fds` as a `type`
+/// frame), and that no truncation leaks a descriptor.
+template <typename Decode>
+void check_truncations_refused(upgrade_message type, const std::string& payload,
+                               const std::vector<int>& fds, Decode decode) {
+  const int before = open_fd_count();
+  std::size_t accepted = 0;
+  for (std::size_t size = 0; size < payload.size(); ++size) {
+    auto frame = frame_of(type, payload.substr(0, size), fds);
+    auto got = decode(frame);
+    if (got) {
+      ++accepted;
+      close_all(*got);
+    }
+    frame = upgrade_frame{};
+    if (open_fd_count() != before) FAIL_CHECK("descriptors leaked at prefix " << size << " of " << payload.size());
+    REQUIRE(open_fd_count() == before);
+  }
+  CHECK(accepted == 0);
+}
+
+/// Checks that `decode` refuses every truncation of the descriptor-free `payload`, and
+/// `payload` with `pad` after it.
+template <typename Decode>
+void check_truncated_and_padded_refused(const std::string& payload, char pad, Decode decode) {
+  for (std::size_t size = 0; size < payload.size(); ++size)
+    CHECK_FALSE(decode(payload_frame(payload.substr(0, size))));
+  CHECK_FALSE(decode(payload_frame(payload + pad)));
 }
 
 /// Writes a payload by hand, in the messages' format (native-endian numbers, u32-prefixed
@@ -204,11 +264,7 @@ TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socke
   sample_state sample;
   const int before = open_fd_count();
   {
-    std::vector<int> fds;
-    const auto payload = app::encode(sample.state, fds);
-    CHECK(fds.size() == 6);
-    auto frame = frame_of(upgrade_message::state, payload, fds);
-    auto got = app::decode_state(frame);
+    auto [frame, got] = round_trip(upgrade_message::state, sample.state, 6, decode_state);
     REQUIRE(got);
     CHECK(got->pid == 4242);
     CHECK(got->workers == 3);
@@ -248,11 +304,7 @@ TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socke
 TEST_CASE("upgrade_messages: a state without admin socket, listeners or health round-trips") {
   handed_state s;
   s.pid = 1;
-  std::vector<int> fds;
-  const auto payload = app::encode(s, fds);
-  CHECK(fds.empty());
-  auto frame = frame_of(upgrade_message::state, payload, fds);
-  auto got = app::decode_state(frame);
+  const auto [frame, got] = round_trip(upgrade_message::state, s, 0, decode_state);
   REQUIRE(got);
   CHECK(got->pid == 1);
   CHECK(got->listeners.empty());
@@ -264,11 +316,7 @@ TEST_CASE("upgrade_messages: a batch of sessions round-trips with every field") 
   sample_batch sample;
   const int before = open_fd_count();
   {
-    std::vector<int> fds;
-    const auto payload = app::encode(sample.batch, fds);
-    CHECK(fds.size() == 5);
-    auto frame = frame_of(upgrade_message::sessions, payload, fds);
-    auto got = app::decode_sessions(frame);
+    auto [frame, got] = round_trip(upgrade_message::sessions, sample.batch, 5, decode_sessions);
     REQUIRE(got);
     REQUIRE(got->size() == 3);
     for (std::size_t i = 0; i < 3; ++i) {
@@ -282,10 +330,8 @@ TEST_CASE("upgrade_messages: a batch of sessions round-trips with every field") 
 }
 
 TEST_CASE("upgrade_messages: an empty batch round-trips") {
-  std::vector<int> fds;
-  const auto payload = app::encode(std::vector<handed_session>{}, fds);
-  auto frame = frame_of(upgrade_message::sessions, payload, fds);
-  const auto got = app::decode_sessions(frame);
+  const auto [frame, got] =
+      round_trip(upgrade_message::sessions, std::vector<handed_session>{}, 0, decode_sessions);
   REQUIRE(got);
   CHECK(got->empty());
 }
@@ -297,9 +343,7 @@ TEST_CASE("upgrade_messages: the end round-trips with its VRRP states, reload fl
   end.counters = std::string("cplb_sessions_total 12\n\0binary\xff", 31);
   for (const bool reload : {false, true}) {
     end.reload_requested = reload;
-    upgrade_frame frame;
-    frame.payload = app::encode(end);
-    const auto got = app::decode_end(frame);
+    const auto got = app::decode_end(payload_frame(app::encode(end)));
     REQUIRE(got);
     REQUIRE(got->vrrp.size() == 4);
     for (std::size_t i = 0; i < 4; ++i) {
@@ -313,60 +357,27 @@ TEST_CASE("upgrade_messages: the end round-trips with its VRRP states, reload fl
 
 TEST_CASE("upgrade_messages: a text round-trips; a truncated or padded one does not") {
   for (const std::string& text : {std::string(), std::string("12345"), std::string("config: bad\0x", 13)}) {
-    upgrade_frame frame;
-    frame.payload = app::encode_text(text);
+    const auto frame = payload_frame(app::encode_text(text));
     const auto got = app::decode_text(frame);
     REQUIRE(got);
     CHECK(*got == text);
-    for (std::size_t size = 0; size < frame.payload.size(); ++size) {
-      upgrade_frame cut;
-      cut.payload = frame.payload.substr(0, size);
-      CHECK_FALSE(app::decode_text(cut));
-    }
-    upgrade_frame padded;
-    padded.payload = frame.payload + "x";
-    CHECK_FALSE(app::decode_text(padded));
+    check_truncated_and_padded_refused(frame.payload, 'x',
+                                       [](const upgrade_frame& f) { return app::decode_text(f); });
   }
 }
 
 TEST_CASE("upgrade_messages: every truncation of a state is refused and leaks no descriptor") {
   sample_state sample;
   std::vector<int> fds;
-  const auto payload = app::encode(sample.state, fds);
-  const int before = open_fd_count();
-  std::size_t accepted = 0;
-  for (std::size_t size = 0; size < payload.size(); ++size) {
-    auto frame = frame_of(upgrade_message::state, payload.substr(0, size), fds);
-    auto got = app::decode_state(frame);
-    if (got) {
-      ++accepted;
-      close_all(*got);
-    }
-    frame = upgrade_frame{};
-    if (open_fd_count() != before) FAIL_CHECK("descriptors leaked at prefix " << size << " of " << payload.size());
-    REQUIRE(open_fd_count() == before);
-  }
-  CHECK(accepted == 0);
+  check_truncations_refused(upgrade_message::state, app::encode(sample.state, fds), fds,
+                            decode_state);
 }
 
 TEST_CASE("upgrade_messages: every truncation of a batch is refused and leaks no descriptor") {
   sample_batch sample;
   std::vector<int> fds;
-  const auto payload = app::encode(sample.batch, fds);
-  const int before = open_fd_count();
-  std::size_t accepted = 0;
-  for (std::size_t size = 0; size < payload.size(); ++size) {
-    auto frame = frame_of(upgrade_message::sessions, payload.substr(0, size), fds);
-    auto got = app::decode_sessions(frame);
-    if (got) {
-      ++accepted;
-      close_all(*got);
-    }
-    frame = upgrade_frame{};
-    if (open_fd_count() != before) FAIL_CHECK("descriptors leaked at prefix " << size << " of " << payload.size());
-    REQUIRE(open_fd_count() == before);
-  }
-  CHECK(accepted == 0);
+  check_truncations_refused(upgrade_message::sessions, app::encode(sample.batch, fds), fds,
+                            decode_sessions);
 }
 
 TEST_CASE("upgrade_messages: every truncation of an end is refused") {
@@ -374,15 +385,8 @@ TEST_CASE("upgrade_messages: every truncation of an end is refused") {
   end.vrrp = {{"vi_1", vrrp::state::master}, {"vi_2", vrrp::state::backup}};
   end.reload_requested = true;
   end.counters = "x 1\n";
-  const auto payload = app::encode(end);
-  for (std::size_t size = 0; size < payload.size(); ++size) {
-    upgrade_frame frame;
-    frame.payload = payload.substr(0, size);
-    CHECK_FALSE(app::decode_end(frame));
-  }
-  upgrade_frame padded;
-  padded.payload = payload + '\0';
-  CHECK_FALSE(app::decode_end(padded));
+  check_truncated_and_padded_refused(app::encode(end), '\0',
+                                     [](const upgrade_frame& f) { return app::decode_end(f); });
 }
 
 TEST_CASE("upgrade_messages: a huge count is refused, not allocated") {
@@ -418,16 +422,12 @@ TEST_CASE("upgrade_messages: a huge count is refused, not allocated") {
     SECTION("VRRP instances") {
       payload_writer w;
       w.u32(0xffffffffu).text("vi_1").u8(2).u8(0).text("");
-      upgrade_frame frame;
-      frame.payload = w.out;
-      CHECK_FALSE(app::decode_end(frame));
+      CHECK_FALSE(app::decode_end(payload_frame(w.out)));
     }
     SECTION("a text's length") {
       payload_writer w;
       w.u32(0xfffffff0u).text("short");
-      upgrade_frame frame;
-      frame.payload = w.out;
-      CHECK_FALSE(app::decode_text(frame));
+      CHECK_FALSE(app::decode_text(payload_frame(w.out)));
     }
   }
   CHECK(open_fd_count() == before);

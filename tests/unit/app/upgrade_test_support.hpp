@@ -11,32 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "../unique_fd.hpp"
+
 // What the upgrade tests share: descriptors they own, and the count of descriptors open in the
 // process, which shows a leak without guessing at reused numbers.
 namespace cplb::app::test {
 
-/// A descriptor, closed at the end of its scope.
-class unique_fd {
- public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {}
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~unique_fd() { reset(); }
-
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using cplb::test::unique_fd;
 
 /// The descriptors open in this process (the directory's own is counted every time alike).
 inline int open_fd_count() {

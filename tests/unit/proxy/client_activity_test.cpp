@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <span>
 #include <string>
 
 #include "client_activity.hpp"
@@ -97,6 +98,20 @@ client_activity moved(const client_activity& a, time_point saved_at, time_point 
   return client_activity::restore(a.save(saved_at), restored_at);
 }
 
+/// Whether `a` is quiet just after it reads `bytes` at `at`.
+bool quiet_after(client_activity& a, std::span<const char> bytes, time_point at) {
+  a.on_bytes(bytes, at, quiet);
+  return a.quiet_for(quiet, at);
+}
+
+/// A client past its handshake that had sent the first `cut` bytes of `record` at start + 10 s
+/// when it was moved, at start + 20 s, to another process whose clock reads `elsewhere`.
+client_activity moved_within(const std::string& record, std::size_t cut, time_point elsewhere) {
+  auto a = after_handshake();
+  a.on_bytes(std::span(record).first(cut), start + 10s, quiet);
+  return moved(a, start + 20s, elsewhere);
+}
+
 }  // namespace
 
 TEST_CASE("client_activity: save and restore keep what quiet_for answers, on another clock") {
@@ -163,33 +178,22 @@ TEST_CASE("client_activity: a TLS record cut by the hand-over is one record, not
     // 0x7878 bytes as a length, losing sync): the client is still quiet...
     CHECK(b.quiet_for(quiet, elsewhere + 1s));
     // ...and the next small record is parsed as one.
-    b.on_bytes(data(30), elsewhere + 2s, quiet);
-    CHECK(b.quiet_for(quiet, elsewhere + 2s));
-    b.on_bytes(data(100), elsewhere + 3s, quiet);
-    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 3s));
+    CHECK(quiet_after(b, data(30), elsewhere + 2s));
+    CHECK_FALSE(quiet_after(b, data(100), elsewhere + 3s));
   }
   SECTION("cut in its header: the record is recognised once the header is whole") {
-    auto a = after_handshake();
     const auto big = data(200);
-    a.on_bytes(std::span(big).first(3), start + 10s, quiet);
-    auto b = moved(a, start + 20s, elsewhere);
+    auto b = moved_within(big, 3, elsewhere);
     REQUIRE(b.quiet_for(quiet, elsewhere));
-    b.on_bytes(std::span(big).subspan(3, 2), elsewhere + 1s, quiet);  // the length: a request
-    CHECK_FALSE(b.quiet_for(quiet, elsewhere + 1s));
-    b.on_bytes(std::span(big).subspan(5), elsewhere + 7s, quiet);  // its payload: nothing new
-    CHECK(b.quiet_for(quiet, elsewhere + 7s));
-    b.on_bytes(data(30), elsewhere + 8s, quiet);
-    CHECK(b.quiet_for(quiet, elsewhere + 8s));
+    CHECK_FALSE(quiet_after(b, std::span(big).subspan(3, 2), elsewhere + 1s));  // the length: a request
+    CHECK(quiet_after(b, std::span(big).subspan(5), elsewhere + 7s));  // its payload: nothing new
+    CHECK(quiet_after(b, data(30), elsewhere + 8s));
   }
   SECTION("cut in a small record's payload: the rest does not count as a request") {
-    auto a = after_handshake();
     const auto small = data(40);
-    a.on_bytes(std::span(small).first(20), start + 10s, quiet);
-    auto b = moved(a, start + 20s, elsewhere);
-    b.on_bytes(std::span(small).subspan(20), elsewhere + 1s, quiet);  // 25 'x': would be a 'plain' read
-    CHECK(b.quiet_for(quiet, elsewhere + 1s));
-    b.on_bytes(data(40), elsewhere + 2s, quiet);
-    CHECK(b.quiet_for(quiet, elsewhere + 2s));
+    auto b = moved_within(small, 20, elsewhere);
+    CHECK(quiet_after(b, std::span(small).subspan(20), elsewhere + 1s));  // 25 'x': would be a 'plain' read
+    CHECK(quiet_after(b, data(40), elsewhere + 2s));
   }
 }
 
@@ -199,10 +203,8 @@ TEST_CASE("client_activity: a plaintext stream stays plaintext across a hand-ove
   const time_point elsewhere{5000s};
   auto b = moved(a, start + 20s, elsewhere);
   // Were it unknown again, a first byte of 22 would switch it to TLS parsing.
-  b.on_bytes(std::string("\x16short"), elsewhere + 1s, quiet);
-  CHECK(b.quiet_for(quiet, elsewhere + 1s));
-  b.on_bytes(std::string(100, '\x16'), elsewhere + 2s, quiet);
-  CHECK_FALSE(b.quiet_for(quiet, elsewhere + 2s));
+  CHECK(quiet_after(b, std::string("\x16short"), elsewhere + 1s));
+  CHECK_FALSE(quiet_after(b, std::string(100, '\x16'), elsewhere + 2s));
 }
 
 TEST_CASE("client_activity: restore takes another process's out-of-range values safely") {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include "event_loop.hpp"
 #include "session.hpp"
 #include "session_host.hpp"
+#include "../unique_fd.hpp"
 
 // What the session tests run a session with: a host over a loop on a fake clock, a generation
 // whose servers are loopback sockets of the test, and the client's end of a socketpair.
@@ -34,28 +36,7 @@ namespace cplb::proxy::test {
 using namespace std::chrono_literals;
 using generation::session_end;
 
-/// A descriptor, closed at the end of its scope.
-class unique_fd {
- public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {}
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~unique_fd() { reset(); }
-
-  int get() const { return fd_; }
-  /// Closes the descriptor held, if any, and holds `fd` instead.
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using cplb::test::unique_fd;
 
 /// 127.0.0.1:`port`.
 inline sockaddr_in loopback(std::uint16_t port) {
@@ -155,13 +136,28 @@ inline generation::frontend_worker_counters& frontend_counters(
   return gen->frontends[0].stats->worker(0);
 }
 
-/// Checks that exactly one session end was counted, under `why`.
-inline void check_single_end(const generation::snapshot_ptr& gen, session_end why) {
+/// Checks the session ends counted: one under `why`, none under any other reason (none at all
+/// without `why`).
+inline void check_ends(const generation::snapshot_ptr& gen, std::optional<session_end> why) {
   const auto& ends = frontend_counters(gen).ends;
   for (const auto reason : generation::all_session_ends) {
     INFO("ends[" << generation::to_string(reason) << "]");
     CHECK(ends[static_cast<std::size_t>(reason)].load() == (reason == why ? 1u : 0u));
   }
+}
+
+/// Checks that exactly one session end was counted, under `why`.
+inline void check_single_end(const generation::snapshot_ptr& gen, session_end why) {
+  check_ends(gen, why);
+}
+
+/// Checks that no session end was counted at all.
+inline void check_no_end(const generation::snapshot_ptr& gen) { check_ends(gen, std::nullopt); }
+
+/// Checks that the generation has no session active, on the frontend or on server 0.
+inline void check_none_active(const generation::snapshot_ptr& gen) {
+  CHECK(server_at(gen, 0).active_sessions() == 0);
+  CHECK(frontend_counters(gen).active.load() == 0);
 }
 
 /// A session_host over a loop of its own on a fake clock. It picks the lowest eligible server
@@ -228,6 +224,10 @@ class fake_host final : public session_host {
         FAIL("gave up waiting for " << what);
       loop_.run_once(10ms);
     }
+  }
+  /// Runs turns until `n` sessions in all have ended.
+  void run_until_ended(int n) {
+    run_until([&] { return ended == n; }, "the session to end");
   }
   /// Runs `n` turns, each waiting at most `wait` for events.
   void run_turns(int n, std::chrono::milliseconds wait) {

@@ -40,6 +40,24 @@ connected connect_session(fake_host& host, const cplb::generation::snapshot_ptr&
   return c;
 }
 
+/// A session on `host`, connected to the one server of `gen`: the listener's.
+struct one_server_session {
+  fake_host host;
+  unique_fd listener = listening_socket();
+  const cplb::generation::snapshot_ptr gen = make_generation({port_of(listener.get())});
+  connected c = connect_session(host, gen, listener.get());
+};
+
+/// A host and one server, the listener's, for a frontend that waits up to 10 s for the client's
+/// first bytes before it connects upstream.
+struct first_data_server {
+  fake_host host;
+  unique_fd listener = listening_socket();
+  const cplb::generation::snapshot_ptr gen = make_generation(
+      {port_of(listener.get())},
+      [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+};
+
 /// A few bytes each way, read by the other peer.
 void exchange(fake_host& host, const connected& c) {
   send_text(c.client.get(), "hello");
@@ -54,20 +72,17 @@ void close_cleanly(fake_host& host, connected& c) {
   c.client.reset();
   CHECK(wait_end(host, c.server.get()) == 0);
   c.server.reset();
-  host.run_until([&] { return host.ended == ended + 1; }, "the session to end");
+  host.run_until_ended(ended + 1);
 }
 
-/// The byte at `offset` of the backlog test's stream: a period prime to the scratch size, so
-/// that a chunk out of place shows.
-char pattern_at(std::size_t offset) { return static_cast<char>(offset % 251); }
-
-/// Sends the stream's bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
-std::size_t send_pattern(int fd, std::size_t offset, std::size_t end) {
+/// Sends `pattern`'s bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
+template <typename Pattern>
+std::size_t send_stream(int fd, std::size_t offset, std::size_t end, Pattern pattern) {
   std::vector<char> chunk(64 * 1024);
   std::size_t sent = 0;
   while (offset + sent < end) {
     const auto size = std::min(chunk.size(), end - offset - sent);
-    for (std::size_t i = 0; i < size; ++i) chunk[i] = pattern_at(offset + sent + i);
+    for (std::size_t i = 0; i < size; ++i) chunk[i] = pattern(offset + sent + i);
     const auto n = ::send(fd, chunk.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
       REQUIRE(errno == EAGAIN);
@@ -78,6 +93,36 @@ std::size_t send_pattern(int fd, std::size_t offset, std::size_t end) {
   return sent;
 }
 
+/// The byte at `offset` of the backlog test's stream: a period prime to the scratch size, so
+/// that a chunk out of place shows.
+char pattern_at(std::size_t offset) { return static_cast<char>(offset % 251); }
+
+/// Sends the stream's bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
+std::size_t send_pattern(int fd, std::size_t offset, std::size_t end) {
+  return send_stream(fd, offset, end, pattern_at);
+}
+
+/// What one peer has read of a stream, checked byte by byte against its pattern.
+template <typename Pattern>
+struct stream_reader {
+  Pattern pattern;
+  std::size_t received = 0;
+  std::size_t first_wrong = std::string::npos;
+  std::vector<char> buffer = std::vector<char>(256 * 1024);
+
+  /// Reads what `fd` has (the stream must not end).
+  void read_from(int fd) {
+    for (;;) {
+      const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN) return;
+      REQUIRE(n > 0);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+        if (buffer[i] != pattern(received + i) && first_wrong == std::string::npos) first_wrong = received + i;
+      received += static_cast<std::size_t>(n);
+    }
+  }
+};
+
 /// Bytes written to the Unix socket `fd` that its peer has not read yet.
 int unread_by_peer(int fd) {
   int queued = -1;
@@ -87,11 +132,7 @@ int unread_by_peer(int fd) {
 
 }  // namespace
 
-TEST_CASE("session: bytes pass both ways and a half-close passes on; it ends once both sides have closed") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: bytes pass both ways and a half-close passes on; it ends once both sides have closed") {
   exchange(host, c);
 
   SECTION("the client half-closes first") {
@@ -103,7 +144,7 @@ TEST_CASE("session: bytes pass both ways and a half-close passes on; it ends onc
     CHECK(host.ended == 0);
     c.server.reset();
     CHECK(wait_end(host, c.client.get()) == 0);
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     check_single_end(gen, session_end::client_closed);
   }
   SECTION("the server half-closes first") {
@@ -114,16 +155,12 @@ TEST_CASE("session: bytes pass both ways and a half-close passes on; it ends onc
     CHECK(host.ended == 0);
     c.client.reset();
     CHECK(wait_end(host, c.server.get()) == 0);
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     check_single_end(gen, session_end::server_closed);
   }
 }
 
-TEST_CASE("session: a slow server makes it stop reading the client until the backlog drains") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: a slow server makes it stop reading the client until the backlog drains") {
 
   // More than the socket buffers on the way hold (the client's, the session's upstream send
   // buffer, the server's receive buffer); the test fails if the stream never stalls.
@@ -148,23 +185,13 @@ TEST_CASE("session: a slow server makes it stop reading the client until the bac
   CHECK(send_pattern(c.client.get(), written, total) == 0);
 
   // The server reads: the rest of the stream goes through, every byte in order.
-  std::size_t received = 0;
-  std::size_t first_wrong = total;
-  std::vector<char> buffer(256 * 1024);
+  stream_reader<char (*)(std::size_t)> at_server{pattern_at};
   host.run_until([&] {
     written += send_pattern(c.client.get(), written, total);
-    for (;;) {
-      const auto n = ::recv(c.server.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
-      if (n < 0 && errno == EAGAIN) break;
-      REQUIRE(n > 0);
-      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
-        if (buffer[i] != pattern_at(received + i) && first_wrong == total)
-          first_wrong = received + i;
-      received += static_cast<std::size_t>(n);
-    }
-    return received == total;
+    at_server.read_from(c.server.get());
+    return at_server.received == total;
   }, "the whole stream to reach the server");
-  CHECK(first_wrong == total);
+  CHECK(at_server.first_wrong == std::string::npos);
   CHECK(host.ended == 0);
 
   close_cleanly(host, c);
@@ -200,7 +227,7 @@ TEST_CASE("session: it ends as connect_failed when every connect fails and as no
     const auto gen = make_generation({port_of(r0.get()), port_of(r1.get())});
     start_session(host, gen, client);
     CHECK(wait_end(host, client.get()) == 0);  // a Unix socket has no reset: the client sees EOF
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::refused},
                                                                    {"s1", down_reason::refused}});
     check_single_end(gen, session_end::connect_failed);
@@ -217,7 +244,7 @@ TEST_CASE("session: it ends as connect_failed when every connect fails and as no
         make_generation({port_of(r0.get()), port_of(r1.get()), port_of(r2.get())},
                         [](cplb::config::config& cfg) { cfg.frontends[0].retries = 1; });
     start_session(host, gen, client);
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     CHECK(host.failures == std::vector<fake_host::connect_failure>{{"s0", down_reason::refused},
                                                                    {"s1", down_reason::refused}});
     CHECK(server_at(gen, 2).counters(0).connect_failures.load() == 0);
@@ -231,7 +258,7 @@ TEST_CASE("session: it ends as connect_failed when every connect fails and as no
     server_at(gen, 0).set_state(server_state::down, down_reason::refused, "");
     start_session(host, gen, client);
     CHECK(wait_end(host, client.get()) == 0);
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     CHECK(host.failures.empty());
     check_single_end(gen, session_end::no_server);
     CHECK(frontend_counters(gen).rejected_no_server.load() == 1);
@@ -292,15 +319,11 @@ TEST_CASE("session: idle for idle_timeout it ends; traffic postpones the deadlin
   // Closed, not reset: both peers see EOF.
   CHECK(wait_end(host, c.server.get()) == 0);
   CHECK(wait_end(host, c.client.get()) == 0);
-  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  host.run_until_ended(1);
   check_single_end(gen, session_end::idle_timeout);
 }
 
-TEST_CASE("session: close_at ends it as drained at the deadline and not before; traffic does not postpone it") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: close_at ends it as drained at the deadline and not before; traffic does not postpone it") {
   c.s->close_at(host.loop().now() + 5s);
 
   host.advance(2s);
@@ -311,15 +334,11 @@ TEST_CASE("session: close_at ends it as drained at the deadline and not before; 
   host.advance(1ms);
   CHECK(wait_end(host, c.server.get()) == ECONNRESET);
   CHECK(wait_end(host, c.client.get()) == 0);
-  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  host.run_until_ended(1);
   check_single_end(gen, session_end::drained);
 }
 
-TEST_CASE("session: abort resets both legs and counts its reason") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: abort resets both legs and counts its reason") {
   exchange(host, c);
 
   c.s->abort(session_end::shutdown);
@@ -327,8 +346,7 @@ TEST_CASE("session: abort resets both legs and counts its reason") {
   CHECK(wait_end(host, c.client.get()) == 0);  // a Unix socket has no reset: the client sees EOF
   host.run_until([&] { return host.ended == 1; }, "the session to be freed");
   check_single_end(gen, session_end::shutdown);
-  CHECK(server_at(gen, 0).active_sessions() == 0);
-  CHECK(frontend_counters(gen).active.load() == 0);
+  check_none_active(gen);
 }
 
 TEST_CASE("session: counters follow a session from start to end") {
@@ -365,11 +383,7 @@ TEST_CASE("session: counters follow a session from start to end") {
   check_single_end(gen, session_end::client_closed);
 }
 
-TEST_CASE("session: rebalance_at passes the server's bytes on then sends a FIN and ends once the client closes") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: rebalance_at passes the server's bytes on then sends a FIN and ends once the client closes") {
   const std::chrono::nanoseconds quiet = 5s;
   exchange(host, c);  // a few bytes from the client: control traffic, not a request
   CHECK_FALSE(c.s->rebalanceable(quiet, host.loop().now()));  // busy since it connected
@@ -388,34 +402,26 @@ TEST_CASE("session: rebalance_at passes the server's bytes on then sends a FIN a
 
   SECTION("the client closes: the session ends as rebalanced") {
     c.client.reset();
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
   }
   SECTION("the client does not close: the session ends after a short linger") {
     host.advance(2s);
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
   }
   check_single_end(gen, session_end::rebalanced);
   CHECK(server_at(gen, 0).counters(0).rebalanced.load() == 1);
 }
 
-TEST_CASE("session: a drain overrides a pending rebalance") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: a drain overrides a pending rebalance") {
   c.s->rebalance_at(host.loop().now() + 5s);
   c.s->close_at(host.loop().now() + 1s);
   host.advance(1s);
   CHECK(wait_end(host, c.server.get()) == ECONNRESET);
-  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  host.run_until_ended(1);
   check_single_end(gen, session_end::drained);
 }
 
-TEST_CASE("session: with first_data_timeout it connects upstream only once the client speaks") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())},
-                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+TEST_CASE_METHOD(first_data_server, "session: with first_data_timeout it connects upstream only once the client speaks") {
   connected c;
   c.s = start_session(host, gen, c.client);
   host.run_turns(5, 1ms);
@@ -427,18 +433,14 @@ TEST_CASE("session: with first_data_timeout it connects upstream only once the c
   check_single_end(gen, session_end::client_closed);
 }
 
-TEST_CASE("session: a client silent for first_data_timeout is closed and costs no upstream connection") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())},
-                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+TEST_CASE_METHOD(first_data_server, "session: a client silent for first_data_timeout is closed and costs no upstream connection") {
   unique_fd client;
   start_session(host, gen, client);
   host.advance(10s - 1ms);
   CHECK(host.ended == 0);
   host.advance(1ms);
   CHECK(wait_end(host, client.get()) == 0);
-  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  host.run_until_ended(1);
   check_single_end(gen, session_end::first_data_timeout);
   CHECK(server_at(gen, 0).totals().connections == 0);
   sockaddr_storage peer{};
@@ -446,15 +448,11 @@ TEST_CASE("session: a client silent for first_data_timeout is closed and costs n
   CHECK(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK) < 0);
 }
 
-TEST_CASE("session: a client that leaves before speaking costs no upstream connection") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())},
-                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+TEST_CASE_METHOD(first_data_server, "session: a client that leaves before speaking costs no upstream connection") {
   unique_fd client;
   start_session(host, gen, client);
   client.reset();
-  host.run_until([&] { return host.ended == 1; }, "the session to end");
+  host.run_until_ended(1);
   check_single_end(gen, session_end::client_closed);
   CHECK(server_at(gen, 0).totals().connections == 0);
   CHECK(server_at(gen, 0).active_sessions() == 0);
@@ -522,24 +520,6 @@ namespace {
 /// and a bijection on it, so that one byte tells where in the stream a run starts.
 char reply_at(std::size_t offset) { return static_cast<char>((offset % 241) * 13 % 241); }
 
-/// Sends `pattern`'s bytes from `offset` (up to `end`) while `fd` takes them: the count sent.
-template <typename Pattern>
-std::size_t send_stream(int fd, std::size_t offset, std::size_t end, Pattern pattern) {
-  std::vector<char> chunk(64 * 1024);
-  std::size_t sent = 0;
-  while (offset + sent < end) {
-    const auto size = std::min(chunk.size(), end - offset - sent);
-    for (std::size_t i = 0; i < size; ++i) chunk[i] = pattern(offset + sent + i);
-    const auto n = ::send(fd, chunk.data(), size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-      REQUIRE(errno == EAGAIN);
-      break;
-    }
-    sent += static_cast<std::size_t>(n);
-  }
-  return sent;
-}
-
 /// Where `run` starts in `pattern`'s stream, found among the first `period` offsets: npos when
 /// it is no run of the stream.
 template <typename Pattern>
@@ -550,36 +530,6 @@ std::size_t run_offset(const std::string& run, Pattern pattern, std::size_t peri
     if (all) return start;
   }
   return std::string::npos;
-}
-
-/// What one peer has read of a stream, checked byte by byte against its pattern.
-template <typename Pattern>
-struct stream_reader {
-  Pattern pattern;
-  std::size_t received = 0;
-  std::size_t first_wrong = std::string::npos;
-  std::vector<char> buffer = std::vector<char>(256 * 1024);
-
-  /// Reads what `fd` has (the stream must not end).
-  void read_from(int fd) {
-    for (;;) {
-      const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
-      if (n < 0 && errno == EAGAIN) return;
-      REQUIRE(n > 0);
-      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
-        if (buffer[i] != pattern(received + i) && first_wrong == std::string::npos) first_wrong = received + i;
-      received += static_cast<std::size_t>(n);
-    }
-  }
-};
-
-/// No session end counted at all.
-void check_no_end(const cplb::generation::snapshot_ptr& gen) {
-  const auto& ends = frontend_counters(gen).ends;
-  for (const auto reason : cplb::generation::all_session_ends) {
-    INFO("ends[" << cplb::generation::to_string(reason) << "]");
-    CHECK(ends[static_cast<std::size_t>(reason)].load() == 0u);
-  }
 }
 
 /// Bytes waiting to be read on `fd`.
@@ -600,13 +550,23 @@ session* resume_session(fake_host& host, const cplb::generation::snapshot_ptr& g
   return s;
 }
 
+/// A session on `host` for the handed-over `h`, resumed with its server, s0.
+session* resume_session(fake_host& host, const cplb::generation::snapshot_ptr& gen,
+                        cplb::proxy::handed_session& h) {
+  return resume_session(host, gen, h, gen->frontends[0].backend->servers()[0], 0);
+}
+
+/// Hands `c`'s session over, which must succeed: the session is freed after this turn.
+cplb::proxy::handed_session hand_over(connected& c) {
+  cplb::proxy::handed_session h;
+  REQUIRE(c.s->hand_over(h));
+  c.s = nullptr;
+  return h;
+}
+
 }  // namespace
 
-TEST_CASE("session: hand_over takes a pumping session with a backlog each way; resumed elsewhere, every byte arrives in order") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: hand_over takes a pumping session with a backlog each way; resumed elsewhere, every byte arrives in order") {
   exchange(host, c);
 
   // Neither peer reads: both streams stall, and the session holds a backlog each way.
@@ -626,9 +586,7 @@ TEST_CASE("session: hand_over takes a pumping session with a backlog each way; r
   INFO(up_written << " bytes up and " << down_written << " down before the streams stalled");
   REQUIRE(host.account.held() > 0);
 
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
-  c.s = nullptr;  // freed after this turn
+  auto h = hand_over(c);
   CHECK(h.client_fd >= 0);
   CHECK(h.upstream_fd >= 0);
   CHECK(h.frontend == "fe");
@@ -655,8 +613,7 @@ TEST_CASE("session: hand_over takes a pumping session with a backlog each way; r
   // The old host let go: no end counted, no slot or memory held, the descriptors left open.
   check_no_end(gen);
   CHECK(host.live.empty());
-  CHECK(frontend_counters(gen).active.load() == 0);
-  CHECK(server_at(gen, 0).active_sessions() == 0);
+  check_none_active(gen);
   CHECK(host.account.held() == 0);
   host.run_turns(3, 1ms);
   CHECK(is_open(h.client_fd));
@@ -666,7 +623,7 @@ TEST_CASE("session: hand_over takes a pumping session with a backlog each way; r
   // Resumed on another worker (its own loop and clock) with its server found.
   fake_host next;
   next.advance(1h);
-  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  c.s = resume_session(next, gen, h);
   CHECK(h.upstream_fd == -1);  // taken
   CHECK(c.s->server() == &server_at(gen, 0));
   CHECK(server_at(gen, 0).active_sessions() == 1);
@@ -687,18 +644,13 @@ TEST_CASE("session: hand_over takes a pumping session with a backlog each way; r
   exchange(next, c);
   close_cleanly(next, c);
   check_single_end(gen, session_end::client_closed);
-  CHECK(server_at(gen, 0).active_sessions() == 0);
-  CHECK(frontend_counters(gen).active.load() == 0);
+  check_none_active(gen);
   // Each byte counted once, by whichever host read it.
   CHECK(server_at(gen, 0).counters(0).bytes_sent.load() == 5 + up_written + 5);
   CHECK(server_at(gen, 0).counters(0).bytes_received.load() == 6 + down_written + 6);
 }
 
-TEST_CASE("session: hand_over refuses a session that is leaving to rebalance or closing") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: hand_over refuses a session that is leaving to rebalance or closing") {
   exchange(host, c);
   cplb::proxy::handed_session h;
 
@@ -712,7 +664,7 @@ TEST_CASE("session: hand_over refuses a session that is leaving to rebalance or 
     CHECK(h.upstream_fd == -1);
     CHECK(host.live.size() == 1);  // it stays, and ends as it would have
     c.client.reset();
-    host.run_until([&] { return host.ended == 1; }, "the session to end");
+    host.run_until_ended(1);
     check_single_end(gen, session_end::rebalanced);
   }
   SECTION("closing, in the turn it ended") {
@@ -723,8 +675,7 @@ TEST_CASE("session: hand_over refuses a session that is leaving to rebalance or 
     CHECK(wait_end(host, c.server.get()) == ECONNRESET);
     check_single_end(gen, session_end::shutdown);
   }
-  CHECK(server_at(gen, 0).active_sessions() == 0);
-  CHECK(frontend_counters(gen).active.load() == 0);
+  check_none_active(gen);
 }
 
 TEST_CASE("session: resumed without its server it pumps on, and is drained after the drain grace") {
@@ -735,8 +686,7 @@ TEST_CASE("session: resumed without its server it pumps on, and is drained after
   });
   auto c = connect_session(host, gen, listener.get());
   exchange(host, c);
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
+  auto h = hand_over(c);
   host.run_turns(1, 0ms);
 
   // As when the new config has no server of that name and address.
@@ -750,44 +700,33 @@ TEST_CASE("session: resumed without its server it pumps on, and is drained after
   host.advance(1ms);
   CHECK(wait_end(host, c.server.get()) == ECONNRESET);
   CHECK(wait_end(host, c.client.get()) == 0);
-  host.run_until([&] { return host.ended == 2; }, "the session to end");  // the hand-over, then this
+  host.run_until_ended(2);  // the hand-over, then this
   check_single_end(gen, session_end::drained);
-  CHECK(frontend_counters(gen).active.load() == 0);
-  CHECK(server_at(gen, 0).active_sessions() == 0);
+  check_none_active(gen);
 }
 
-TEST_CASE("session: a pending drain survives the hand-over, counted from the old deadline") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: a pending drain survives the hand-over, counted from the old deadline") {
   c.s->close_at(host.loop().now() + 10s);
   host.advance(4s);
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
+  auto h = hand_over(c);
   CHECK(h.close_in_ns == std::chrono::nanoseconds(6s).count());
 
   fake_host next;
-  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  c.s = resume_session(next, gen, h);
   exchange(next, c);
   next.advance(6s - 1ms);
   CHECK(next.ended == 0);
   next.advance(1ms);
   CHECK(wait_end(next, c.server.get()) == ECONNRESET);
-  next.run_until([&] { return next.ended == 1; }, "the session to end");
+  next.run_until_ended(1);
   check_single_end(gen, session_end::drained);
 }
 
-TEST_CASE("session: handed over while awaiting its first bytes, it resumes awaiting them, with the same deadline") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())},
-                                   [](cplb::config::config& cfg) { cfg.frontends[0].first_data_timeout = 10s; });
+TEST_CASE_METHOD(first_data_server, "session: handed over while awaiting its first bytes, it resumes awaiting them, with the same deadline") {
   connected c;
   c.s = start_session(host, gen, c.client);
   host.advance(4s);
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
+  auto h = hand_over(c);
   CHECK(h.awaiting_first_bytes);
   CHECK(h.upstream_fd == -1);
   CHECK(h.server.empty());
@@ -805,7 +744,7 @@ TEST_CASE("session: handed over while awaiting its first bytes, it resumes await
     CHECK(next.ended == 0);
     next.advance(1ms);
     CHECK(wait_end(next, c.client.get()) == 0);
-    next.run_until([&] { return next.ended == 1; }, "the session to end");
+    next.run_until_ended(1);
     check_single_end(gen, session_end::first_data_timeout);
     CHECK(server_at(gen, 0).totals().connections == 0);
     CHECK(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK) < 0);
@@ -822,49 +761,39 @@ TEST_CASE("session: handed over while awaiting its first bytes, it resumes await
   }
 }
 
-TEST_CASE("session: a client's bytes sent during the hand-over wait on the descriptor and pass on once resumed") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: a client's bytes sent during the hand-over wait on the descriptor and pass on once resumed") {
   exchange(host, c);
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
+  auto h = hand_over(c);
   host.run_turns(1, 0ms);
   send_text(c.client.get(), "during");
   send_text(c.server.get(), "upgrade");
   host.run_turns(3, 1ms);  // the old loop no longer watches them
 
   fake_host next;
-  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  c.s = resume_session(next, gen, h);
   CHECK(receive(next, c.server.get(), 6) == "during");
   CHECK(receive(next, c.client.get(), 7) == "upgrade");
   close_cleanly(next, c);
   check_single_end(gen, session_end::client_closed);
 }
 
-TEST_CASE("session: a half-closed session resumes half-closed and ends once the server closes too") {
-  fake_host host;
-  auto listener = listening_socket();
-  const auto gen = make_generation({port_of(listener.get())});
-  auto c = connect_session(host, gen, listener.get());
+TEST_CASE_METHOD(one_server_session, "session: a half-closed session resumes half-closed and ends once the server closes too") {
   exchange(host, c);
   REQUIRE(::shutdown(c.client.get(), SHUT_WR) == 0);
   CHECK(wait_end(host, c.server.get()) == 0);
-  cplb::proxy::handed_session h;
-  REQUIRE(c.s->hand_over(h));
+  auto h = hand_over(c);
   CHECK(h.client_done);
   CHECK(h.client_finished_first);
   CHECK_FALSE(h.server_done);
 
   fake_host next;
-  c.s = resume_session(next, gen, h, gen->frontends[0].backend->servers()[0], 0);
+  c.s = resume_session(next, gen, h);
   send_text(c.server.get(), "bye");
   CHECK(receive(next, c.client.get(), 3) == "bye");
   next.run_turns(3, 1ms);
   CHECK(next.ended == 0);
   c.server.reset();
   CHECK(wait_end(next, c.client.get()) == 0);
-  next.run_until([&] { return next.ended == 1; }, "the session to end");
+  next.run_until_ended(1);
   check_single_end(gen, session_end::client_closed);
 }
