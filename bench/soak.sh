@@ -239,6 +239,8 @@ upgrade_now() {
   if [ -n "$new" ] && [ "$new" != "$old" ] && is_running "$new"; then
     adopted+=("$new")
     cplb=$new
+    # CPU is counted per process: the minute's figure covers the new one from here on.
+    read -r _ cpu_prev <<<"$("$python" "$lib/util.py" stat "$cplb")"
     upgrades=$((upgrades + 1))
     for ((i = 0; i < 100; i++)); do is_running "$old" || break; sleep 0.1; done
     is_running "$old" && say "  upgrade: the old cplb $old still runs 10 s after its successor $new took over"
