@@ -109,8 +109,6 @@ void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
     reset_and_close(fd);
     return;
   }
-  worker& home = owner_.least_loaded();
-  if (&home != &owner_) return home.take_connection(fd, generation_, *frontend_, client_key, per_source > 0);
   (new session(owner_, fd, generation_, *frontend_, client_key, per_source > 0))->start();
 }
 

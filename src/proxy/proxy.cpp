@@ -76,10 +76,7 @@ proxy::proxy(unsigned workers, std::size_t max_connections, connect_failure_hook
     : shared_(std::make_shared<shared_state>()) {
   shared_->max_connections.store(max_connections, std::memory_order_relaxed);
   shared_->on_connect_failure = std::move(on_connect_failure);
-  for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<worker>(i, *shared_));
-    shared_->workers.push_back(workers_.back().get());
-  }
+  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(i, *shared_));
 }
 
 proxy::~proxy() { stop(); }

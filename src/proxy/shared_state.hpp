@@ -1,7 +1,6 @@
 #pragma once
 #include <atomic>
 #include <cstddef>
-#include <vector>
 
 #include "buffer_account.hpp"
 #include "cplb/proxy/proxy.hpp"
@@ -10,7 +9,6 @@ namespace cplb::proxy {
 
 /// What every worker shares: the global session count behind max_connections and the hooks.
 struct shared_state {
-  std::vector<worker*> workers;                 ///< every worker, by index (set once, at start)
   std::atomic<std::size_t> max_connections{0};  ///< changed by reloads
   std::atomic<std::size_t> active_sessions{0};
   connect_failure_hook on_connect_failure;

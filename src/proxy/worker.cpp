@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -12,7 +11,6 @@
 #include "acceptor.hpp"
 #include "cplb/core/log.hpp"
 #include "socket_options.hpp"
-#include "worker_choice.hpp"
 
 namespace cplb::proxy {
 
@@ -170,23 +168,6 @@ void worker::session_ended(session& s) {
   sessions_.erase(sessions_.iterator_to(s));
   add_owned(active_, std::int64_t{-1});
   shared_.close_session();
-}
-
-worker& worker::least_loaded() {
-  std::array<std::int64_t, 64> owed{};  // more workers than this share the rest by hash
-  const std::size_t n = std::min(shared_.workers.size(), owed.size());
-  if (index_ >= n) return *this;
-  for (std::size_t w = 0; w < n; ++w) owed[w] = shared_.workers[w]->sessions_owed();
-  return *shared_.workers[choose_worker({owed.data(), n}, index_)];
-}
-
-void worker::take_connection(int fd, generation::snapshot_ptr gen, const generation::frontend& frontend,
-                             std::uint64_t client_key, bool source_counted) {
-  incoming_.fetch_add(1, std::memory_order_relaxed);
-  post([this, fd, gen = std::move(gen), &frontend, client_key, source_counted]() mutable {
-    incoming_.fetch_sub(1, std::memory_order_relaxed);
-    (new session(*this, fd, std::move(gen), frontend, client_key, source_counted))->start();
-  });
 }
 
 worker_load worker::load() const {

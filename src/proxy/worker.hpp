@@ -84,17 +84,6 @@ class worker final : public session_host {
 
   /// Its load, for the metrics. Safe from any thread.
   worker_load load() const;
-  /// Sessions it holds or has been handed and not yet started, to pick where a new one goes.
-  /// Safe from any thread.
-  std::int64_t sessions_owed() const {
-    return active_.load(std::memory_order_relaxed) + incoming_.load(std::memory_order_relaxed);
-  }
-  /// The worker a connection accepted here should live on: this one, or one that carries
-  /// clearly fewer sessions (SO_REUSEPORT hashes connections by address, whatever the load).
-  worker& least_loaded();
-  /// From another worker's acceptor: starts a session for `fd` here.
-  void take_connection(int fd, generation::snapshot_ptr gen, const generation::frontend& frontend,
-                       std::uint64_t client_key, bool source_counted);
 
  private:
   unsigned index_;
@@ -109,7 +98,6 @@ class worker final : public session_host {
   std::array<char, 256 * 1024> scratch_;
   std::atomic<std::int64_t> active_{0};   ///< sessions_.size(), readable from other threads
   std::atomic<std::uint64_t> bytes_{0};   ///< written by this thread only
-  std::atomic<std::int64_t> incoming_{0}; ///< connections posted here by other workers, not started
 };
 
 }  // namespace cplb::proxy
