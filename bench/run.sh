@@ -398,9 +398,11 @@ run_idlemem() {
 }
 
 run_throughput() {
-  local target=$1 round=$2 cpu0 cpu1 attempt ok=0 gbps bytes
+  local target=$1 round=$2 cpu0 cpu1 attempt ok=0 gbps bytes threads0=""
   for attempt in 1 2 3; do
     cpu0=$(proxy_cpu)
+    # How the worker threads shared the work (HAProxy and cplb run threads; nginx processes).
+    [ -n "$proxy_pid" ] && [ "$target" != nginx ] && threads0=$("$python" "$lib/util.py" threads "$proxy_pid")
     if timeout "$load_timeout" iperf3 -c 127.0.0.1 -p "$fe_iperf" -P "$streams" -t "$seconds" -J \
       >"$tmp/iperf.json" 2>&1; then
       ok=1
@@ -420,7 +422,13 @@ run_throughput() {
     cpu_gb=$(calc "($cpu1 - $cpu0) / ($bytes / 1e9)")
     record "$target" "$round" tp_cpu_s_per_gb "$cpu_gb"
   fi
-  printf '  %-8s throughput %.2f Gbit/s, proxy CPU %s s/GB\n' "$target" "$gbps" "$(num "$cpu_gb" 3)"
+  local split=n/a
+  if [ -n "$threads0" ]; then
+    split=$("$python" "$lib/util.py" busiest-share "$threads0" "$("$python" "$lib/util.py" threads "$proxy_pid")" "$workers")
+    [ "$split" != n/a ] && record "$target" "$round" tp_busiest_worker_share "$split"
+  fi
+  printf '  %-8s throughput %.2f Gbit/s, proxy CPU %s s/GB, busiest worker %s of the CPU\n' "$target" "$gbps" \
+    "$(num "$cpu_gb" 3)" "$split"
 }
 
 # run_wrk TARGET ROUND PREFIX CONNECTIONS [wrk args...]

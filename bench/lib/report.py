@@ -19,6 +19,7 @@ TARGETS = ["direct", "haproxy", "nginx", "cplb", "cplb-cap"]
 METRICS = {
     "tp_gbps": ("throughput, Gbit/s", "{:.2f}"),
     "tp_cpu_s_per_gb": ("throughput: proxy CPU s/GB", "{:.3f}"),
+    "tp_busiest_worker_share": ("throughput: busiest worker's share of the proxy threads' CPU (0.5 = even)", "{:.2f}"),
     "cr_rate": ("connrate: connections/s", "{:.0f}"),
     "cr_p50_ms": ("connrate: p50 ms", "{:.3f}"),
     "cr_p99_ms": ("connrate: p99 ms", "{:.3f}"),

@@ -6,6 +6,9 @@
   util.py cpu ROOT                  "BUSY TOTAL OURS" jiffies: the machine's busy (all but idle and
                                    iowait) and total time over all CPUs, and the CPU time of ROOT's
                                    tree including its exited, reaped descendants
+  util.py threads PID              "TID:JIFFIES ..." of each thread of PID (utime + stime)
+  util.py busiest-share A B N      from two `threads` samples: the busiest thread's share of what
+                                   the N busiest used in between (1/N: even, 1: one did it all)
   util.py wait-listen SECS PORT... [--pid PID]
                                    waits until every port is in LISTEN on 127.0.0.1 (no connect);
                                    gives up at once if process PID has exited
@@ -73,6 +76,20 @@ def cpu_seconds(pid):
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def thread_jiffies(pid):
+    """{tid: utime + stime} of each thread of PID."""
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[task] = int(fields[11]) + int(fields[12])
+    return out
 
 
 def tree_jiffies(root):
@@ -146,6 +163,15 @@ def main(argv):
     elif len(argv) == 2 and argv[0] == "cpu":
         busy, total = machine_jiffies()
         print(busy, total, tree_jiffies(int(argv[1])))
+    elif len(argv) == 2 and argv[0] == "threads":
+        print(" ".join(f"{tid}:{j}" for tid, j in thread_jiffies(int(argv[1])).items()))
+    elif len(argv) == 4 and argv[0] == "busiest-share":
+        # The busiest thread's share of the CPU that the N busiest threads used between two
+        # `threads` samples: 1/N when the work was spread evenly, 1 when one thread did it all.
+        before = dict(x.split(":") for x in argv[1].split())
+        after = dict(x.split(":") for x in argv[2].split())
+        used = sorted((int(j) - int(before.get(t, 0)) for t, j in after.items()), reverse=True)[:int(argv[3])]
+        print(f"{max(used) / sum(used):.3f}" if used and sum(used) > 0 else "n/a")
     elif len(argv) >= 3 and argv[0] == "wait-listen":
         deadline = time.monotonic() + float(argv[1])
         args = argv[2:]
