@@ -814,7 +814,33 @@ class WatchStream:
         return self.established_at is not None
 
 
-class WatchClient(threading.Thread):
+class _LoadThread(threading.Thread):
+    """A daemon thread that runs until stop(): a context manager whose exit stops it (bounded)."""
+
+    def __init__(self, name):
+        super().__init__(daemon=True, name=name)
+        self._stop_event = threading.Event()
+
+    def _stop_timeout(self):
+        return 5.0
+
+    def stop(self, timeout=None):
+        """Ends the thread (bounded); raises if it does not end in time."""
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout if timeout is not None else self._stop_timeout())
+            if self.is_alive():
+                raise RuntimeError(f"{type(self).__name__} did not stop")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class WatchClient(_LoadThread):
     """A watch like client-go's: a keep-alive connection to host:port, `GET /watch`, events read as they
     come; whenever the stream ends (the last chunk, EOF, a reset) it is re-opened at once on a new
     connection. Every attempt is kept as a WatchStream: which server answered (from the events), when it
@@ -824,7 +850,7 @@ class WatchClient(threading.Thread):
 
     def __init__(self, host, port, *, path="/watch", tls_context=None, server_hostname=None,
                  connect_timeout=2.0, stall_timeout=5.0, retry_pause=0.05):
-        super().__init__(daemon=True, name=f"watch-client-{port}")
+        super().__init__(f"watch-client-{port}")
         self._address = (host, port)
         self._request = (f"GET {path}?watch=true HTTP/1.1\r\nHost: {format_address(host, port)}\r\n"
                          "Accept: application/json\r\nUser-Agent: watch-client\r\n\r\n").encode()
@@ -833,7 +859,6 @@ class WatchClient(threading.Thread):
         self._connect_timeout = connect_timeout
         self._stall_timeout = stall_timeout
         self._retry_pause = retry_pause
-        self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._streams = []
         self._errors = []
@@ -887,20 +912,6 @@ class WatchClient(threading.Thread):
         """Asks the thread to end (within 0.1 s, or a connect timeout) without waiting for it."""
         self._stop_event.set()
 
-    def stop(self, timeout=5.0):
-        """Ends the watch and the thread (bounded); raises if the thread does not end in time."""
-        self.request_stop()
-        if self.is_alive():
-            self.join(timeout)
-            if self.is_alive():
-                raise RuntimeError("WatchClient did not stop")
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def run(self):
         while not self._stop_event.is_set():
@@ -992,7 +1003,7 @@ class RequestFailure:
     error: str  # what ended it
 
 
-class RequestClient(threading.Thread):
+class RequestClient(_LoadThread):
     """Sends `GET path` every `interval` seconds on one keep-alive connection, as kubectl does, and a new
     connection when the server has closed the old one (after `Connection: close`, or idle: checked
     before each request, not a failure). Records in `failures` every request cut in flight: sent, then
@@ -1004,7 +1015,7 @@ class RequestClient(threading.Thread):
 
     def __init__(self, host, port, *, interval=0.05, path="/version", tls_context=None, server_hostname=None,
                  timeout=5.0):
-        super().__init__(daemon=True, name=f"request-client-{port}")
+        super().__init__(f"request-client-{port}")
         self._address = (host, port)
         self._request = (f"GET {path} HTTP/1.1\r\nHost: {format_address(host, port)}\r\n"
                          "User-Agent: kubectl/v1.30.0 (linux/amd64) kubernetes/7c48c2b\r\n"
@@ -1015,7 +1026,6 @@ class RequestClient(threading.Thread):
         self._tls_context = tls_context
         self._server_hostname = server_hostname
         self._timeout = timeout
-        self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._failures = []
         self.requests = 0  # answered with a whole 200 response
@@ -1031,20 +1041,8 @@ class RequestClient(threading.Thread):
         with self._lock:
             return list(self._failures)
 
-    def stop(self, timeout=None):
-        """Ends the thread after the request in progress (bounded); raises if it does not end in time."""
-        self._stop_event.set()
-        if self.is_alive():
-            self.join(timeout if timeout is not None else self._timeout + 2)
-            if self.is_alive():
-                raise RuntimeError("RequestClient did not stop")
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def _stop_timeout(self):
+        return self._timeout + 2  # the request in progress ends first
 
     def run(self):
         sock = None
