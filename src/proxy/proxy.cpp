@@ -12,6 +12,7 @@
 #include <mutex>
 #include <utility>
 
+#include "cplb/core/log.hpp"
 #include "socket_options.hpp"
 #include "worker.hpp"
 
@@ -38,6 +39,20 @@ class countdown {
   std::condition_variable done_;
   std::size_t left_;
 };
+
+/// Places `frontend`'s connections by load over its listening sockets `fds` (one per worker);
+/// where that fails, the kernel's hash places them, and a log line says so.
+void place_by_load(const load_placement& placement, const std::string& frontend,
+                   const std::vector<int>& fds) {
+  if (!placement.available()) return;
+  std::string error;
+  if (placement.attach(fds, error))
+    log::info("new connections go to the worker with the fewest sessions (reuseport BPF)",
+              {{"frontend", frontend}});
+  else
+    log::warn("new connections spread over workers by address hash",
+              {{"frontend", frontend}, {"error", error}});
+}
 
 const generation::frontend* listening_on(const generation::snapshot* current,
                                          const config::frontend_config& f) {
@@ -73,7 +88,7 @@ void prepared_listeners::close_all() noexcept {
 }
 
 proxy::proxy(unsigned workers, std::size_t max_connections, connect_failure_hook on_connect_failure)
-    : shared_(std::make_shared<shared_state>()) {
+    : shared_(std::make_shared<shared_state>(workers)) {
   shared_->max_connections.store(max_connections, std::memory_order_relaxed);
   shared_->on_connect_failure = std::move(on_connect_failure);
   for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(i, *shared_));
@@ -96,8 +111,7 @@ bool proxy::prepare(const generation::snapshot& next, prepared_listeners& out,
     const handed_listener* inherited = nullptr;
     for (const auto& l : inherited_)
       if (l.address == frontend.listen) inherited = &l;
-    // One SO_REUSEPORT socket per worker: the kernel spreads connections over them by address
-    // hash, so long-lived sessions end up evenly spread even when the workers are idle.
+    // One SO_REUSEPORT socket per worker; place_by_load picks among them for each connection.
     for (std::size_t w = 0; w < workers_.size(); ++w) {
       if (inherited && w < inherited->fds.size()) {
         plan.fds_[w][f] = ::fcntl(inherited->fds[w], F_DUPFD_CLOEXEC, 0);
@@ -112,6 +126,9 @@ bool proxy::prepare(const generation::snapshot& next, prepared_listeners& out,
         return false;  // `plan` closes what it opened
       }
     }
+    std::vector<int> group;
+    for (const auto& row : plan.fds_) group.push_back(row[f]);
+    place_by_load(shared_->placement, frontend.name, group);
   }
   out = std::move(plan);
   return true;
@@ -134,6 +151,9 @@ void proxy::commit(generation::snapshot_ptr next, prepared_listeners listeners) 
 }
 
 void proxy::start() {
+  if (workers_.size() > 1 && !shared_->placement.available())
+    log::warn("new connections spread over workers by address hash",
+              {{"reason", shared_->placement.unavailable_reason()}});
   running_ = true;
   for (auto& w : workers_) w->run();
 }
@@ -246,6 +266,13 @@ void proxy::resume_accepting(std::vector<handed_listener> listeners) {
       if (l.address == current_->frontends[f].config.listen)
         for (std::size_t w = 0; w < workers_.size() && w < l.fds.size(); ++w)
           plan.fds_[w][f] = std::exchange(l.fds[w], -1);
+  // A successor that failed may have put its own program on the groups, reading its counts.
+  for (std::size_t f = 0; f < n; ++f) {
+    std::vector<int> group;
+    for (const auto& row : plan.fds_) group.push_back(row[f]);
+    if (std::find(group.begin(), group.end(), -1) == group.end())
+      place_by_load(shared_->placement, current_->frontends[f].config.name, group);
+  }
   for (auto& l : listeners)
     for (int fd : l.fds)
       if (fd >= 0) ::close(fd);

@@ -4,15 +4,20 @@
 
 #include "buffer_account.hpp"
 #include "cplb/proxy/proxy.hpp"
+#include "load_placement.hpp"
 
 namespace cplb::proxy {
 
-/// What every worker shares: the global session count behind max_connections and the hooks.
+/// What every worker shares: the global session count behind max_connections, the hooks and
+/// where each worker publishes its session count for the placement of new connections.
 struct shared_state {
+  explicit shared_state(unsigned workers) : placement(workers) {}
+
   std::atomic<std::size_t> max_connections{0};  ///< changed by reloads
   std::atomic<std::size_t> active_sessions{0};
   connect_failure_hook on_connect_failure;
   buffer_account buffers;
+  load_placement placement;
 
   /// Claims a session slot; false when the cap is reached. One atomic per session, not per read.
   bool try_open_session() {

@@ -162,11 +162,13 @@ void worker::connect_failed(const backend::server_ptr& server, backend::down_rea
 void worker::session_started(session& s) {
   sessions_.push_back(s);
   add_owned(active_, std::int64_t{1});
+  shared_.placement.publish(index_, active_.load(std::memory_order_relaxed));
 }
 
 void worker::session_ended(session& s) {
   sessions_.erase(sessions_.iterator_to(s));
   add_owned(active_, std::int64_t{-1});
+  shared_.placement.publish(index_, active_.load(std::memory_order_relaxed));
   shared_.close_session();
 }
 

@@ -23,7 +23,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 UNIT = ROOT / "conf" / "cplb.service"
 SHIPPED_CONFIG = ROOT / "conf" / "cplb.yaml"
 
-CAPABILITIES = {"NET_ADMIN", "NET_RAW"}
+CAPABILITIES = {"NET_ADMIN", "NET_RAW", "BPF"}
 # Shared libraries of the Debian 12 slim base: the image need not install them.
 BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1"}
 # The sanitizers' runtimes, linked by a CPLB_SANITIZE build but not by the image's Release build.
@@ -145,10 +145,10 @@ class ImageTest(unittest.TestCase):
         self.assertTrue(user.isdigit() and group.isdigit(), f"USER {users[0]} is not uid:gid")
         self.assertEqual((int(user), int(group)), (context["runAsUser"], context["runAsGroup"]))
 
-    def test_binary_carries_exactly_the_two_file_capabilities(self):
+    def test_binary_carries_exactly_the_three_file_capabilities(self):
         stage = runtime_stage(DOCKERFILE.read_text())
         entrypoint = re.search(r'^ENTRYPOINT \["([^"]+)"', stage, re.M).group(1)
-        self.assertRegex(stage, rf"setcap cap_net_admin,cap_net_raw\+ep {re.escape(entrypoint)}(\s|$)")
+        self.assertRegex(stage, rf"setcap cap_net_admin,cap_net_raw,cap_bpf\+ep {re.escape(entrypoint)}(\s|$)")
 
     def test_installs_the_shared_libraries_the_binary_needs(self):
         stage = runtime_stage(DOCKERFILE.read_text())

@@ -39,7 +39,7 @@ std::pair<int, std::string> in_child(Body body) {
 
 TEST_CASE("an exception escaping a worker is logged and the process exits 2") {
   const auto [status, log] = in_child([] {
-    cplb::proxy::shared_state shared;
+    cplb::proxy::shared_state shared(1);
     cplb::proxy::worker w(3, shared);
     w.run();
     w.post([] { throw std::runtime_error("boom from posted work"); });

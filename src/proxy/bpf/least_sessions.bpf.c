@@ -1,0 +1,43 @@
+/* SO_ATTACH_REUSEPORT_EBPF program: sends each new connection of a frontend to the listening
+ * socket of the worker with the fewest sessions (least_sessions.h), instead of the kernel's
+ * address hash. Each worker publishes its count into `worker_sessions` (one element: the
+ * counts of every worker slot), which cplb maps into its memory. When no socket can be picked,
+ * the kernel's hash decides as before. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "least_sessions.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, struct cplb_worker_sessions);
+} worker_sessions SEC(".maps");
+
+/* Worker slot -> that worker's listening socket of this frontend. A sockmap rather than a
+ * reuseport sockarray: a socket can be in only one sockarray, but in several sockmaps, so the
+ * new process of a binary upgrade can place connections over the sockets it inherits while the
+ * old one still holds them. */
+struct {
+  __uint(type, BPF_MAP_TYPE_SOCKMAP);
+  __uint(max_entries, CPLB_MAX_WORKERS);
+  __type(key, __u32);
+  __type(value, __u64);
+} listeners SEC(".maps");
+
+SEC("sk_reuseport")
+int pick_least_sessions(struct sk_reuseport_md *md) {
+  __u32 zero = 0;
+  const struct cplb_worker_sessions *counts = bpf_map_lookup_elem(&worker_sessions, &zero);
+  if (!counts) return SK_PASS;
+  int slot = cplb_pick_worker(counts->sessions, md->hash);
+  if (slot >= 0) {
+    __u32 key = (__u32)slot;
+    bpf_sk_select_reuseport(md, &listeners, &key, 0);
+  }
+  return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,45 @@
+// The placement rule of the reuseport BPF program (bpf/least_sessions.h), as plain C.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+#include "bpf/least_sessions.h"
+
+namespace {
+
+std::array<__u32, CPLB_MAX_WORKERS> slots(std::initializer_list<__u32> workers) {
+  std::array<__u32, CPLB_MAX_WORKERS> out;
+  out.fill(CPLB_NO_WORKER);
+  std::copy(workers.begin(), workers.end(), out.begin());
+  return out;
+}
+
+std::set<int> picks(const std::array<__u32, CPLB_MAX_WORKERS>& sessions) {
+  std::set<int> out;
+  for (__u32 hash = 0; hash < 1000; ++hash) out.insert(cplb_pick_worker(sessions.data(), hash * 2654435761u));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("below eight sessions the worker with the fewest takes the connection") {
+  CHECK(picks(slots({3, 1, 2})) == std::set<int>{1});
+  CHECK(picks(slots({0, 6})) == std::set<int>{0});
+}
+
+TEST_CASE("equal counts spread by hash over every worker") {
+  CHECK(picks(slots({5, 5, 5, 5})) == std::set<int>{0, 1, 2, 3});
+  CHECK(picks(slots({0, 0})) == std::set<int>{0, 1});
+}
+
+TEST_CASE("within an eighth of the least, the hash decides, so a burst does not pile on one worker") {
+  CHECK(picks(slots({800, 899, 900, 901})) == std::set<int>{0, 1, 2});
+  CHECK(picks(slots({8, 9, 10})) == std::set<int>{0, 1});
+}
+
+TEST_CASE("slots without a worker are never picked") {
+  CHECK(picks(slots({7})) == std::set<int>{0});
+  CHECK(cplb_pick_worker(slots({}).data(), 12345) == -1);
+}
