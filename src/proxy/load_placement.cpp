@@ -88,8 +88,11 @@ load_placement::load_placement(unsigned workers) : workers_(workers) {
     map_fd_ = -1;
     return;
   }
-  counts_ = static_cast<cplb_worker_sessions*>(counts)->sessions;
-  for (unsigned i = 0; i < CPLB_MAX_WORKERS; ++i) counts_[i] = i < workers ? 0 : CPLB_NO_WORKER;
+  counts_ = static_cast<cplb_worker_sessions*>(counts);
+  for (unsigned i = 0; i < CPLB_MAX_WORKERS; ++i) {
+    counts_->sessions[i] = i < workers ? 0 : CPLB_NO_WORKER;
+    counts_->pending[i] = 0;
+  }
 }
 
 load_placement::~load_placement() {
@@ -123,9 +126,19 @@ bool load_placement::attach(std::span<const int> listeners, std::string& error) 
 void load_placement::publish(unsigned slot, std::int64_t sessions) noexcept {
   if (!counts_ || slot >= workers_) return;
   const auto n = sessions < 0 ? 0 : static_cast<std::uint64_t>(sessions);
-  std::atomic_ref<std::uint32_t>(counts_[slot])
+  std::atomic_ref<std::uint32_t>(counts_->sessions[slot])
       .store(n >= CPLB_NO_WORKER ? CPLB_NO_WORKER - 1 : static_cast<std::uint32_t>(n),
              std::memory_order_relaxed);
+}
+
+void load_placement::accepted(unsigned slot) noexcept {
+  if (counts_ && slot < workers_)
+    std::atomic_ref<std::int32_t>(counts_->pending[slot]).fetch_sub(1, std::memory_order_relaxed);
+}
+
+void load_placement::accept_queue_empty(unsigned slot) noexcept {
+  if (counts_ && slot < workers_)
+    std::atomic_ref<std::int32_t>(counts_->pending[slot]).store(0, std::memory_order_relaxed);
 }
 
 }  // namespace cplb::proxy

@@ -3,6 +3,8 @@
 #include <span>
 #include <string>
 
+struct cplb_worker_sessions;
+
 namespace cplb::proxy {
 
 /// Sends each new connection to the worker with the fewest sessions (bpf/least_sessions.h)
@@ -29,10 +31,14 @@ class load_placement {
 
   /// Publishes worker `slot`'s session count; any thread, lock-free.
   void publish(unsigned slot, std::int64_t sessions) noexcept;
+  /// Worker `slot` accepted a connection the program may have placed on it.
+  void accepted(unsigned slot) noexcept;
+  /// Worker `slot` found its accept queue empty: nothing placed on it is waiting.
+  void accept_queue_empty(unsigned slot) noexcept;
 
  private:
   int map_fd_ = -1;
-  std::uint32_t* counts_ = nullptr;  ///< the map's one value, a count per worker slot, mmapped
+  cplb_worker_sessions* counts_ = nullptr;  ///< the map's one value, mmapped
   unsigned workers_;
   std::string reason_;
 };

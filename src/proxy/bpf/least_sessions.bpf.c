@@ -30,13 +30,14 @@ struct {
 SEC("sk_reuseport")
 int pick_least_sessions(struct sk_reuseport_md *md) {
   __u32 zero = 0;
-  const struct cplb_worker_sessions *counts = bpf_map_lookup_elem(&worker_sessions, &zero);
+  struct cplb_worker_sessions *counts = bpf_map_lookup_elem(&worker_sessions, &zero);
   if (!counts) return SK_PASS;
-  int slot = cplb_pick_worker(counts->sessions, md->hash);
-  if (slot >= 0) {
-    __u32 key = (__u32)slot;
-    bpf_sk_select_reuseport(md, &listeners, &key, 0);
-  }
+  __u32 load[CPLB_MAX_WORKERS];
+  for (int i = 0; i < CPLB_MAX_WORKERS; i++) load[i] = cplb_worker_load(counts->sessions[i], counts->pending[i]);
+  int slot = cplb_pick_worker(load, md->hash);
+  if (slot < 0 || slot >= CPLB_MAX_WORKERS) return SK_PASS;
+  __u32 key = (__u32)slot;
+  if (bpf_sk_select_reuseport(md, &listeners, &key, 0) == 0) __sync_fetch_and_add(&counts->pending[slot], 1);
   return SK_PASS;
 }
 

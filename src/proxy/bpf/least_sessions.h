@@ -1,6 +1,7 @@
-/* Which worker a new connection goes to: one whose session count is within an eighth of the
- * least (exactly the least while counts are below 8), chosen among those by the connection's
- * hash. Plain C shared by the BPF program and its unit test; knows nothing of sockets. */
+/* Which worker a new connection goes to: one whose load is within an eighth of the least
+ * (exactly the least while loads are below 8), chosen among those by the connection's hash.
+ * A worker's load is its sessions plus the connections placed on it that it has not accepted
+ * yet. Plain C shared by the BPF program and its unit test; knows nothing of sockets. */
 #ifndef CPLB_LEAST_SESSIONS_H
 #define CPLB_LEAST_SESSIONS_H
 
@@ -10,30 +11,42 @@
 /* A slot no worker publishes to: never the least. */
 #define CPLB_NO_WORKER 0xffffffffu
 
-/* What the workers publish: each slot's session count, CPLB_NO_WORKER where no worker is. */
+/* What the workers and the program share. `sessions`: each slot's session count, published by
+ * its worker, CPLB_NO_WORKER where no worker is. `pending`: connections the program placed on
+ * the slot that its worker has not accepted yet (the program adds, the worker takes away); the
+ * SYNs of a burst all arrive before the first accept, and without it would all go to the same
+ * worker. The worker zeroes it whenever its accept queue is empty, so a placed connection that
+ * never arrives (a failed handshake, a full queue) is not counted for ever. */
 struct cplb_worker_sessions {
   __u32 sessions[CPLB_MAX_WORKERS];
+  __s32 pending[CPLB_MAX_WORKERS];
 };
+
+/* A slot's load: its sessions and, when positive, what is pending. */
+static inline __u32 cplb_worker_load(__u32 sessions, __s32 pending) {
+  if (sessions == CPLB_NO_WORKER) return CPLB_NO_WORKER;
+  return pending > 0 ? sessions + (__u32)pending : sessions;
+}
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-/* Returns the chosen slot, or -1 when no slot has a worker. `sessions` has CPLB_MAX_WORKERS
- * entries. The slack keeps a storm spread by hash: every SYN of a burst sees the counts of
- * before it, and without slack all of them would go to the one worker that was least. */
-static __always_inline int cplb_pick_worker(const __u32 *sessions, __u32 hash) {
+/* Returns the chosen slot, or -1 when no slot has a worker. `load` has CPLB_MAX_WORKERS
+ * entries. The slack keeps large counts from being chased exactly: a worker slightly behind
+ * need not take every connection of a storm. */
+static __always_inline int cplb_pick_worker(const __u32 *load, __u32 hash) {
   __u32 least = CPLB_NO_WORKER;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
-    if (sessions[i] < least) least = sessions[i];
+    if (load[i] < least) least = load[i];
   if (least == CPLB_NO_WORKER) return -1;
   const __u32 limit = least + least / 8;
   __u32 candidates = 0;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
-    if (sessions[i] <= limit) candidates++;
+    if (load[i] <= limit) candidates++;
   __u32 k = hash % candidates;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
-    if (sessions[i] <= limit) {
+    if (load[i] <= limit) {
       if (k == 0) return i;
       k--;
     }

@@ -43,3 +43,10 @@ TEST_CASE("slots without a worker are never picked") {
   CHECK(picks(slots({7})) == std::set<int>{0});
   CHECK(cplb_pick_worker(slots({}).data(), 12345) == -1);
 }
+
+TEST_CASE("a worker's load counts what was placed on it and not yet accepted") {
+  CHECK(cplb_worker_load(3, 2) == 5);
+  CHECK(cplb_worker_load(3, 0) == 3);
+  CHECK(cplb_worker_load(3, -4) == 3);  // accepts outran the program's count: not below sessions
+  CHECK(cplb_worker_load(CPLB_NO_WORKER, 5) == CPLB_NO_WORKER);
+}
