@@ -74,11 +74,9 @@ overloaded(F...) -> overloaded<F...>;
 
 }  // namespace
 
-instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
-                   drop_callback on_drop)
+instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, instance_callbacks callbacks)
     : cfg_(std::move(cfg)),
-      on_transition_(std::move(on_transition)),
-      on_drop_(std::move(on_drop)),
+      callbacks_(std::move(callbacks)),
       interface_(read_interface_of(cfg_)),
       machine_(settings_of(cfg_, interface_)),
       multicast_(cfg_.unicast_peers.empty()),
@@ -185,14 +183,22 @@ instance_status instance::status() const {
 void instance::feed(const event& e) {
   const step s = machine_.handle(e, steady_clock::now());
   log_step(s);
+  if (s.why == cause::split_brain) report_split_brain(std::get<events::advert_received>(e).message);
   for (const auto& a : s.actions) perform(a);
-  if (s.changed() && on_transition_) on_transition_(cfg_.name, s.from, s.to, s.why);
+  if (s.changed() && callbacks_.on_transition) callbacks_.on_transition(cfg_.name, s.from, s.to, s.why);
   arm_timer();
   if (released_ && machine_.current() == state::init && !machine_.holds_vips()) {
     auto released = std::move(released_);
     released_ = nullptr;
     released();
   }
+}
+
+void instance::report_split_brain(const advert& peer) {
+  log::warn("vrrp split brain: another master was heard; reasserting with gratuitous ARP",
+            {{"instance", cfg_.name}, {"peer", format_ipv4(peer.sender)}, {"peer_priority", peer.priority},
+             {"priority", machine_.priority()}});
+  if (callbacks_.on_split_brain) callbacks_.on_split_brain(cfg_.name);
 }
 
 void instance::log_step(const step& s) {
@@ -369,7 +375,7 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
 }
 
 void instance::drop(const char* reason, std::uint32_t source) {
-  if (on_drop_) on_drop_(cfg_.name, reason);
+  if (callbacks_.on_drop) callbacks_.on_drop(cfg_.name, reason);
   log::debug("vrrp packet dropped", {{"instance", cfg_.name},
                                      {"reason", reason},
                                      {"source", source ? format_ipv4(source) : std::string("unknown")}});

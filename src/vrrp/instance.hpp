@@ -24,6 +24,15 @@ namespace cplb::vrrp::detail {
 using transition_callback = std::function<void(const std::string&, state, state, cause)>;
 /// Told of every packet dropped before it reached the state machine: instance name, reason.
 using drop_callback = std::function<void(const std::string&, const char*)>;
+/// Told of every split brain seen: instance name.
+using split_brain_callback = std::function<void(const std::string&)>;
+
+/// What an instance tells its group.
+struct instance_callbacks {
+  transition_callback on_transition;
+  drop_callback on_drop;
+  split_brain_callback on_split_brain;
+};
 
 /// One running VRRP instance: the pure state machine plus what it needs from the kernel, all on
 /// the control thread: its raw socket, its link monitor, its timer, its VIPs and gratuitous ARP.
@@ -32,8 +41,7 @@ class instance : public std::enable_shared_from_this<instance> {
  public:
   /// Reads the interface and opens the sockets, touching nothing yet; throws std::runtime_error
   /// naming the instance, the interface and why.
-  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
-           drop_callback on_drop);
+  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, instance_callbacks callbacks);
 
   /// Removes stale copies of its VIPs from the interface, then starts: backup, or fault while the
   /// link is down. When a predecessor process left it `inherited` master, it resumes as master
@@ -64,6 +72,8 @@ class instance : public std::enable_shared_from_this<instance> {
 
  private:
   void feed(const event& e);
+  /// Logs the split brain an advert from `peer` revealed, and tells the group.
+  void report_split_brain(const advert& peer);
   /// Cancels the timers and closes the sockets; nothing runs after it.
   void close();
   void perform(const action& a);
@@ -88,8 +98,7 @@ class instance : public std::enable_shared_from_this<instance> {
   std::uint8_t effective_priority_for(const std::set<std::string>& down_backends) const;
 
   config::vrrp_instance_config cfg_;
-  transition_callback on_transition_;
-  drop_callback on_drop_;
+  instance_callbacks callbacks_;
   interface_info interface_;
   state_machine machine_;
   bool multicast_;

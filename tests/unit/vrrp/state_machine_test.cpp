@@ -16,6 +16,8 @@ using events::start;
 using events::timer_expired;
 
 const std::string become_master_100 = "send_advert(priority=100) add_vips send_garp";
+/// A master stepping down: its last advert (see the split-brain tests), then the VIPs go.
+const std::string step_down_100 = "master->backup higher_priority_advert: send_advert(priority=100) remove_vips";
 
 TEST_CASE("a lone v3 instance becomes master after the master-down interval", "[vrrp][machine]") {
   state_machine m(defaults());
@@ -145,13 +147,11 @@ TEST_CASE("a master steps down for a higher priority, or an equal one from a hig
     const char* expected;
   };
   const std::vector<heard_case> cases{
-      {"higher priority, lower address", peer_low, 150, "master->backup higher_priority_advert: remove_vips"},
-      {"owner 255", peer_low, 255, "master->backup higher_priority_advert: remove_vips"},
-      {"equal priority, higher address", peer_high, 100, "master->backup higher_priority_advert: remove_vips"},
-      {"equal priority, lower address", peer_low, 100,
-       "master lower_priority_advert: send_advert(priority=100) send_garp"},
-      {"lower priority, higher address", peer_high, 99,
-       "master lower_priority_advert: send_advert(priority=100) send_garp"},
+      {"higher priority, lower address", peer_low, 150, step_down_100.c_str()},
+      {"owner 255", peer_low, 255, step_down_100.c_str()},
+      {"equal priority, higher address", peer_high, 100, step_down_100.c_str()},
+      {"equal priority, lower address", peer_low, 100, "master split_brain: send_advert(priority=100) send_garp"},
+      {"lower priority, higher address", peer_high, 99, "master split_brain: send_advert(priority=100) send_garp"},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -173,7 +173,7 @@ TEST_CASE("a v3 master stepping down learns the new master's interval", "[vrrp][
   run(m, {
              {0, start{}, "init->backup startup", 3'609'375},
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
-             {4'000'000, heard(peer_high, 200, 200_cs), "master->backup higher_priority_advert: remove_vips",
+             {4'000'000, heard(peer_high, 200, 200_cs), step_down_100,
               4'000'000 + 7'218'750},  // 3 * 2s + 156 * 2s / 256
          });
 }
@@ -183,13 +183,56 @@ TEST_CASE("reassert happens at most once per advert interval", "[vrrp][machine]"
   run(m, {
              {0, start{}, "init->backup startup", 3'609'375},
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
-             {4'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
-              5'000'000},
+             {4'000'000, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
              {4'500'000, heard(peer_low, 50), "master lower_priority_advert", 5'000'000},
              {4'999'999, heard(peer_low, 50), "master lower_priority_advert", 5'000'000},
              {5'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
               6'000'000},
          });
+}
+
+TEST_CASE("a split brain is reported once, and again only after a master-down interval without one",
+          "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
+             {4'000'000, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
+             {6'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
+              7'000'000},
+             // 3609375us after the last one heard: a new split brain.
+             {9'609'375, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 10'609'375},
+         });
+}
+
+TEST_CASE("the adverts of the master we preempted, until it yields, are no split brain", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {1'000'000, heard(peer_low, 50), "backup lower_priority_advert", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master preempt: " + become_master_100, 4'609'375},
+             // Its last advert as it steps down: reasserted, not counted.
+             {3'610'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
+              4'610'000},
+             // The same peer as a master again, a master-down interval later, is a split brain.
+             {7'219'375, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 8'219'375},
+         });
+}
+
+TEST_CASE("a master stepping down sends its own priority once, so the winner hears it", "[vrrp][machine]") {
+  state_machine m(defaults());
+  fake_clock clock;
+  m.handle(start{}, clock.now());
+  clock.advance(3'609'375us);
+  m.handle(timer_expired{}, clock.now());
+  const step s = m.handle(heard(peer_high, 150), clock.now());
+  REQUIRE(s.actions.size() == 2);
+  const auto* last = std::get_if<send_advert>(&s.actions[0]);
+  REQUIRE(last != nullptr);
+  CHECK(last->message.priority == 100);
+  CHECK(last->message.sender == us);
+  CHECK(std::holds_alternative<remove_vips>(s.actions[1]));
+  CHECK(m.current() == state::backup);
 }
 
 TEST_CASE("a master answers a priority-0 advert at once, once per advert interval", "[vrrp][machine]") {
@@ -334,7 +377,7 @@ TEST_CASE("resume as master: no election, advert at once and every interval, VIP
              {2'000'000, timer_expired{}, "master advert_timer: send_advert(priority=100)", 3'000'000},
              {2'500'000, resume_as_master{}, "master already_running", 3'000'000},
              // From here a master like any other.
-             {2'600'000, heard(peer_high, 150), "master->backup higher_priority_advert: remove_vips", 6'209'375},
+             {2'600'000, heard(peer_high, 150), step_down_100, 6'209'375},
          });
 }
 
