@@ -17,6 +17,7 @@
 #include "cplb/vrrp/group.hpp"
 #include "cplb/vrrp/state_machine.hpp"
 #include "interface.hpp"
+#include "raw_socket.hpp"
 
 namespace cplb::vrrp::detail {
 
@@ -82,7 +83,7 @@ class instance : public std::enable_shared_from_this<instance> {
   void remove_stale_vips();
   void send(const advert& message);
   void add_virtual_ips();
-  void log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const;
+  void log_vip_error(const char* what, const config::ip_cidr& vip, std::error_code ec) const;
   void remove_virtual_ips();
   void start_garp();
   void garp_tick();
@@ -91,19 +92,20 @@ class instance : public std::enable_shared_from_this<instance> {
   void arm_timer();
   void wait_packets();
   void read_packets();
-  void on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex);
-  void drop(const char* reason, std::uint32_t source);
+  void on_packet(const received_packet& packet);
+  void drop(const char* reason, std::optional<ip_address> source);
   void wait_link();
   void read_link();
   std::uint8_t effective_priority_for(const std::set<std::string>& down_backends) const;
 
   config::vrrp_instance_config cfg_;
   instance_callbacks callbacks_;
+  bool v6_;  ///< an IPv6 router: ff02::12 from the link-local address, neighbour advertisements
   interface_info interface_;
   state_machine machine_;
   bool multicast_;
-  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP
-  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only
+  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP, of the VIPs' family
+  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only: ARP or NA frames
   boost::asio::posix::stream_descriptor link_;         ///< netlink RTMGRP_LINK
   boost::asio::steady_timer timer_;                    ///< the state machine's next deadline
   boost::asio::steady_timer garp_timer_;               ///< gratuitous ARP repeats and refresh

@@ -104,9 +104,9 @@ class state_machine {
   cause down_cause_ = cause::master_down_timer;  ///< the cause the master-down timer will report
   std::optional<time_point> last_reassert_;
   std::optional<time_point> last_lower_master_;  ///< when a lower-priority master was last heard
-  ipv4_address ignored_master_ = 0;  ///< the lower-priority master a preempting backup ignored
+  ip_address ignored_master_;  ///< the lower-priority master a preempting backup ignored
   /// The master we preempted, and since when: its adverts until it yields are no split brain.
-  std::optional<std::pair<ipv4_address, time_point>> preempted_;
+  std::optional<std::pair<ip_address, time_point>> preempted_;
   std::optional<time_point> last_zero_reply_;  ///< when a priority-0 advert was last answered
 };
 

@@ -11,8 +11,8 @@ namespace {
 
 using namespace test;
 
-constexpr ipv4_address address_a = ip(192, 0, 2, 5);
-constexpr ipv4_address address_b = ip(192, 0, 2, 6);
+constexpr ip_address address_a = ip(192, 0, 2, 5);
+constexpr ip_address address_b = ip(192, 0, 2, 6);
 
 class lan {
  public:
@@ -59,7 +59,7 @@ class lan {
   const std::vector<std::string>& history() const { return history_; }
 
  private:
-  static settings node_settings(ipv4_address address, std::uint8_t prio, bool preempt) {
+  static settings node_settings(ip_address address, std::uint8_t prio, bool preempt) {
     settings s = defaults();
     s.primary_ip = address;
     s.priority = prio;

@@ -142,7 +142,7 @@ TEST_CASE("a master steps down for a higher priority, or an equal one from a hig
           "[vrrp][machine]") {
   struct heard_case {
     const char* name;
-    ipv4_address sender;
+    ip_address sender;
     std::uint8_t prio;
     const char* expected;
   };
@@ -434,6 +434,24 @@ TEST_CASE("interface down is a fault; up again starts over as backup", "[vrrp][m
   }
 }
 
+TEST_CASE("an IPv6 router elects by priority, then by the higher link-local address", "[vrrp][machine]") {
+  settings s = defaults();
+  s.primary_ip = ip6("fe80::5");
+  s.virtual_ips = {ip6("2001:db8::100")};
+  const auto from = [](const char* sender, std::uint8_t prio) {
+    return events::advert_received{advert{3, 51, prio, 100_cs, {ip6("2001:db8::100")}, ip6(sender)}};
+  };
+  state_machine m(s);
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
+             {4'000'000, from("fe80::3", 100), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
+             {4'100'000, from("fe80::9", 100), step_down_100, 7'709'375},
+         });
+  // An IPv4 advert (another router of a dual-stack pair) never matches our VIPs.
+  CHECK(m.handle(heard(peer_high, 200), {}).why == cause::address_mismatch);
+}
+
 TEST_CASE("settings out of range are rejected at construction", "[vrrp][machine]") {
   struct bad {
     const char* name;
@@ -449,6 +467,12 @@ TEST_CASE("settings out of range are rejected at construction", "[vrrp][machine]
       {"v2 interval 1.5s", [](settings& s) { s.version = 2; s.advert_interval = 150_cs; }},
       {"v2 interval 256s", [](settings& s) { s.version = 2; s.advert_interval = 256s; }},
       {"256 VIPs", [](settings& s) { s.virtual_ips.assign(256, vip); }},
+      {"an IPv6 VIP on an IPv4 router", [](settings& s) { s.virtual_ips.push_back(ip6("2001:db8::1")); }},
+      {"v2 over IPv6", [](settings& s) {
+         s.version = 2;
+         s.primary_ip = ip6("fe80::1");
+         s.virtual_ips = {ip6("2001:db8::1")};
+       }},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
