@@ -282,7 +282,8 @@ std::unique_ptr<vrrp::group> daemon::make_vrrp_group() {
         if (why != vrrp::cause::inherited) metrics_.on_vrrp_transition(instance, to);
         publish_vrrp_status();
       },
-      [this](const std::string& instance, const char* reason) { metrics_.on_vrrp_drop(instance, reason); }});
+      [this](const std::string& instance, const char* reason) { metrics_.on_vrrp_drop(instance, reason); },
+      [this](const std::string& instance) { metrics_.on_vrrp_split_brain(instance); }});
 }
 
 void daemon::publish_vrrp_status() {

@@ -49,12 +49,6 @@ std::string decimal_text(double value) {
   return text;
 }
 
-std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
-  return ntohl(a.s_addr);
-}
-
 }  // namespace
 
 scalar_rule<std::string> any_text() {
@@ -205,30 +199,31 @@ scalar_rule<address_value> ip_address_with_port() {
           }};
 }
 
-scalar_rule<std::uint32_t> ipv4_address() {
-  return {"an IPv4 address",
-          [](const std::string& text, std::string& why) -> std::optional<std::uint32_t> {
-            auto a = parse_ipv4(text);
-            if (!a) why = "'" + text + "' is not an IPv4 address";
+scalar_rule<ip_address> ip_literal() {
+  return {"an IPv4 or IPv6 address",
+          [](const std::string& text, std::string& why) -> std::optional<ip_address> {
+            auto a = ip_address::parse(text);
+            if (!a) why = "'" + text + "' is not an IP address";
             return a;
           }};
 }
 
-scalar_rule<ipv4_cidr> ipv4_prefix() {
-  return {"an IPv4 prefix like 10.0.0.100/24",
-          [](const std::string& text, std::string& why) -> std::optional<ipv4_cidr> {
-            auto slash = text.find('/');
-            auto a = parse_ipv4(text.substr(0, slash));
+scalar_rule<ip_cidr> ip_prefix() {
+  return {"an IP prefix like 10.0.0.100/24 or 2001:db8::100/64",
+          [](const std::string& text, std::string& why) -> std::optional<ip_cidr> {
+            const auto slash = text.find('/');
+            const auto a = ip_address::parse(text.substr(0, slash));
+            const unsigned host_length = a && a->is_v6() ? 128 : 32;
             std::string length_why;
-            auto length = slash == std::string::npos
-                              ? std::optional<std::uint64_t>(32)
-                              : parse_whole(text.substr(slash + 1), 1, 32, length_why);
+            const auto length = slash == std::string::npos
+                                    ? std::optional<std::uint64_t>(host_length)
+                                    : parse_whole(text.substr(slash + 1), 1, host_length, length_why);
             if (!a || !length) {
-              why = "'" + text + "' is not an IPv4 address with a prefix length, as in " +
-                    "10.0.0.100/24";
+              why = "'" + text + "' is not an IP address with a prefix length, as in " +
+                    "10.0.0.100/24 or 2001:db8::100/64";
               return std::nullopt;
             }
-            return ipv4_cidr{*a, static_cast<unsigned>(*length), text};
+            return ip_cidr{*a, static_cast<unsigned>(*length), text};
           }};
 }
 

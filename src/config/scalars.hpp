@@ -43,10 +43,10 @@ scalar_rule<duration> duration_at_least(duration min);
 scalar_rule<bool> boolean();
 /// `a.b.c.d:port` or `[v6]:port`, port 1..65535.
 scalar_rule<address_value> ip_address_with_port();
-/// An IPv4 literal, in host byte order.
-scalar_rule<std::uint32_t> ipv4_address();
-/// `a.b.c.d/len` (len 1..32), or a bare IPv4 literal meaning /32.
-scalar_rule<ipv4_cidr> ipv4_prefix();
+/// An IPv4 or IPv6 literal.
+scalar_rule<ip_address> ip_literal();
+/// `a.b.c.d/len` (len 1..32) or `v6/len` (len 1..128); a bare literal means /32 or /128.
+scalar_rule<ip_cidr> ip_prefix();
 
 /// One of the names of an enum, as listed in `names`.
 template <typename E>

@@ -131,12 +131,12 @@ void check_vrrp_instances(reader& r, const config& c) {
                             "virtual_router_id " + id + " on " + v.interface});
     }
     for (std::size_t j = 0; j < v.virtual_ips.size(); ++j) {
-      std::string ip = format_ipv4(v.virtual_ips[j].address);
+      std::string ip = v.virtual_ips[j].address.to_string();
       virtual_ips.push_back({item(path + ".virtual_ips", j), ip, "virtual IP " + ip});
     }
     std::vector<keyed> peers;
     for (std::size_t j = 0; j < v.unicast_peers.size(); ++j) {
-      std::string ip = format_ipv4(v.unicast_peers[j]);
+      std::string ip = v.unicast_peers[j].to_string();
       peers.push_back({item(path + ".unicast_peers", j), ip, "unicast peer " + ip});
     }
     report_duplicates(r, peers);

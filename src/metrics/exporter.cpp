@@ -52,6 +52,11 @@ struct exporter::impl {
           .Name("cplb_vrrp_dropped_adverts_total")
           .Help("VRRP packets dropped before the state machine, by reason")
           .Register(registry);
+  prometheus::Family<prometheus::Counter>& vrrp_split_brains =
+      prometheus::BuildCounter()
+          .Name("cplb_vrrp_split_brains_total")
+          .Help("Split brains a VRRP master saw: another, lower-priority master it then overrode")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& reloads =
       prometheus::BuildCounter()
           .Name("cplb_config_reloads_total")
@@ -83,7 +88,7 @@ struct exporter::impl {
   std::vector<prometheus::MetricFamily> collect() const;
   /// Creates the health series of the servers of `gen` and removes those of servers gone.
   void track_servers(const generation::snapshot* gen);
-  /// Creates the transition series of `instances` and removes those of instances gone.
+  /// Creates the transition and split-brain series of `instances`, removes those of instances gone.
   void track_vrrp(const std::vector<vrrp_status>& instances);
 };
 
@@ -135,11 +140,13 @@ void exporter::impl::track_vrrp(const std::vector<vrrp_status>& instances) {
     next.push_back(v.name);
     for (const auto to : vrrp::all_states)
       vrrp_transitions.Add({{"instance", v.name}, {"to", vrrp::to_string(to)}});
+    vrrp_split_brains.Add({{"instance", v.name}});
   }
   for (const auto& name : vrrp_instances) {
     if (std::find(next.begin(), next.end(), name) != next.end()) continue;
     for (const auto to : vrrp::all_states)
       vrrp_transitions.Remove(&vrrp_transitions.Add({{"instance", name}, {"to", vrrp::to_string(to)}}));
+    vrrp_split_brains.Remove(&vrrp_split_brains.Add({{"instance", name}}));
   }
   vrrp_instances = std::move(next);
 }
@@ -186,6 +193,10 @@ void exporter::on_vrrp_transition(const std::string& instance, vrrp::state to) {
 
 void exporter::on_vrrp_drop(const std::string& instance, const std::string& reason) {
   impl_->vrrp_drops.Add({{"instance", instance}, {"reason", reason}}).Increment();
+}
+
+void exporter::on_vrrp_split_brain(const std::string& instance) {
+  impl_->vrrp_split_brains.Add({{"instance", instance}}).Increment();
 }
 
 void exporter::on_config_loaded(std::chrono::system_clock::time_point when) {

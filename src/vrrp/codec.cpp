@@ -1,5 +1,6 @@
 #include "cplb/vrrp/codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 
@@ -27,24 +28,23 @@ void store16(std::vector<std::uint8_t>& b, std::size_t at, std::uint16_t v) {
   b[at + 1] = static_cast<std::uint8_t>(v);
 }
 
-void append32(std::vector<std::uint8_t>& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-/// The ones-complement sum of the IPv4 pseudo-header for a VRRP message of `length` bytes.
-std::uint64_t pseudo_header_sum(ipv4_address source, ipv4_address destination, std::size_t length) {
-  const std::array<std::uint8_t, 12> header{
-      static_cast<std::uint8_t>(source >> 24), static_cast<std::uint8_t>(source >> 16),
-      static_cast<std::uint8_t>(source >> 8), static_cast<std::uint8_t>(source),
-      static_cast<std::uint8_t>(destination >> 24), static_cast<std::uint8_t>(destination >> 16),
-      static_cast<std::uint8_t>(destination >> 8), static_cast<std::uint8_t>(destination),
-      0, ip_protocol, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)};
-  return detail::checksum_add(0, header);
+/// The ones-complement sum of the pseudo-header for a VRRP message of `length` bytes: IPv4
+/// (source, destination, zero, protocol, 16-bit length) or IPv6 (source, destination, 32-bit
+/// length, three zeros, next header).
+std::uint64_t pseudo_header_sum(const ip_address& source, const ip_address& destination, std::size_t length) {
+  std::uint64_t sum = detail::checksum_add(detail::checksum_add(0, source.bytes()), destination.bytes());
+  const auto byte = [length](int shift) { return static_cast<std::uint8_t>(length >> shift); };
+  if (source.is_v4()) {
+    const std::array<std::uint8_t, 4> rest{0, ip_protocol, byte(8), byte(0)};
+    return detail::checksum_add(sum, rest);
+  }
+  const std::array<std::uint8_t, 8> rest{byte(24), byte(16), byte(8), byte(0), 0, 0, 0, ip_protocol};
+  return detail::checksum_add(sum, rest);
 }
 
 /// The checksum over the message, preceded by the pseudo-header for v3.
 std::uint16_t message_checksum(unsigned version, std::span<const std::uint8_t> message,
-                               ipv4_address source, ipv4_address destination) {
+                               const ip_address& source, const ip_address& destination) {
   const std::uint64_t start = version == 3 ? pseudo_header_sum(source, destination, message.size()) : 0;
   return detail::checksum_finish(detail::checksum_add(start, message));
 }
@@ -65,16 +65,18 @@ decoded<ipv4_packet> parse_ipv4_packet(std::span<const std::uint8_t> bytes) {
   if (more_fragments || fragment_offset) return {decode_error::ip_fragment};
   if (bytes[9] != ip_protocol) return {decode_error::not_vrrp};
   return {decode_error::none,
-          ipv4_packet{load32(bytes, 12), load32(bytes, 16), bytes[8],
+          ipv4_packet{ip_address::v4(load32(bytes, 12)), ip_address::v4(load32(bytes, 16)), bytes[8],
                       bytes.subspan(header_length, total_length - header_length)}};
 }
 
-std::vector<std::uint8_t> encode(const advert& message, ipv4_address destination) {
+std::vector<std::uint8_t> encode(const advert& message, const ip_address& destination) {
   assert(message.version == 2 || message.version == 3);
+  assert(message.version == 3 || destination.is_v4());
+  assert(message.sender.is_v6() == destination.is_v6());
   assert(message.addresses.size() <= 255);
   const auto centiseconds = message.max_advert_interval.count();
   std::vector<std::uint8_t> out;
-  out.reserve(vrrp_header + 4 * message.addresses.size() + v2_auth_data);
+  out.reserve(vrrp_header + destination.bytes().size() * message.addresses.size() + v2_auth_data);
   out.push_back(static_cast<std::uint8_t>(message.version << 4 | type_advertisement));
   out.push_back(message.virtual_router_id);
   out.push_back(message.priority);
@@ -90,21 +92,25 @@ std::vector<std::uint8_t> encode(const advert& message, ipv4_address destination
   }
   out.push_back(0);  // checksum, filled below
   out.push_back(0);
-  for (const ipv4_address address : message.addresses) append32(out, address);
+  for (const auto& address : message.addresses) {
+    assert(address.is_v6() == destination.is_v6());
+    out.insert(out.end(), address.bytes().begin(), address.bytes().end());
+  }
   if (message.version == 2) out.insert(out.end(), v2_auth_data, 0);
   store16(out, 6, message_checksum(message.version, out, message.sender, destination));
   return out;
 }
 
-decoded<advert> decode(std::span<const std::uint8_t> bytes, ipv4_address source,
-                       ipv4_address destination) {
+decoded<advert> decode(std::span<const std::uint8_t> bytes, const ip_address& source,
+                       const ip_address& destination) {
   if (bytes.size() < vrrp_header) return {decode_error::too_short};
   const unsigned version = bytes[0] >> 4;
-  if (version != 2 && version != 3) return {decode_error::bad_version};
+  if (version != 3 && (version != 2 || source.is_v6())) return {decode_error::bad_version};
   if ((bytes[0] & 0x0f) != type_advertisement) return {decode_error::bad_type};
   if (bytes[1] == 0) return {decode_error::zero_vrid};
   const std::size_t count = bytes[3];
-  const std::size_t expected = vrrp_header + 4 * count + (version == 2 ? v2_auth_data : 0);
+  const std::size_t address_size = source.bytes().size();
+  const std::size_t expected = vrrp_header + address_size * count + (version == 2 ? v2_auth_data : 0);
   if (bytes.size() != expected) return {decode_error::length_mismatch};
   if (version == 2 && bytes[4] != 0) return {decode_error::bad_auth_type};
   // v3: the top 4 bits are reserved and ignored on reception. v2: whole seconds.
@@ -120,7 +126,16 @@ decoded<advert> decode(std::span<const std::uint8_t> bytes, ipv4_address source,
   a.max_advert_interval = interval;
   a.sender = source;
   a.addresses.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) a.addresses.push_back(load32(bytes, vrrp_header + 4 * i));
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto at = vrrp_header + address_size * i;
+    if (source.is_v4()) {
+      a.addresses.push_back(ip_address::v4(load32(bytes, at)));
+    } else {
+      std::array<std::uint8_t, 16> v6{};
+      std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), v6.size(), v6.begin());
+      a.addresses.push_back(ip_address::v6(v6));
+    }
+  }
   return {decode_error::none, std::move(a)};
 }
 

@@ -127,12 +127,15 @@ class group::impl {
   std::shared_ptr<detail::instance> make(const config::vrrp_instance_config& cfg) {
     return std::make_shared<detail::instance>(
         io_, cfg,
-        [this](const std::string& name, state from, state to, cause why) {
-          if (observer_.on_transition) observer_.on_transition(name, from, to, why);
-        },
-        [this](const std::string& name, const char* reason) {
-          if (observer_.on_drop) observer_.on_drop(name, reason);
-        });
+        detail::instance_callbacks{[this](const std::string& name, state from, state to, cause why) {
+                                     if (observer_.on_transition) observer_.on_transition(name, from, to, why);
+                                   },
+                                   [this](const std::string& name, const char* reason) {
+                                     if (observer_.on_drop) observer_.on_drop(name, reason);
+                                   },
+                                   [this](const std::string& name) {
+                                     if (observer_.on_split_brain) observer_.on_split_brain(name);
+                                   }});
   }
 
   /// Starts `fresh`, each in the state inherited for it, and forgets the inherited states.

@@ -23,15 +23,20 @@ using std::chrono::steady_clock;
 constexpr int max_packets_per_wakeup = 64;  ///< then let other handlers run
 constexpr auto mismatch_warning_every = std::chrono::seconds(10);
 
-std::vector<ipv4_address> vip_addresses(const config::vrrp_instance_config& cfg) {
-  std::vector<ipv4_address> out;
+std::vector<ip_address> vip_addresses(const config::vrrp_instance_config& cfg) {
+  std::vector<ip_address> out;
   for (const auto& vip : cfg.virtual_ips) out.push_back(vip.address);
   return out;
 }
 
+/// True when the instance's router is IPv6 (its VIPs are of one family).
+bool is_v6(const config::vrrp_instance_config& cfg) {
+  return !cfg.virtual_ips.empty() && cfg.virtual_ips.front().address.is_v6();
+}
+
 interface_info read_interface_of(const config::vrrp_instance_config& cfg) {
   try {
-    return read_interface(cfg.interface, vip_addresses(cfg));
+    return read_interface(cfg.interface, vip_addresses(cfg), is_v6(cfg));
   } catch (const std::exception& e) {
     throw std::runtime_error("vrrp instance " + cfg.name + ": " + e.what());
   }
@@ -74,11 +79,10 @@ overloaded(F...) -> overloaded<F...>;
 
 }  // namespace
 
-instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
-                   drop_callback on_drop)
+instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, instance_callbacks callbacks)
     : cfg_(std::move(cfg)),
-      on_transition_(std::move(on_transition)),
-      on_drop_(std::move(on_drop)),
+      callbacks_(std::move(callbacks)),
+      v6_(is_v6(cfg_)),
       interface_(read_interface_of(cfg_)),
       machine_(settings_of(cfg_, interface_)),
       multicast_(cfg_.unicast_peers.empty()),
@@ -88,8 +92,8 @@ instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, trans
       timer_(io),
       garp_timer_(io),
       link_up_(interface_.running) {
-  const advert_socket_spec spec{cfg_.interface, interface_.index, multicast_};
-  socket_.assign(asio::generic::raw_protocol(AF_INET, ip_protocol),
+  const advert_socket_spec spec{cfg_.interface, interface_.index, multicast_, v6_};
+  socket_.assign(asio::generic::raw_protocol(v6_ ? AF_INET6 : AF_INET, ip_protocol),
                  open_for(cfg_, [&] { return open_advert_socket(spec); }));
   arp_.assign(asio::generic::raw_protocol(AF_PACKET, 0), open_for(cfg_, [] { return open_arp_socket(); }));
   link_.assign(open_for(cfg_, [] { return open_link_monitor(); }));
@@ -100,7 +104,7 @@ void instance::start(const std::set<std::string>& down_backends, state inherited
   if (!resume) remove_stale_vips();
   log::info("vrrp instance starting", {{"instance", cfg_.name},
                                        {"interface", cfg_.interface},
-                                       {"primary_ip", format_ipv4(interface_.primary)},
+                                       {"primary_ip", interface_.primary.to_string()},
                                        {"virtual_router_id", cfg_.virtual_router_id},
                                        {"version", cfg_.version},
                                        {"mode", multicast_ ? "multicast" : "unicast"},
@@ -115,7 +119,7 @@ void instance::start(const std::set<std::string>& down_backends, state inherited
 void instance::remove_stale_vips() {
   for (const auto& vip : cfg_.virtual_ips) {
     unsigned removed = 0;
-    if (const auto ec = remove_address(interface_.index, vip.address, removed))
+    if (const auto ec = remove_address(interface_.index, vip.address, vip.prefix_length, removed))
       log_vip_error("vrrp: cannot remove a stale virtual IP", vip, ec);
     else if (removed > 0)
       log::warn("vrrp: removed a stale virtual IP left on the interface",
@@ -185,14 +189,23 @@ instance_status instance::status() const {
 void instance::feed(const event& e) {
   const step s = machine_.handle(e, steady_clock::now());
   log_step(s);
+  if (s.why == cause::split_brain) report_split_brain(std::get<events::advert_received>(e).message);
   for (const auto& a : s.actions) perform(a);
-  if (s.changed() && on_transition_) on_transition_(cfg_.name, s.from, s.to, s.why);
+  if (s.changed() && callbacks_.on_transition) callbacks_.on_transition(cfg_.name, s.from, s.to, s.why);
   arm_timer();
   if (released_ && machine_.current() == state::init && !machine_.holds_vips()) {
     auto released = std::move(released_);
     released_ = nullptr;
     released();
   }
+}
+
+void instance::report_split_brain(const advert& peer) {
+  log::warn(v6_ ? "vrrp split brain: another master was heard; reasserting with neighbour advertisements"
+                : "vrrp split brain: another master was heard; reasserting with gratuitous ARP",
+            {{"instance", cfg_.name}, {"peer", peer.sender.to_string()}, {"peer_priority", peer.priority},
+             {"priority", machine_.priority()}});
+  if (callbacks_.on_split_brain) callbacks_.on_split_brain(cfg_.name);
 }
 
 void instance::log_step(const step& s) {
@@ -226,24 +239,27 @@ void instance::perform(const action& a) {
 }
 
 void instance::send(const advert& message) {
-  std::vector<ipv4_address> destinations = cfg_.unicast_peers;
-  if (multicast_) destinations.push_back(multicast_group);
-  for (const auto destination : destinations) {
+  std::vector<ip_address> destinations;
+  for (const auto& peer : cfg_.unicast_peers)
+    if (peer.is_v6() == v6_) destinations.push_back(peer);
+  if (multicast_) destinations.push_back(v6_ ? multicast_group_v6 : multicast_group);
+  for (const auto& destination : destinations) {
     const auto bytes = encode(message, destination);
     const auto ec =
         send_packet(socket_.native_handle(), bytes, interface_.index, interface_.primary, destination);
     if (ec && !send_failing_)
       log::warn(
           "vrrp advert not sent",
-          {{"instance", cfg_.name}, {"destination", format_ipv4(destination)}, {"error", ec.message()}});
+          {{"instance", cfg_.name}, {"destination", destination.to_string()}, {"error", ec.message()}});
     else if (!ec && send_failing_)
       log::info("vrrp adverts sent again", {{"instance", cfg_.name}});
     send_failing_ = static_cast<bool>(ec);
   }
 }
 
-void instance::log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const {
-  log::error(what, {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}, {"error", ec.message()}});
+void instance::log_vip_error(const char* what, const config::ip_cidr& vip, std::error_code ec) const {
+  log::error(what,
+             {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}, {"error", ec.message()}});
 }
 
 void instance::add_virtual_ips() {
@@ -260,7 +276,7 @@ void instance::remove_virtual_ips() {
   garp_timer_.cancel();
   for (const auto& vip : cfg_.virtual_ips) {
     unsigned removed = 0;
-    if (const auto ec = remove_address(interface_.index, vip.address, removed))
+    if (const auto ec = remove_address(interface_.index, vip.address, vip.prefix_length, removed))
       log_vip_error("vrrp: cannot remove a virtual IP", vip, ec);
   }
   log::info("vrrp virtual IPs removed",
@@ -285,13 +301,18 @@ void instance::arm_garp(std::chrono::steady_clock::duration after) {
 
 void instance::garp_tick() {
   if (machine_.current() != state::master) return;
+  // IPv4: gratuitous ARP; IPv6: an unsolicited neighbour advertisement, from our link-local address.
   for (const auto& vip : cfg_.virtual_ips) {
-    const auto frame = gratuitous_arp_frame(interface_.mac, vip.address);
-    if (const auto ec = send_frame(arp_.native_handle(), interface_.index, frame))
-      log::warn("vrrp gratuitous ARP not sent",
+    const auto ec = v6_ ? send_frame(arp_.native_handle(), interface_.index,
+                                     neighbour_advert_frame(interface_.mac, interface_.primary, vip.address))
+                        : send_frame(arp_.native_handle(), interface_.index,
+                                     gratuitous_arp_frame(interface_.mac, vip.address.v4_value()));
+    if (ec)
+      log::warn(v6_ ? "vrrp neighbour advertisement not sent" : "vrrp gratuitous ARP not sent",
                 {{"instance", cfg_.name}, {"vip", vip.text}, {"error", ec.message()}});
   }
-  log::debug("vrrp gratuitous ARP sent", {{"instance", cfg_.name}, {"count", cfg_.virtual_ips.size()}});
+  log::debug(v6_ ? "vrrp neighbour advertisements sent" : "vrrp gratuitous ARP sent",
+             {{"instance", cfg_.name}, {"count", cfg_.virtual_ips.size()}});
   if (garp_left_ > 0) --garp_left_;
   arm_garp(garp_left_ > 0 ? cfg_.garp.interval : cfg_.garp.refresh);
 }
@@ -333,27 +354,37 @@ void instance::read_packets() {
       log::warn("vrrp receive failed", {{"instance", cfg_.name}, {"error", ec.message()}});
       return;
     }
-    on_packet(packet.bytes, packet.ifindex);
+    on_packet(packet);
   }
 }
 
-void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) {
-  if (ifindex != 0 && ifindex != interface_.index) return drop("wrong_interface", 0);
-  const auto ip = parse_ipv4_packet(bytes);
-  if (!ip.ok()) return drop(to_string(ip.error), 0);
-  // RFC 5798 5.1.1.3: TTL 255 proves the sender is on the link. keepalived skips the check for
-  // unicast, where peers may be routed; cplb keeps it unless unicast_ttl_check is off, so that
-  // an off-link host cannot forge a peer's source address.
-  if ((multicast_ || cfg_.unicast_ttl_check) && ip.value.ttl != required_ttl)
-    return drop("bad_ttl", ip.value.source);
+void instance::on_packet(const received_packet& packet) {
+  if (packet.ifindex != 0 && packet.ifindex != interface_.index) return drop("wrong_interface", {});
+  // The kernel strips the IPv6 header and reports its fields; an IPv4 raw socket delivers it.
+  ip_address source = packet.source;
+  ip_address destination = packet.destination;
+  int ttl = packet.hop_limit;
+  std::span<const std::uint8_t> message = packet.bytes;
+  if (!v6_) {
+    const auto ip = parse_ipv4_packet(packet.bytes);
+    if (!ip.ok()) return drop(to_string(ip.error), {});
+    source = ip.value.source;
+    destination = ip.value.destination;
+    ttl = ip.value.ttl;
+    message = ip.value.payload;
+  }
+  // RFC 5798 5.1.1.3 and 5.1.2.3: TTL (hop limit) 255 proves the sender is on the link. keepalived
+  // skips the check for unicast, where peers may be routed; cplb keeps it unless unicast_ttl_check
+  // is off, so that an off-link host cannot forge a peer's source address.
+  if ((multicast_ || cfg_.unicast_ttl_check) && ttl != required_ttl) return drop("bad_ttl", source);
   // In unicast mode only the listed peers speak for this router. A stranger's advert (any host
   // that can send IP protocol 112, a pod with CAP_NET_RAW) is dropped before it touches any
   // state or timer, so forgeries cannot take the VIP or keep a master silent.
-  if (!multicast_ && std::find(cfg_.unicast_peers.begin(), cfg_.unicast_peers.end(), ip.value.source) ==
+  if (!multicast_ && std::find(cfg_.unicast_peers.begin(), cfg_.unicast_peers.end(), source) ==
                          cfg_.unicast_peers.end())
-    return drop("not_a_peer", ip.value.source);
-  auto message = decode(ip.value.payload, ip.value.source, ip.value.destination);
-  if (!message.ok() && message.error == decode_error::bad_auth_type) {
+    return drop("not_a_peer", source);
+  auto decoded = decode(message, source, destination);
+  if (!decoded.ok() && decoded.error == decode_error::bad_auth_type) {
     // An old keepalived with `authentication { auth_type PASS }`: without this warning the
     // pair would split brain in silence. Not per advert.
     const auto now = steady_clock::now();
@@ -361,18 +392,18 @@ void instance::on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex) 
       last_auth_warning_ = now;
       log::warn("vrrp advert ignored: it uses v2 authentication, which cplb does not support "
                 "(remove `authentication` from the peer's keepalived.conf)",
-                {{"instance", cfg_.name}, {"source", format_ipv4(ip.value.source)}});
+                {{"instance", cfg_.name}, {"source", source.to_string()}});
     }
   }
-  if (!message.ok()) return drop(to_string(message.error), ip.value.source);
-  feed(events::advert_received{std::move(message.value)});
+  if (!decoded.ok()) return drop(to_string(decoded.error), source);
+  feed(events::advert_received{std::move(decoded.value)});
 }
 
-void instance::drop(const char* reason, std::uint32_t source) {
-  if (on_drop_) on_drop_(cfg_.name, reason);
+void instance::drop(const char* reason, std::optional<ip_address> source) {
+  if (callbacks_.on_drop) callbacks_.on_drop(cfg_.name, reason);
   log::debug("vrrp packet dropped", {{"instance", cfg_.name},
                                      {"reason", reason},
-                                     {"source", source ? format_ipv4(source) : std::string("unknown")}});
+                                     {"source", source ? source->to_string() : std::string("unknown")}});
 }
 
 void instance::wait_link() {

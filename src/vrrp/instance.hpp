@@ -17,6 +17,7 @@
 #include "cplb/vrrp/group.hpp"
 #include "cplb/vrrp/state_machine.hpp"
 #include "interface.hpp"
+#include "raw_socket.hpp"
 
 namespace cplb::vrrp::detail {
 
@@ -24,6 +25,15 @@ namespace cplb::vrrp::detail {
 using transition_callback = std::function<void(const std::string&, state, state, cause)>;
 /// Told of every packet dropped before it reached the state machine: instance name, reason.
 using drop_callback = std::function<void(const std::string&, const char*)>;
+/// Told of every split brain seen: instance name.
+using split_brain_callback = std::function<void(const std::string&)>;
+
+/// What an instance tells its group.
+struct instance_callbacks {
+  transition_callback on_transition;
+  drop_callback on_drop;
+  split_brain_callback on_split_brain;
+};
 
 /// One running VRRP instance: the pure state machine plus what it needs from the kernel, all on
 /// the control thread: its raw socket, its link monitor, its timer, its VIPs and gratuitous ARP.
@@ -32,8 +42,7 @@ class instance : public std::enable_shared_from_this<instance> {
  public:
   /// Reads the interface and opens the sockets, touching nothing yet; throws std::runtime_error
   /// naming the instance, the interface and why.
-  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, transition_callback on_transition,
-           drop_callback on_drop);
+  instance(boost::asio::io_context& io, config::vrrp_instance_config cfg, instance_callbacks callbacks);
 
   /// Removes stale copies of its VIPs from the interface, then starts: backup, or fault while the
   /// link is down. When a predecessor process left it `inherited` master, it resumes as master
@@ -64,6 +73,8 @@ class instance : public std::enable_shared_from_this<instance> {
 
  private:
   void feed(const event& e);
+  /// Logs the split brain an advert from `peer` revealed, and tells the group.
+  void report_split_brain(const advert& peer);
   /// Cancels the timers and closes the sockets; nothing runs after it.
   void close();
   void perform(const action& a);
@@ -72,7 +83,7 @@ class instance : public std::enable_shared_from_this<instance> {
   void remove_stale_vips();
   void send(const advert& message);
   void add_virtual_ips();
-  void log_vip_error(const char* what, const config::ipv4_cidr& vip, std::error_code ec) const;
+  void log_vip_error(const char* what, const config::ip_cidr& vip, std::error_code ec) const;
   void remove_virtual_ips();
   void start_garp();
   void garp_tick();
@@ -81,20 +92,20 @@ class instance : public std::enable_shared_from_this<instance> {
   void arm_timer();
   void wait_packets();
   void read_packets();
-  void on_packet(std::span<const std::uint8_t> bytes, unsigned ifindex);
-  void drop(const char* reason, std::uint32_t source);
+  void on_packet(const received_packet& packet);
+  void drop(const char* reason, std::optional<ip_address> source);
   void wait_link();
   void read_link();
   std::uint8_t effective_priority_for(const std::set<std::string>& down_backends) const;
 
   config::vrrp_instance_config cfg_;
-  transition_callback on_transition_;
-  drop_callback on_drop_;
+  instance_callbacks callbacks_;
+  bool v6_;  ///< an IPv6 router: ff02::12 from the link-local address, neighbour advertisements
   interface_info interface_;
   state_machine machine_;
   bool multicast_;
-  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP
-  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only
+  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP, of the VIPs' family
+  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only: ARP or NA frames
   boost::asio::posix::stream_descriptor link_;         ///< netlink RTMGRP_LINK
   boost::asio::steady_timer timer_;                    ///< the state machine's next deadline
   boost::asio::steady_timer garp_timer_;               ///< gratuitous ARP repeats and refresh

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -36,24 +37,34 @@ std::string errno_text() {
   return std::system_category().message(errno);
 }
 
-/// The first IPv4 address of `name` (kernel order: the primary first) not in `exclude`; 0 if none.
-ipv4_address first_ipv4(const std::string& name, const std::vector<ipv4_address>& exclude) {
+/// The first address of `name` (kernel order: the primary first) that is IPv4 and not in
+/// `exclude`, or with `v6` the first IPv6 link-local one; nullopt if none.
+std::optional<ip_address> first_address(const std::string& name, const std::vector<ip_address>& exclude,
+                                        bool v6) {
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) throw std::runtime_error("cannot list interface addresses: " + errno_text());
   const std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> guard(list, ::freeifaddrs);
   for (const ifaddrs* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || name != a->ifa_name) continue;
-    sockaddr_in in{};
-    std::memcpy(&in, a->ifa_addr, sizeof in);
-    const ipv4_address address = ntohl(in.sin_addr.s_addr);
-    if (std::find(exclude.begin(), exclude.end(), address) == exclude.end()) return address;
+    if (!a->ifa_addr || name != a->ifa_name) continue;
+    if (!v6 && a->ifa_addr->sa_family == AF_INET) {
+      sockaddr_in in{};
+      std::memcpy(&in, a->ifa_addr, sizeof in);
+      const auto address = ip_address::v4(ntohl(in.sin_addr.s_addr));
+      if (std::find(exclude.begin(), exclude.end(), address) == exclude.end()) return address;
+    } else if (v6 && a->ifa_addr->sa_family == AF_INET6) {
+      sockaddr_in6 in{};
+      std::memcpy(&in, a->ifa_addr, sizeof in);
+      std::array<std::uint8_t, 16> bytes{};
+      std::memcpy(bytes.data(), &in.sin6_addr, bytes.size());
+      if (const auto address = ip_address::v6(bytes); address.is_link_local()) return address;
+    }
   }
-  return 0;
+  return std::nullopt;
 }
 
 }  // namespace
 
-interface_info read_interface(const std::string& name, const std::vector<ipv4_address>& exclude) {
+interface_info read_interface(const std::string& name, const std::vector<ip_address>& exclude, bool v6) {
   interface_info info;
   info.index = ::if_nametoindex(name.c_str());
   if (info.index == 0) throw std::runtime_error("interface " + name + " not found: " + errno_text());
@@ -63,9 +74,11 @@ interface_info read_interface(const std::string& name, const std::vector<ipv4_ad
   if (req.ifr_hwaddr.sa_family != ARPHRD_ETHER)
     throw std::runtime_error("interface " + name + " is not an Ethernet interface");
   std::memcpy(info.mac.data(), req.ifr_hwaddr.sa_data, info.mac.size());
-  info.primary = first_ipv4(name, exclude);
-  if (info.primary == 0)
-    throw std::runtime_error("interface " + name + " has no IPv4 address besides the virtual IPs");
+  const auto primary = first_address(name, exclude, v6);
+  if (!primary)
+    throw std::runtime_error("interface " + name + (v6 ? " has no IPv6 link-local address (fe80::/64)"
+                                                       : " has no IPv4 address besides the virtual IPs"));
+  info.primary = *primary;
   info.running = interface_running(name);
   return info;
 }

@@ -45,6 +45,7 @@ const char* to_string(cause c) {
     case cause::master_advert: return "master_advert";
     case cause::higher_priority_advert: return "higher_priority_advert";
     case cause::lower_priority_advert: return "lower_priority_advert";
+    case cause::split_brain: return "split_brain";
     case cause::priority_zero_advert: return "priority_zero_advert";
     case cause::priority_change: return "priority_change";
     case cause::interface_down: return "interface_down";

@@ -42,15 +42,14 @@ class netlink_socket {
 struct address_request {
   nlmsghdr header;
   ifaddrmsg message;
-  std::array<char, 2 * RTA_SPACE(sizeof(in_addr))> attributes;
+  std::array<char, 2 * RTA_SPACE(sizeof(in6_addr))> attributes;
 };
 
-void put_address_attribute(address_request& r, unsigned short type, ipv4_address address) {
+void put_address_attribute(address_request& r, unsigned short type, const ip_address& address) {
   auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&r) + NLMSG_ALIGN(r.header.nlmsg_len));
   rta->rta_type = type;
-  rta->rta_len = RTA_LENGTH(sizeof(in_addr));
-  const in_addr value{htonl(address)};
-  std::memcpy(RTA_DATA(rta), &value, sizeof value);
+  rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(address.bytes().size()));
+  std::memcpy(RTA_DATA(rta), address.bytes().data(), address.bytes().size());
   r.header.nlmsg_len = NLMSG_ALIGN(r.header.nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
@@ -72,13 +71,13 @@ std::error_code transact(address_request& request) {
   return ack_in(std::span(reply).first(static_cast<std::size_t>(n)));
 }
 
-address_request make_request(unsigned short type, unsigned short flags, unsigned ifindex,
+address_request make_request(unsigned short type, unsigned short flags, unsigned ifindex, bool v6,
                              unsigned prefix_length) {
   address_request r{};
   r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
   r.header.nlmsg_type = type;
   r.header.nlmsg_flags = static_cast<unsigned short>(NLM_F_REQUEST | NLM_F_ACK | flags);
-  r.message.ifa_family = AF_INET;
+  r.message.ifa_family = v6 ? AF_INET6 : AF_INET;
   r.message.ifa_prefixlen = static_cast<unsigned char>(prefix_length);
   r.message.ifa_scope = RT_SCOPE_UNIVERSE;
   r.message.ifa_index = ifindex;
@@ -87,19 +86,24 @@ address_request make_request(unsigned short type, unsigned short flags, unsigned
 
 }  // namespace
 
-std::error_code add_address(unsigned ifindex, ipv4_address address, unsigned prefix_length) {
-  auto request = make_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, prefix_length);
+std::error_code add_address(unsigned ifindex, const ip_address& address, unsigned prefix_length) {
+  auto request = make_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, address.is_v6(), prefix_length);
+  // No duplicate address detection: a tentative VIP cannot be used, and after a failover the old
+  // master's copy (say a SIGKILLed one) would make it fail for good.
+  if (address.is_v6()) request.message.ifa_flags = IFA_F_NODAD;
   put_address_attribute(request, IFA_LOCAL, address);
   put_address_attribute(request, IFA_ADDRESS, address);
   const auto ec = transact(request);
   return ec == std::errc::file_exists ? std::error_code{} : ec;
 }
 
-std::error_code remove_address(unsigned ifindex, ipv4_address address, unsigned& removed) {
-  // Without IFA_ADDRESS the kernel matches IFA_LOCAL alone, whatever the prefix length.
+std::error_code remove_address(unsigned ifindex, const ip_address& address, unsigned prefix_length,
+                               unsigned& removed) {
+  // IPv4: without IFA_ADDRESS the kernel matches IFA_LOCAL alone, whatever the prefix length.
+  // IPv6: the kernel matches the address and the prefix length.
   removed = 0;
   for (; removed < max_copies; ++removed) {
-    auto request = make_request(RTM_DELADDR, 0, ifindex, 0);
+    auto request = make_request(RTM_DELADDR, 0, ifindex, address.is_v6(), address.is_v6() ? prefix_length : 0);
     put_address_attribute(request, IFA_LOCAL, address);
     const auto ec = transact(request);
     if (ec == std::errc::address_not_available) return {};

@@ -6,17 +6,19 @@
 
 #include "cplb/vrrp/advert.hpp"
 
-// rtnetlink without a library: IPv4 addresses on an interface (`ip addr add/del`), and the link
+// rtnetlink without a library: IPv4 and IPv6 addresses on an interface (`ip addr add/del`), and the link
 // events of RTMGRP_LINK. Address requests are synchronous: the kernel answers them within the
 // send, so they never wait on the network.
 namespace cplb::vrrp::detail {
 
-/// Adds `address/prefix_length` to interface `ifindex`; an address already there is success.
-std::error_code add_address(unsigned ifindex, ipv4_address address, unsigned prefix_length);
+/// Adds `address/prefix_length` to interface `ifindex` (IPv6 with IFA_F_NODAD: usable at once);
+/// an address already there is success.
+std::error_code add_address(unsigned ifindex, const ip_address& address, unsigned prefix_length);
 
-/// Removes every copy of `address` (whatever its prefix length) from interface `ifindex` and
-/// counts them in `removed`; an address not there is success.
-std::error_code remove_address(unsigned ifindex, ipv4_address address, unsigned& removed);
+/// Removes every copy of `address` from interface `ifindex` and counts them in `removed`: IPv4
+/// whatever its prefix length, IPv6 with `prefix_length`. An address not there is success.
+std::error_code remove_address(unsigned ifindex, const ip_address& address, unsigned prefix_length,
+                               unsigned& removed);
 
 /// The kernel's verdict in the reply to a request sent with NLM_F_ACK: the error of its first
 /// NLMSG_ERROR message (0 is success), protocol_error when it has none.

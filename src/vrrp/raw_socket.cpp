@@ -47,15 +47,26 @@ void put32(std::uint8_t* at, std::uint32_t v) {
 
 }  // namespace
 
-int open_advert_socket(const advert_socket_spec& spec) {
-  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, ip_protocol);
-  if (fd < 0) throw std::system_error(last_error(), "raw IPPROTO_VRRP socket");
-  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(),
-                   static_cast<socklen_t>(spec.interface.size())) != 0) {
-    const auto ec = last_error();
-    ::close(fd);
-    throw std::system_error(ec, "SO_BINDTODEVICE " + spec.interface);
-  }
+namespace {
+
+/// The IPv6 options of an advert socket (RFC 5798 5.1.2: hop limit 255 both ways).
+void set_ipv6_options(int fd, const advert_socket_spec& spec) {
+  set_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl, "IPV6_UNICAST_HOPS");
+  set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl, "IPV6_MULTICAST_HOPS");
+  set_option(fd, IPPROTO_IPV6, IPV6_TCLASS, ip_tos_internet_control, "IPV6_TCLASS");
+  set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO");
+  set_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT");
+  set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL");
+  set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP");
+  set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(spec.ifindex), "IPV6_MULTICAST_IF");
+  if (!spec.multicast) return;
+  ipv6_mreq group{};
+  std::memcpy(&group.ipv6mr_multiaddr, multicast_group_v6.bytes().data(), sizeof group.ipv6mr_multiaddr);
+  group.ipv6mr_interface = spec.ifindex;
+  set_option(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, group, "IPV6_JOIN_GROUP ff02::12");
+}
+
+void set_ipv4_options(int fd, const advert_socket_spec& spec) {
   set_option(fd, IPPROTO_IP, IP_TTL, ttl, "IP_TTL");
   set_option(fd, IPPROTO_IP, IP_TOS, ip_tos_internet_control, "IP_TOS");
   set_option(fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
@@ -63,36 +74,72 @@ int open_advert_socket(const advert_socket_spec& spec) {
   set_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP");
   set_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL");
   ip_mreqn group{};
-  group.imr_multiaddr.s_addr = htonl(multicast_group);
+  group.imr_multiaddr.s_addr = htonl(multicast_group.v4_value());
   group.imr_ifindex = static_cast<int>(spec.ifindex);
   set_option(fd, IPPROTO_IP, IP_MULTICAST_IF, group, "IP_MULTICAST_IF");
   if (spec.multicast) set_option(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, group, "IP_ADD_MEMBERSHIP 224.0.0.18");
+}
+
+}  // namespace
+
+int open_advert_socket(const advert_socket_spec& spec) {
+  const int fd = ::socket(spec.v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, ip_protocol);
+  if (fd < 0) throw std::system_error(last_error(), "raw IPPROTO_VRRP socket");
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(),
+                   static_cast<socklen_t>(spec.interface.size())) != 0) {
+    const auto ec = last_error();
+    ::close(fd);
+    throw std::system_error(ec, "SO_BINDTODEVICE " + spec.interface);
+  }
+  if (spec.v6)
+    set_ipv6_options(fd, spec);
+  else
+    set_ipv4_options(fd, spec);
   return fd;
 }
 
 std::error_code receive_packet(int fd, std::span<std::uint8_t> buffer, received_packet& out) {
   iovec io{buffer.data(), buffer.size()};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+  sockaddr_in6 from{};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))> control{};
   msghdr msg{};
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
   msg.msg_iov = &io;
   msg.msg_iovlen = 1;
   msg.msg_control = control.data();
   msg.msg_controllen = control.size();
   const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
   if (n < 0) return last_error();
+  out = received_packet{};
   out.bytes = buffer.first(static_cast<std::size_t>(n));
-  out.ifindex = 0;
+  const auto v6 = [](const in6_addr& a) {
+    std::array<std::uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), &a, bytes.size());
+    return ip_address::v6(bytes);
+  };
+  if (from.sin6_family == AF_INET6) out.source = v6(from.sin6_addr);
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_PKTINFO) continue;
-    in_pktinfo info{};
-    std::memcpy(&info, CMSG_DATA(c), sizeof info);
-    out.ifindex = static_cast<unsigned>(info.ipi_ifindex);
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info{};
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      out.ifindex = static_cast<unsigned>(info.ipi_ifindex);
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info{};
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      out.ifindex = info.ipi6_ifindex;
+      out.destination = v6(info.ipi6_addr);
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+      std::memcpy(&out.hop_limit, CMSG_DATA(c), sizeof out.hop_limit);
+    }
   }
   return {};
 }
 
-std::error_code send_packet(int fd, std::span<const std::uint8_t> message, unsigned ifindex,
-                            ipv4_address source, ipv4_address destination) {
+namespace {
+
+std::error_code send_ipv4(int fd, std::span<const std::uint8_t> message, unsigned ifindex, ipv4_address source,
+                          ipv4_address destination) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(destination);
@@ -116,6 +163,42 @@ std::error_code send_packet(int fd, std::span<const std::uint8_t> message, unsig
   std::memcpy(CMSG_DATA(c), &info, sizeof info);
   if (::sendmsg(fd, &msg, MSG_DONTWAIT) < 0) return last_error();
   return {};
+}
+
+std::error_code send_ipv6(int fd, std::span<const std::uint8_t> message, unsigned ifindex, const ip_address& source,
+                          const ip_address& destination) {
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  std::memcpy(&to.sin6_addr, destination.bytes().data(), sizeof to.sin6_addr);
+  to.sin6_scope_id = ifindex;  // ff02::12 and link-local peers need it; others ignore it
+  iovec io{const_cast<std::uint8_t*>(message.data()), message.size()};
+  // IPV6_PKTINFO picks the source address (the link-local one: the checksum covers it).
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof to;
+  msg.msg_iov = &io;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  info.ipi6_ifindex = ifindex;
+  std::memcpy(&info.ipi6_addr, source.bytes().data(), sizeof info.ipi6_addr);
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  if (::sendmsg(fd, &msg, MSG_DONTWAIT) < 0) return last_error();
+  return {};
+}
+
+}  // namespace
+
+std::error_code send_packet(int fd, std::span<const std::uint8_t> message, unsigned ifindex,
+                            const ip_address& source, const ip_address& destination) {
+  if (destination.is_v6()) return send_ipv6(fd, message, ifindex, source, destination);
+  return send_ipv4(fd, message, ifindex, source.v4_value(), destination.v4_value());
 }
 
 int open_arp_socket() {
@@ -145,12 +228,13 @@ std::array<std::uint8_t, 42> gratuitous_arp_frame(const std::array<std::uint8_t,
 }
 
 std::error_code send_frame(int fd, unsigned ifindex, std::span<const std::uint8_t> frame) {
+  if (frame.size() < 14) return std::make_error_code(std::errc::invalid_argument);
   sockaddr_ll to{};
   to.sll_family = AF_PACKET;
-  to.sll_protocol = htons(ETH_P_ARP);
+  to.sll_protocol = htons(static_cast<std::uint16_t>(frame[12] << 8 | frame[13]));  // network order
   to.sll_ifindex = static_cast<int>(ifindex);
   to.sll_halen = 6;
-  std::memset(to.sll_addr, 0xff, 6);
+  std::memcpy(to.sll_addr, frame.data(), 6);
   if (::sendto(fd, frame.data(), frame.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
     return last_error();
   return {};

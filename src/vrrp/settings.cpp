@@ -14,6 +14,10 @@ void validate(const settings& s) {
   if (s.version == 2 && (cs % 100 != 0 || cs < 100 || cs > 25500))
     throw std::invalid_argument("advert_interval must be whole seconds 1s..255s with version 2");
   if (s.virtual_ips.size() > 255) throw std::invalid_argument("at most 255 virtual_ips");
+  for (const auto& vip : s.virtual_ips)
+    if (vip.is_v6() != s.primary_ip.is_v6())
+      throw std::invalid_argument("virtual_ips must be of the family of the primary address");
+  if (s.primary_ip.is_v6() && s.version != 3) throw std::invalid_argument("IPv6 needs vrrp version 3");
 }
 
 }  // namespace cplb::vrrp

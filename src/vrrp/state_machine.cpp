@@ -101,6 +101,7 @@ step state_machine::on(const events::timer_expired&, time_point now) {
   switch (state_) {
     case state::backup: {
       step s = begin(down_cause_);
+      if (down_cause_ == cause::preempt) preempted_.emplace(ignored_master_, now);
       s.actions = become_master(now);
       return s;
     }
@@ -191,6 +192,7 @@ step state_machine::advert_as_backup(const advert& a, time_point now) {
   }
   // A lower-priority master while we preempt: ignore it, and take over when the timer runs out.
   down_cause_ = cause::preempt;
+  ignored_master_ = a.sender;
   return begin(cause::lower_priority_advert);
 }
 
@@ -207,14 +209,21 @@ step state_machine::advert_as_master(const advert& a, time_point now) {
   const bool better = a.priority > priority_ || (a.priority == priority_ && a.sender > settings_.primary_ip);
   if (better) {
     step s = begin(cause::higher_priority_advert);
+    // The last word of a healed split brain: when the winner's advert crossed first, this one
+    // makes it hear a lower-priority master and reassert, so clients leave our MAC.
+    s.actions.emplace_back(advert_at(priority_));
     release_vips(s);
     learn_interval(a);
     become_backup(now);
     return s;
   }
   // Two masters (a healed split brain): we win; say so at once so clients follow us.
-  step s = begin(cause::lower_priority_advert);
-  if (last_reassert_ && now - *last_reassert_ < settings_.advert_interval) return s;
+  const auto down = master_down_interval();
+  const bool yielding = preempted_ && preempted_->first == a.sender && now - preempted_->second < down;
+  const bool new_episode = !yielding && (!last_lower_master_ || now - *last_lower_master_ >= down);
+  last_lower_master_ = now;
+  step s = begin(new_episode ? cause::split_brain : cause::lower_priority_advert);
+  if (!new_episode && last_reassert_ && now - *last_reassert_ < settings_.advert_interval) return s;
   last_reassert_ = now;
   advertise(s, now);
   s.actions.emplace_back(send_garp{});

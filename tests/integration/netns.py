@@ -3,7 +3,9 @@
 A `Lan` is one Ethernet segment: a bridge in its own namespace and, for each host, a namespace joined
 to the bridge by a veth pair whose inside end is `eth0`. Every namespace is called `cplbt-<tag>-<role>`;
 `Lan.close()` kills the processes registered with it (by PID) and deletes every namespace, whatever
-state they are in. Only 192.0.2.0/24 (TEST-NET-1) addresses are used.
+state they are in. Only 192.0.2.0/24 (TEST-NET-1) and 2001:db8::/32 (documentation) addresses are
+used, plus the fe80::/64 link-local ones the kernel assigns. Duplicate address detection is off on
+the hosts' eth0, so their IPv6 addresses (link-local ones too) are usable at once.
 """
 
 import ctypes
@@ -69,14 +71,16 @@ class Lan:
         ip("-n", name, "link", "set", "lo", "up")
 
     def add_host(self, role, *addresses):
-        """Creates namespace `role` with `eth0` on the bridge holding `addresses` (`a.b.c.d/len`); returns
-        the namespace name."""
+        """Creates namespace `role` with `eth0` on the bridge holding `addresses` (`a.b.c.d/len` or
+        `2001:db8::x/len`); returns the namespace name."""
         name = self.ns(role)
         self._add_namespace(name)
         outside = f"v-{role}"[:15]
         ip("-n", self.bridge_ns, "link", "add", outside, "type", "veth", "peer", "name", IFNAME, "netns", name)
         ip("-n", self.bridge_ns, "link", "set", outside, "master", "br0")
         ip("-n", self.bridge_ns, "link", "set", outside, "up")
+        subprocess.run([*exec_prefix(name), "sysctl", "-qw", f"net.ipv6.conf.{IFNAME}.accept_dad=0"], check=True,
+                       capture_output=True, timeout=10)
         for address in addresses:
             ip("-n", name, "addr", "add", address, "dev", IFNAME)
         ip("-n", name, "link", "set", IFNAME, "up")
@@ -113,6 +117,19 @@ def ipv4_addresses(ns, ifname=IFNAME):
     """The IPv4 addresses (without prefix length) on `ifname` in `ns`."""
     out = ip("-n", ns, "-4", "-o", "addr", "show", "dev", ifname)
     return set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out))
+
+
+def ipv6_addresses(ns, ifname=IFNAME):
+    """The global IPv6 addresses (without prefix length) on `ifname` in `ns`."""
+    out = ip("-n", ns, "-6", "-o", "addr", "show", "dev", ifname, "scope", "global")
+    return set(re.findall(r"inet6 ([0-9a-f:]+)/", out))
+
+
+def link_local_address(ns, ifname=IFNAME):
+    """The fe80:: address of `ifname` in `ns`, or None."""
+    out = ip("-n", ns, "-6", "-o", "addr", "show", "dev", ifname, "scope", "link")
+    match = re.search(r"inet6 (fe80:[0-9a-f:]+)/", out)
+    return match.group(1) if match else None
 
 
 def mac_address(ns, ifname=IFNAME):
@@ -165,11 +182,12 @@ def run_in(ns, function, *args, timeout=60):
 
 class AddressWatch:
     """`ip -n NS monitor address` in the background: records (monotonic time, added?, address) for
-    every IPv4 address event in `ns`, so a test can time when a VIP came or went."""
+    every IPv4 (or, with `family="-6"`, IPv6) address event in `ns`, so a test can time when a VIP
+    came or went."""
 
-    def __init__(self, ns):
+    def __init__(self, ns, family="-4"):
         self.events = []
-        self._process = subprocess.Popen(["ip", "-n", ns, "-4", "monitor", "address"], stdout=subprocess.PIPE,
+        self._process = subprocess.Popen(["ip", "-n", ns, family, "monitor", "address"], stdout=subprocess.PIPE,
                                          text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -177,7 +195,7 @@ class AddressWatch:
 
     def _read(self):
         for line in self._process.stdout:
-            match = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", line)
+            match = re.search(r"inet6? ([0-9a-f:.]+)/", line)
             if match:
                 self.events.append((time.monotonic(), not line.startswith("Deleted"), match.group(1)))
 

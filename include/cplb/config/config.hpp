@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cplb/core/duration.hpp"
+#include "cplb/core/ip_address.hpp"
 #include "cplb/core/socket_address.hpp"
 
 // The configuration of CONTRACT.md as plain structs, with the contract's defaults. Loading and
@@ -129,12 +130,12 @@ struct backend_config {
   friend bool operator==(const backend_config&, const backend_config&) = default;
 };
 
-/// An IPv4 address with a prefix length, as in `10.0.0.100/24`.
-struct ipv4_cidr {
-  std::uint32_t address = 0;   ///< host byte order
-  unsigned prefix_length = 32;
-  std::string text;            ///< as written
-  friend bool operator==(const ipv4_cidr&, const ipv4_cidr&) = default;
+/// An IPv4 or IPv6 address with a prefix length, as in `10.0.0.100/24` or `2001:db8::100/64`.
+struct ip_cidr {
+  ip_address address;
+  unsigned prefix_length = 32;  ///< 1..32 (IPv4) or 1..128 (IPv6); a bare address is a host route
+  std::string text;             ///< as written
+  friend bool operator==(const ip_cidr&, const ip_cidr&) = default;
 };
 
 /// `garp:`
@@ -154,9 +155,9 @@ struct vrrp_instance_config {
   duration advert_interval = 1s;       ///< 10ms steps with v3; whole seconds with v2
   unsigned version = 3;                ///< 2 or 3
   bool preempt = true;
-  std::vector<std::uint32_t> unicast_peers;  ///< IPv4, host byte order; empty = multicast
+  std::vector<ip_address> unicast_peers;  ///< of the VIPs' families; empty = multicast
   bool unicast_ttl_check = true;       ///< unicast adverts must arrive with TTL 255 (on-link)
-  std::vector<ipv4_cidr> virtual_ips;
+  std::vector<ip_cidr> virtual_ips;     ///< IPv4 and/or IPv6 (version 3), in the order written
   std::vector<std::string> track_backends;
   unsigned track_penalty = 50;
   garp_config garp;

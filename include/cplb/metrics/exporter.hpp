@@ -48,6 +48,8 @@ class exporter {
   void on_vrrp_transition(const std::string& instance, vrrp::state to);
   /// VRRP instance `instance` dropped a packet before its state machine saw it, for `reason`.
   void on_vrrp_drop(const std::string& instance, const std::string& reason);
+  /// VRRP instance `instance`, as master, heard another master it did not expect.
+  void on_vrrp_split_brain(const std::string& instance);
   /// The config was loaded at start, at `when`: sets the last-success timestamp only.
   void on_config_loaded(std::chrono::system_clock::time_point when);
   /// A reload (SIGHUP) ended at `when`, applied (`ok`) or rejected.

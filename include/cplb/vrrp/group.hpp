@@ -33,6 +33,8 @@ struct group_observer {
   std::function<void(const std::string& instance, state from, state to, cause why)> on_transition;
   /// A packet was dropped before the state machine saw it (`not_a_peer`, `bad_ttl`, ...).
   std::function<void(const std::string& instance, const char* reason)> on_drop;
+  /// A master heard another master of lower priority it did not expect (cause::split_brain).
+  std::function<void(const std::string& instance)> on_split_brain;
 };
 
 /// The VRRP instances of a config, run on the control thread: raw IPPROTO_VRRP sockets, VIPs

@@ -14,8 +14,8 @@ struct settings {
   std::uint8_t priority = 100;                     ///< the configured priority, 1..254
   centiseconds advert_interval{100};  ///< v3: 1..4095 cs; v2: whole seconds 1..255
   bool preempt = true;                             ///< a higher-priority backup takes over
-  ipv4_address primary_ip = 0;                     ///< our address on the interface: advert source, tie-break
-  std::vector<ipv4_address> virtual_ips;           ///< advertised, and compared with received adverts
+  ip_address primary_ip;                   ///< advert source, tie-break: IPv4, or IPv6 link-local
+  std::vector<ip_address> virtual_ips;     ///< advertised and compared; of primary_ip's family
   friend bool operator==(const settings&, const settings&) = default;
 };
 

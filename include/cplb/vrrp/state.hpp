@@ -24,6 +24,7 @@ enum class cause {
   master_advert,           ///< a backup heard the master: master-down timer restarted
   higher_priority_advert,  ///< a master heard a better master and stepped down
   lower_priority_advert,   ///< a master reasserted itself; a preempting backup ignored it
+  split_brain,             ///< a master heard another, lower-priority master it did not expect
   priority_zero_advert,    ///< the master left: backups wait the skew only, a master answers
   priority_change,         ///< the effective priority changed
   interface_down,          ///< the interface went down

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "cplb/core/clock.hpp"
@@ -28,7 +29,12 @@ struct step {
 ///
 /// cplb additions to the RFC:
 /// - a master hearing a lower-priority advert (a healed split brain) reasserts itself at once
-///   (advert + gratuitous ARP), at most once per advert interval;
+///   (advert + gratuitous ARP), at most once per advert interval; the first such advert after a
+///   master-down interval without one is reported as cause::split_brain, unless it comes from
+///   the master we just preempted;
+/// - a master stepping down for a better one sends one last advert at its own priority, so that
+///   the winner hears a lower-priority master and reasserts even when its advert was the first
+///   to cross a healed link;
 /// - shutdown as master sends priority 0 but keeps the VIPs (state init, holds_vips()) until
 ///   another master's advert is heard or the master-down interval passes, then removes them;
 /// - resume_as_master (binary upgrade) enters master at once, with no election.
@@ -97,6 +103,10 @@ class state_machine {
   std::optional<time_point> deadline_;
   cause down_cause_ = cause::master_down_timer;  ///< the cause the master-down timer will report
   std::optional<time_point> last_reassert_;
+  std::optional<time_point> last_lower_master_;  ///< when a lower-priority master was last heard
+  ip_address ignored_master_;  ///< the lower-priority master a preempting backup ignored
+  /// The master we preempted, and since when: its adverts until it yields are no split brain.
+  std::optional<std::pair<ip_address, time_point>> preempted_;
   std::optional<time_point> last_zero_reply_;  ///< when a priority-0 advert was last answered
 };
 

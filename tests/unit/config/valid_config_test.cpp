@@ -80,6 +80,27 @@ backends:
   CHECK(c.find_backend("other") == nullptr);
 }
 
+TEST_CASE("VRRP virtual IPs and unicast peers may be IPv6, or both families") {
+  config c = load_ok(R"(frontends: [{name: fe, backend: be}]
+backends: [{name: be, servers: [{name: s1, address: 10.0.0.1:6443}]}]
+vrrp_instances:
+  - {name: VI_6, interface: eth0, virtual_router_id: 51, virtual_ips: ['2001:db8::100/64', '2001:db8::101'],
+     unicast_peers: ['fe80::2', 'fe80::3']}
+  - {name: VI_46, interface: eth1, virtual_router_id: 52, virtual_ips: [10.0.0.100/24, '2001:db8::200/64'],
+     unicast_peers: [10.0.0.2, 'fe80::2']}
+)");
+  REQUIRE(c.vrrp_instances.size() == 2);
+  const auto& v6 = c.vrrp_instances[0];
+  REQUIRE(v6.virtual_ips.size() == 2);
+  CHECK(v6.virtual_ips[0] == ip_cidr{*ip_address::parse("2001:db8::100"), 64, "2001:db8::100/64"});
+  CHECK(v6.virtual_ips[1] == ip_cidr{*ip_address::parse("2001:db8::101"), 128, "2001:db8::101"});
+  CHECK(v6.unicast_peers == std::vector<ip_address>{*ip_address::parse("fe80::2"), *ip_address::parse("fe80::3")});
+  const auto& dual = c.vrrp_instances[1];
+  REQUIRE(dual.virtual_ips.size() == 2);
+  CHECK(dual.virtual_ips[0].address.is_v4());
+  CHECK(dual.virtual_ips[1].address.is_v6());
+}
+
 TEST_CASE("VRRP defaults follow the contract") {
   config c = load_ok(R"(frontends: [{name: fe, backend: be}]
 backends: [{name: be, servers: [{name: s1, address: 10.0.0.1:6443}]}]
@@ -97,7 +118,7 @@ vrrp_instances: [{name: VI_1, interface: eth0, virtual_router_id: 51, virtual_ip
   CHECK(v.track_penalty == 50);
   CHECK(v.garp == garp_config{5, 200ms, 0s});
   REQUIRE(v.virtual_ips.size() == 1);
-  CHECK(v.virtual_ips[0] == ipv4_cidr{0x0a000064, 32, "10.0.0.100"});
+  CHECK(v.virtual_ips[0] == ip_cidr{ip_address::v4(0x0a000064), 32, "10.0.0.100"});
 }
 
 TEST_CASE("empty sections take their defaults") {
@@ -256,10 +277,10 @@ vrrp_instances:
   CHECK(v.advert_interval == 40950ms);
   CHECK(v.version == 3);
   CHECK_FALSE(v.preempt);
-  CHECK(v.unicast_peers == std::vector<std::uint32_t>{0x0a000016, 0x0a000017});
+  CHECK(v.unicast_peers == std::vector<ip_address>{ip_address::v4(0x0a000016), ip_address::v4(0x0a000017)});
   CHECK_FALSE(v.unicast_ttl_check);
-  CHECK(v.virtual_ips == std::vector<ipv4_cidr>{{0x0a000064, 24, "10.0.0.100/24"},
-                                                {0xc0a80101, 32, "192.168.1.1/32"}});
+  CHECK(v.virtual_ips == std::vector<ip_cidr>{{ip_address::v4(0x0a000064), 24, "10.0.0.100/24"},
+                                              {ip_address::v4(0xc0a80101), 32, "192.168.1.1/32"}});
   CHECK(v.track_backends == std::vector<std::string>{"control-plane", "etcd"});
   CHECK(v.track_penalty == 0);
   CHECK(v.garp == garp_config{0, 1s, 1min});

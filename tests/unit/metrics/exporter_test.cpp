@@ -97,6 +97,7 @@ const std::vector<contract_family> contract = {
     {"cplb_vrrp_state", "gauge", {"instance", "state"}},
     {"cplb_vrrp_effective_priority", "gauge", {"instance"}},
     {"cplb_vrrp_transitions_total", "counter", {"instance", "to"}},
+    {"cplb_vrrp_split_brains_total", "counter", {"instance"}},
     {"cplb_config_reloads_total", "counter", {"result"}},
     {"cplb_config_last_reload_success_timestamp_seconds", "gauge", {}},
     {"cplb_upgrades_total", "counter", {"result"}},
@@ -192,6 +193,15 @@ TEST_CASE("VRRP families show the state, priority and transitions") {
   CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "master"}}) == 2);
   CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_1"}, {"to", "backup"}}) == 1);
   CHECK(e.value("cplb_vrrp_transitions_total", {{"instance", "VI_2"}, {"to", "fault"}}) == 0);
+  CHECK(e.value("cplb_vrrp_split_brains_total", {{"instance", "VI_2"}}) == 0);
+
+  SECTION("split brains are counted per instance") {
+    s.exporter.on_vrrp_split_brain("VI_1");
+    s.exporter.on_vrrp_split_brain("VI_1");
+    e = s.scrape();
+    CHECK(e.value("cplb_vrrp_split_brains_total", {{"instance", "VI_1"}}) == 2);
+    CHECK(e.value("cplb_vrrp_split_brains_total", {{"instance", "VI_2"}}) == 0);
+  }
 
   SECTION("an instance removed leaves the output") {
     s.exporter.set_vrrp({{"VI_1", vrrp::state::master, 100}});

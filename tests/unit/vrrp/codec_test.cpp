@@ -13,6 +13,7 @@
 // - "hand-built": packed from the RFC 5798 5.1 / RFC 3768 5.1 layouts by a Python one-off with
 //   its own RFC 1071 checksum (struct.pack the fields, sum the 16-bit words with the pseudo-header
 //   src, dst, 0, 112, length for v3, fold, complement); it also re-verified the captured ones.
+//   IPv6: the pseudo-header of RFC 8200 8.1 (src, dst, 32-bit length, three zeros, 112).
 
 namespace cplb::vrrp {
 namespace {
@@ -20,22 +21,23 @@ namespace {
 using test::from_hex;
 using test::operator""_cs;
 using test::ip;
+using test::ip6;
 using test::to_hex;
 using namespace std::chrono_literals;
 
-constexpr ipv4_address keepalived_src = ip(192, 0, 2, 1);
+constexpr ip_address keepalived_src = ip(192, 0, 2, 1);
 
 /// An advert the way the tables write it.
 advert make(unsigned version, std::uint8_t vrid, std::uint8_t prio, centiseconds interval,
-            std::vector<ipv4_address> addresses, ipv4_address sender) {
+            std::vector<ip_address> addresses, ip_address sender) {
   return advert{version, vrid, prio, interval, std::move(addresses), sender};
 }
 
 struct vector_case {
   const char* name;
   const char* hex;  ///< the VRRP message
-  ipv4_address src;
-  ipv4_address dst;
+  ip_address src;
+  ip_address dst;
   advert expected;
 };
 
@@ -72,6 +74,49 @@ TEST_CASE("decode and encode agree with captured and hand-built packets", "[vrrp
       CHECK(got.value == c.expected);
       CHECK(to_hex(encode(c.expected, c.dst)) == to_hex(bytes));
     }
+  }
+}
+
+TEST_CASE("v3 over IPv6: 16-byte addresses, the IPv6 pseudo-header", "[vrrp][codec]") {
+  const struct {
+    const char* name;
+    const char* hex;
+    ip_address src;
+    ip_address dst;
+    advert expected;
+  } cases[] = {
+      {"hand-built multicast from a link-local address",
+       "31 33 64 01 00 64 3d 8f 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 00", ip6("fe80::1"),
+       multicast_group_v6, make(3, 51, 100, 100_cs, {ip6("2001:db8::100")}, ip6("fe80::1"))},
+      {"hand-built unicast, 500ms, two VIPs",
+       "31 01 fe 02 00 32 75 a7 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 00"
+       " 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 01",
+       ip6("fe80::a"), ip6("fe80::b"),
+       make(3, 1, 254, 50_cs, {ip6("2001:db8::100"), ip6("2001:db8::101")}, ip6("fe80::a"))},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      const auto bytes = from_hex(c.hex);
+      const auto got = decode(bytes, c.src, c.dst);
+      INFO(to_string(got.error));
+      REQUIRE(got.ok());
+      CHECK(got.value == c.expected);
+      CHECK(to_hex(encode(c.expected, c.dst)) == to_hex(bytes));
+    }
+  }
+  SECTION("the checksum covers the IPv6 addresses") {
+    const auto bytes = from_hex("31 33 64 01 00 64 3d 8f 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 00");
+    CHECK(decode(bytes, ip6("fe80::2"), multicast_group_v6).error == decode_error::bad_checksum);
+    CHECK(decode(bytes, ip6("fe80::1"), ip6("ff02::1")).error == decode_error::bad_checksum);
+  }
+  SECTION("an IPv4-sized address list is a length mismatch over IPv6") {
+    CHECK(decode(from_hex("31 33 64 01 00 64 05 72 c0 00 02 64"), ip6("fe80::1"), multicast_group_v6).error ==
+          decode_error::length_mismatch);
+  }
+  SECTION("v2 does not exist over IPv6") {
+    CHECK(decode(from_hex("21 33 64 01 00 01 b8 65 c0 00 02 64 00 00 00 00 00 00 00 00"), ip6("fe80::1"),
+                 multicast_group_v6)
+              .error == decode_error::bad_version);
   }
 }
 
@@ -136,7 +181,7 @@ TEST_CASE("encode then decode returns the advert", "[vrrp][codec]") {
       make(2, 52, 0, 1s, {}, ip(10, 0, 0, 14)),
   };
   for (const auto& a : adverts) {
-    for (const ipv4_address dst : {multicast_group, ip(10, 0, 0, 99)}) {
+    for (const ip_address dst : {multicast_group, ip(10, 0, 0, 99)}) {
       const auto got = decode(encode(a, dst), a.sender, dst);
       REQUIRE(got.ok());
       CHECK(got.value == a);
@@ -144,9 +189,15 @@ TEST_CASE("encode then decode returns the advert", "[vrrp][codec]") {
   }
 }
 
-TEST_CASE("format_ipv4", "[vrrp][codec]") {
-  CHECK(format_ipv4(ip(192, 0, 2, 100)) == "192.0.2.100");
-  CHECK(format_ipv4(multicast_group) == "224.0.0.18");
+TEST_CASE("addresses print as text", "[vrrp][codec]") {
+  CHECK(ip(192, 0, 2, 100).to_string() == "192.0.2.100");
+  CHECK(multicast_group.to_string() == "224.0.0.18");
+  CHECK(multicast_group_v6.to_string() == "ff02::12");
+  CHECK(ip6("2001:db8::100").is_v6());
+  CHECK(ip6("fe80::1").is_link_local());
+  CHECK_FALSE(ip6("2001:db8::1").is_link_local());
+  CHECK(ip(192, 0, 2, 1) < ip(192, 0, 2, 2));
+  CHECK(ip6("fe80::1") < ip6("fe80::1:0"));
   CHECK(format_ipv4(0) == "0.0.0.0");
   CHECK(format_ipv4(0xffffffff) == "255.255.255.255");
 }

@@ -15,10 +15,10 @@ namespace cplb::vrrp::test {
 
 using namespace std::chrono_literals;
 
-constexpr ipv4_address us = ip(192, 0, 2, 5);        ///< our primary address
-constexpr ipv4_address peer_low = ip(192, 0, 2, 3);  ///< a peer with a lower address
-constexpr ipv4_address peer_high = ip(192, 0, 2, 9); ///< a peer with a higher address
-constexpr ipv4_address vip = ip(192, 0, 2, 100);
+constexpr ip_address us = ip(192, 0, 2, 5);        ///< our primary address
+constexpr ip_address peer_low = ip(192, 0, 2, 3);  ///< a peer with a lower address
+constexpr ip_address peer_high = ip(192, 0, 2, 9); ///< a peer with a higher address
+constexpr ip_address vip = ip(192, 0, 2, 100);
 
 /// v3, VRID 51, priority 100, 1s, preempt, our address, one VIP.
 inline settings defaults(unsigned version = 3) {
@@ -26,7 +26,7 @@ inline settings defaults(unsigned version = 3) {
 }
 
 /// An advert received from `sender` matching defaults() except where told.
-inline events::advert_received heard(ipv4_address sender, std::uint8_t prio,
+inline events::advert_received heard(ip_address sender, std::uint8_t prio,
                                      centiseconds interval = 100_cs, unsigned version = 3) {
   return {advert{version, 51, prio, interval, {vip}, sender}};
 }

@@ -11,8 +11,8 @@ namespace {
 
 using namespace test;
 
-constexpr ipv4_address address_a = ip(192, 0, 2, 5);
-constexpr ipv4_address address_b = ip(192, 0, 2, 6);
+constexpr ip_address address_a = ip(192, 0, 2, 5);
+constexpr ip_address address_b = ip(192, 0, 2, 6);
 
 class lan {
  public:
@@ -59,7 +59,7 @@ class lan {
   const std::vector<std::string>& history() const { return history_; }
 
  private:
-  static settings node_settings(ipv4_address address, std::uint8_t prio, bool preempt) {
+  static settings node_settings(ip_address address, std::uint8_t prio, bool preempt) {
     settings s = defaults();
     s.primary_ip = address;
     s.priority = prio;
@@ -132,8 +132,25 @@ TEST_CASE("pair: a healed split brain converges on the winner, which reasserts",
     CHECK(net.history() == std::vector<std::string>{
                                "A@3609375 backup->master master_down_timer",
                                "B@3914062 backup->master master_down_timer",
-                               "B@10609375 reassert lower_priority_advert",
+                               "B@10609375 reassert split_brain",
                                "A@10609375 master->backup higher_priority_advert",
+                           });
+    CHECK(net.has_vip('B'));
+    CHECK_FALSE(net.has_vip('A'));
+  }
+  SECTION("the winner's advert crosses first: the loser's last advert makes it reassert") {
+    lan net(100, 150);
+    net.connected = false;
+    net.at(0, 'A', events::start{});
+    net.at(500'000, 'B', events::start{});
+    net.run_until(10'700'000);  // A's advert at 10609375 is lost; B's at 10914062 is the first to cross
+    net.connected = true;
+    net.run_until(20'000'000);
+    CHECK(net.history() == std::vector<std::string>{
+                               "A@3609375 backup->master master_down_timer",
+                               "B@3914062 backup->master master_down_timer",
+                               "A@10914062 master->backup higher_priority_advert",
+                               "B@10914062 reassert split_brain",
                            });
     CHECK(net.has_vip('B'));
     CHECK_FALSE(net.has_vip('A'));
@@ -152,7 +169,7 @@ TEST_CASE("pair: a healed split brain converges on the winner, which reasserts",
     CHECK(net.history() == std::vector<std::string>{
                                "A@3609375 backup->master master_down_timer",
                                "B@7218750 backup->master master_down_timer",
-                               "B@10609375 reassert lower_priority_advert",
+                               "B@10609375 reassert split_brain",
                                "A@10609375 master->backup higher_priority_advert",
                            });
     CHECK(net.has_vip('B'));
@@ -172,6 +189,7 @@ TEST_CASE("pair: tracking lowers the master's priority and the preempting peer t
                              "A@3414062 backup->master master_down_timer",
                              "B@13023437 backup->master preempt",
                              "A@13023437 master->backup higher_priority_advert",
+                             "B@13023437 reassert lower_priority_advert",  // A's last advert: no split brain
                          });
   CHECK(net.has_vip('B'));
   CHECK_FALSE(net.has_vip('A'));
@@ -270,6 +288,7 @@ TEST_CASE("pair: a hand-over silent past the master-down interval ends with one 
                              "B@13023437 backup->master master_down_timer",
                              "A@14000000 init->master inherited",
                              "B@14000000 master->backup higher_priority_advert",
+                             "A@14000000 reassert split_brain",  // two masters for a moment: counted
                          });
   CHECK(net.has_vip('A'));
   CHECK_FALSE(net.has_vip('B'));
@@ -290,6 +309,7 @@ TEST_CASE("pair: interface fault moves mastership and recovery takes it back", "
                              "A@20000000 fault->backup interface_up",
                              "A@23414062 backup->master preempt",
                              "B@23414062 master->backup higher_priority_advert",
+                             "A@23414062 reassert lower_priority_advert",
                          });
   CHECK(net.has_vip('A'));
   CHECK_FALSE(net.has_vip('B'));

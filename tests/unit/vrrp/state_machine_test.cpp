@@ -16,6 +16,8 @@ using events::start;
 using events::timer_expired;
 
 const std::string become_master_100 = "send_advert(priority=100) add_vips send_garp";
+/// A master stepping down: its last advert (see the split-brain tests), then the VIPs go.
+const std::string step_down_100 = "master->backup higher_priority_advert: send_advert(priority=100) remove_vips";
 
 TEST_CASE("a lone v3 instance becomes master after the master-down interval", "[vrrp][machine]") {
   state_machine m(defaults());
@@ -140,18 +142,16 @@ TEST_CASE("a master steps down for a higher priority, or an equal one from a hig
           "[vrrp][machine]") {
   struct heard_case {
     const char* name;
-    ipv4_address sender;
+    ip_address sender;
     std::uint8_t prio;
     const char* expected;
   };
   const std::vector<heard_case> cases{
-      {"higher priority, lower address", peer_low, 150, "master->backup higher_priority_advert: remove_vips"},
-      {"owner 255", peer_low, 255, "master->backup higher_priority_advert: remove_vips"},
-      {"equal priority, higher address", peer_high, 100, "master->backup higher_priority_advert: remove_vips"},
-      {"equal priority, lower address", peer_low, 100,
-       "master lower_priority_advert: send_advert(priority=100) send_garp"},
-      {"lower priority, higher address", peer_high, 99,
-       "master lower_priority_advert: send_advert(priority=100) send_garp"},
+      {"higher priority, lower address", peer_low, 150, step_down_100.c_str()},
+      {"owner 255", peer_low, 255, step_down_100.c_str()},
+      {"equal priority, higher address", peer_high, 100, step_down_100.c_str()},
+      {"equal priority, lower address", peer_low, 100, "master split_brain: send_advert(priority=100) send_garp"},
+      {"lower priority, higher address", peer_high, 99, "master split_brain: send_advert(priority=100) send_garp"},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -173,7 +173,7 @@ TEST_CASE("a v3 master stepping down learns the new master's interval", "[vrrp][
   run(m, {
              {0, start{}, "init->backup startup", 3'609'375},
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
-             {4'000'000, heard(peer_high, 200, 200_cs), "master->backup higher_priority_advert: remove_vips",
+             {4'000'000, heard(peer_high, 200, 200_cs), step_down_100,
               4'000'000 + 7'218'750},  // 3 * 2s + 156 * 2s / 256
          });
 }
@@ -183,13 +183,56 @@ TEST_CASE("reassert happens at most once per advert interval", "[vrrp][machine]"
   run(m, {
              {0, start{}, "init->backup startup", 3'609'375},
              {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
-             {4'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
-              5'000'000},
+             {4'000'000, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
              {4'500'000, heard(peer_low, 50), "master lower_priority_advert", 5'000'000},
              {4'999'999, heard(peer_low, 50), "master lower_priority_advert", 5'000'000},
              {5'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
               6'000'000},
          });
+}
+
+TEST_CASE("a split brain is reported once, and again only after a master-down interval without one",
+          "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
+             {4'000'000, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
+             {6'000'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
+              7'000'000},
+             // 3609375us after the last one heard: a new split brain.
+             {9'609'375, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 10'609'375},
+         });
+}
+
+TEST_CASE("the adverts of the master we preempted, until it yields, are no split brain", "[vrrp][machine]") {
+  state_machine m(defaults());
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {1'000'000, heard(peer_low, 50), "backup lower_priority_advert", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master preempt: " + become_master_100, 4'609'375},
+             // Its last advert as it steps down: reasserted, not counted.
+             {3'610'000, heard(peer_low, 50), "master lower_priority_advert: send_advert(priority=100) send_garp",
+              4'610'000},
+             // The same peer as a master again, a master-down interval later, is a split brain.
+             {7'219'375, heard(peer_low, 50), "master split_brain: send_advert(priority=100) send_garp", 8'219'375},
+         });
+}
+
+TEST_CASE("a master stepping down sends its own priority once, so the winner hears it", "[vrrp][machine]") {
+  state_machine m(defaults());
+  fake_clock clock;
+  m.handle(start{}, clock.now());
+  clock.advance(3'609'375us);
+  m.handle(timer_expired{}, clock.now());
+  const step s = m.handle(heard(peer_high, 150), clock.now());
+  REQUIRE(s.actions.size() == 2);
+  const auto* last = std::get_if<send_advert>(&s.actions[0]);
+  REQUIRE(last != nullptr);
+  CHECK(last->message.priority == 100);
+  CHECK(last->message.sender == us);
+  CHECK(std::holds_alternative<remove_vips>(s.actions[1]));
+  CHECK(m.current() == state::backup);
 }
 
 TEST_CASE("a master answers a priority-0 advert at once, once per advert interval", "[vrrp][machine]") {
@@ -334,7 +377,7 @@ TEST_CASE("resume as master: no election, advert at once and every interval, VIP
              {2'000'000, timer_expired{}, "master advert_timer: send_advert(priority=100)", 3'000'000},
              {2'500'000, resume_as_master{}, "master already_running", 3'000'000},
              // From here a master like any other.
-             {2'600'000, heard(peer_high, 150), "master->backup higher_priority_advert: remove_vips", 6'209'375},
+             {2'600'000, heard(peer_high, 150), step_down_100, 6'209'375},
          });
 }
 
@@ -391,6 +434,24 @@ TEST_CASE("interface down is a fault; up again starts over as backup", "[vrrp][m
   }
 }
 
+TEST_CASE("an IPv6 router elects by priority, then by the higher link-local address", "[vrrp][machine]") {
+  settings s = defaults();
+  s.primary_ip = ip6("fe80::5");
+  s.virtual_ips = {ip6("2001:db8::100")};
+  const auto from = [](const char* sender, std::uint8_t prio) {
+    return events::advert_received{advert{3, 51, prio, 100_cs, {ip6("2001:db8::100")}, ip6(sender)}};
+  };
+  state_machine m(s);
+  run(m, {
+             {0, start{}, "init->backup startup", 3'609'375},
+             {3'609'375, timer_expired{}, "backup->master master_down_timer: " + become_master_100, 4'609'375},
+             {4'000'000, from("fe80::3", 100), "master split_brain: send_advert(priority=100) send_garp", 5'000'000},
+             {4'100'000, from("fe80::9", 100), step_down_100, 7'709'375},
+         });
+  // An IPv4 advert (another router of a dual-stack pair) never matches our VIPs.
+  CHECK(m.handle(heard(peer_high, 200), {}).why == cause::address_mismatch);
+}
+
 TEST_CASE("settings out of range are rejected at construction", "[vrrp][machine]") {
   struct bad {
     const char* name;
@@ -406,6 +467,12 @@ TEST_CASE("settings out of range are rejected at construction", "[vrrp][machine]
       {"v2 interval 1.5s", [](settings& s) { s.version = 2; s.advert_interval = 150_cs; }},
       {"v2 interval 256s", [](settings& s) { s.version = 2; s.advert_interval = 256s; }},
       {"256 VIPs", [](settings& s) { s.virtual_ips.assign(256, vip); }},
+      {"an IPv6 VIP on an IPv4 router", [](settings& s) { s.virtual_ips.push_back(ip6("2001:db8::1")); }},
+      {"v2 over IPv6", [](settings& s) {
+         s.version = 2;
+         s.primary_ip = ip6("fe80::1");
+         s.virtual_ips = {ip6("2001:db8::1")};
+       }},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,9 +15,21 @@ constexpr centiseconds operator""_cs(unsigned long long count) {
   return centiseconds(static_cast<std::int64_t>(count));
 }
 
-/// `a.b.c.d` as a host-order address.
-constexpr ipv4_address ip(unsigned a, unsigned b, unsigned c, unsigned d) {
+/// `a.b.c.d` as a host-order IPv4 address, as the IPv4 shells use them.
+constexpr ipv4_address ipv4(unsigned a, unsigned b, unsigned c, unsigned d) {
   return a << 24 | b << 16 | c << 8 | d;
+}
+
+/// `a.b.c.d`.
+constexpr ip_address ip(unsigned a, unsigned b, unsigned c, unsigned d) {
+  return ip_address::v4(ipv4(a, b, c, d));
+}
+
+/// An IPv6 address from its text; throws on a typo.
+inline ip_address ip6(std::string_view text) {
+  const auto a = ip_address::parse(text);
+  if (!a || !a->is_v6()) throw std::invalid_argument(std::string(text) + " is not IPv6");
+  return *a;
 }
 
 /// Bytes from a hex string; spaces are skipped.

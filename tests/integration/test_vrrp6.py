@@ -1,0 +1,264 @@
+"""VRRPv3 over IPv6 through the real binary, in network namespaces (needs root; skipped otherwise).
+
+The topology of test_vrrp, with 2001:db8::11 and ::12 on lb1 and lb2, 2001:db8::50 on the client,
+and the VIP 2001:db8::100 (the apiservers stay IPv4: cplb proxies between the families). Adverts
+go to ff02::12 from each node's link-local address; the client follows the master through its
+neighbour cache (`ip -6 neigh`), which the new master's unsolicited neighbour advertisements
+update.
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+import netns
+from harness import Cplb, http_get
+from test_vrrp import FAST, SETTLE, VIP, VrrpTopology, cplb_config, internet_checksum, master_down, skew_time
+
+VIP6 = "2001:db8::100"
+LB6 = {"lb1": "2001:db8::11", "lb2": "2001:db8::12"}
+CLIENT6 = "2001:db8::50"
+
+
+def cplb6_config(priority, **options):
+    """test_vrrp's config with the VIP and the frontend moved to IPv6."""
+    return (cplb_config(priority, **options)
+            .replace(f"listen: '{VIP}:6443'", f"listen: '[{VIP6}]:6443'")
+            .replace(f"virtual_ips: [{VIP}/24]", f"virtual_ips: ['{VIP6}/64']"))
+
+
+def echo_roundtrip6(timeout):
+    """One client session through the IPv6 VIP; ("ok", greeting) or (what failed, error)."""
+    try:
+        sock = socket.create_connection((VIP6, 6443), timeout=timeout)
+    except OSError as error:
+        return "connect", repr(error)
+    try:
+        with sock:
+            sock.sendall(b"ping")
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        return ("ok", data.split(b"\n")[0].decode()) if data.endswith(b"ping") else ("session", repr(data))
+    except OSError as error:
+        return "session", repr(error)
+
+
+def forged_advert6(priority, source, destination="ff02::12"):
+    """A VRRPv3 advert for VRID 51 and the IPv6 VIP from `source` to `destination` (RFC 5798 5.1, 5.2.8)."""
+    message = struct.pack("!BBBBHH", 0x31, 51, priority, 1, 10, 0) + socket.inet_pton(socket.AF_INET6, VIP6)
+    pseudo = (socket.inet_pton(socket.AF_INET6, source) + socket.inet_pton(socket.AF_INET6, destination)
+              + struct.pack("!IxxxB", len(message), 112))
+    return message[:6] + struct.pack("!H", internet_checksum(pseudo + message)) + message[8:]
+
+
+def send_multicast6(packet, hop_limit, source, destination="ff02::12"):
+    """Sends a VRRP message from `source` to `destination` (ff02::12, or a link-local unicast address)
+    out of the calling namespace's eth0 with `hop_limit`."""
+    index = socket.if_nametoindex(netns.IFNAME)
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, hop_limit)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hop_limit)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.bind((source, 0, 0, index))
+        sock.sendto(packet, (destination, 0, 0, index))
+
+
+class Vrrp6Topology(VrrpTopology):
+    """VrrpTopology with IPv6 addresses on the load balancers and the client."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for role, address in LB6.items():
+            netns.ip("-n", cls.lb[role], "addr", "add", f"{address}/64", "dev", "eth0", "nodad")
+        netns.ip("-n", cls.client, "addr", "add", f"{CLIENT6}/64", "dev", "eth0", "nodad")
+        cls.link_local = {role: netns.link_local_address(ns) for role, ns in cls.lb.items()}
+        cls.client_link_local = netns.link_local_address(cls.client)
+
+    def reset_lan(self):
+        super().reset_lan()
+        for ns in self.lb.values():
+            netns.ip("-n", ns, "addr", "del", f"{VIP6}/64", "dev", "eth0", check=False)
+        netns.ip("-n", self.client, "-6", "neigh", "flush", "dev", "eth0", check=False)
+
+    def start_cplb6(self, role, priority, **options):
+        cplb = Cplb(cplb6_config(priority, **options), wait_ports=[6443, 9100],
+                    command_prefix=netns.exec_prefix(self.lb[role]))
+        cplb.start()
+        self.lan.adopt(cplb.pid)
+        self.processes.append((f"cplb {role}", cplb))
+        self.addCleanup(lambda: (cplb.kill(), cplb.__exit__(None, None, None)))
+        return cplb
+
+    def start_pair6(self, first_priority=150, second_priority=100, **options):
+        """lb1 becomes master (started first), then lb2 joins as backup."""
+        first = self.start_cplb6("lb1", first_priority, **options)
+        self.wait_holders6(["lb1"], SETTLE)
+        second = self.start_cplb6("lb2", second_priority, **options)
+        second.wait_log(r"instance=VI_1 from=init to=backup")
+        return first, second
+
+    def holders6(self):
+        return sorted(role for role, ns in self.lb.items() if VIP6 in netns.ipv6_addresses(ns))
+
+    def wait_holders6(self, expected, timeout, what=None):
+        self.until(lambda: self.holders6() == expected, timeout, what or f"IPv6 VIP held by {expected}")
+
+    def roundtrip6(self, timeout=1.0):
+        return netns.run_in(self.client, echo_roundtrip6, timeout)
+
+    def wait_client6(self, timeout, what="client reaches the IPv6 VIP"):
+        def works():
+            return time.monotonic() if self.roundtrip6(0.3)[0] == "ok" else None
+        return self.until(works, timeout, what)
+
+    def metrics(self, role):
+        _, body = netns.run_in(self.lb[role], http_get, "127.0.0.1", 9100, "/metrics")
+        return body
+
+
+class Vrrp6Test(Vrrp6Topology):
+
+    def test_elect_the_higher_priority_and_serve_on_the_ipv6_vip(self):
+        lb2 = self.start_cplb6("lb2", 100)
+        lb1 = self.start_cplb6("lb1", 150)
+        self.wait_holders6(["lb1"], SETTLE)
+        self.assert_holders6_stay(["lb1"], 5 * FAST)
+        status, detail = self.roundtrip6()
+        self.assertEqual(status, "ok", detail)
+        self.assertRegex(lb1.log_text(), rf"vrrp instance starting\" instance=VI_1 interface=eth0 "
+                                         rf"primary_ip={self.link_local['lb1']}")
+        self.assertRegex(lb2.log_text(), r"instance=VI_1 from=init to=backup cause=startup")
+        self.assertNotRegex(lb1.log_text() + lb2.log_text(), r"level=(warn|error) msg=\"?vrrp")
+        # Added without duplicate address detection: usable at once, never tentative.
+        vip = netns.ip("-n", self.lb["lb1"], "-6", "addr", "show", "dev", "eth0", "to", VIP6)
+        self.assertIn("nodad", vip)
+        self.assertNotIn("tentative", vip)
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="master"} 1', self.metrics("lb1"))
+        self.assertIn('cplb_vrrp_state{instance="VI_1",state="backup"} 1', self.metrics("lb2"))
+
+    def assert_holders6_stay(self, expected, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.assertEqual(self.holders6(), expected, self.logs())
+            time.sleep(0.05)
+
+    def test_sigkill_failover_moves_the_clients_neighbour_entry(self):
+        lb1, _ = self.start_pair6()
+        self.assertEqual(self.roundtrip6()[0], "ok")
+        self.assertEqual(netns.neighbour(self.client, VIP6), self.mac["lb1"])
+        with netns.AddressWatch(self.lb["lb2"], "-6") as watch:
+            killed = time.monotonic()
+            lb1.kill()
+            self.until(lambda: watch.first(VIP6, after=killed), 2.0, "lb2 adds the IPv6 VIP")
+            took = watch.first(VIP6, after=killed) - killed
+        limit = master_down(100)
+        self.assertLess(took, limit + 0.15, f"takeover took {took:.3f}s; master-down interval {limit:.3f}s")
+        # No client traffic from here: only lb2's unsolicited neighbour advertisements can change it.
+        self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb2"], 2.0,
+                   "the client's neighbour entry for the IPv6 VIP points at lb2")
+        self.wait_client6(SETTLE, "client reaches the IPv6 VIP through lb2")
+        # The SIGKILLed master left its copy: a restarted cplb removes it, then preempts.
+        self.assertIn(VIP6, netns.ipv6_addresses(self.lb["lb1"]))
+        again = self.start_cplb6("lb1", 150)
+        again.wait_log(r"removed a stale virtual IP")
+        self.wait_holders6(["lb1"], SETTLE, "the restarted lb1 takes the IPv6 VIP back (preempt)")
+        self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb1"], 2.0,
+                   "the client's neighbour entry follows lb1 back")
+
+    def test_sigterm_hands_over_after_the_skew_time(self):
+        lb1, _ = self.start_pair6()
+        self.assertEqual(self.roundtrip6()[0], "ok")
+        with netns.AddressWatch(self.lb["lb2"], "-6") as watch:
+            stopped = time.monotonic()
+            os.kill(lb1.pid, signal.SIGTERM)
+            self.until(lambda: watch.first(VIP6, after=stopped), 2.0, "lb2 adds the IPv6 VIP")
+            took = watch.first(VIP6, after=stopped) - stopped
+        self.assertLess(took, skew_time(100) + 0.1, f"graceful takeover took {took:.3f}s")
+        self.assertEqual(lb1.process.wait(5), 0)
+        self.assertEqual(self.holders6(), ["lb2"])
+        self.assertIn("cause=handover_done", lb1.log_text())
+        self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb2"], 2.0,
+                   "the client's neighbour entry for the IPv6 VIP points at lb2")
+
+    def test_adverts_without_hop_limit_255_are_dropped_and_counted(self):
+        lb1, _ = self.start_pair6()
+        for _ in range(3):
+            netns.run_in(self.client, send_multicast6, forged_advert6(200, self.client_link_local), 64,
+                         self.client_link_local)
+            time.sleep(FAST)
+        lb1.wait_log(rf"vrrp packet dropped\" instance=VI_1 reason=bad_ttl source={self.client_link_local}")
+        self.assertEqual(self.holders6(), ["lb1"], self.logs())
+        self.assertRegex(self.metrics("lb1"), r'cplb_vrrp_dropped_adverts_total\{instance="VI_1",reason="bad_ttl"\} [1-9]')
+        # The same advert with hop limit 255 is a better master: the hop limit was the reason.
+        netns.run_in(self.client, send_multicast6, forged_advert6(200, self.client_link_local), 255,
+                     self.client_link_local)
+        lb1.wait_log(r"from=master to=backup cause=higher_priority_advert")
+
+    def test_unicast_to_link_local_peers_and_strangers_dropped(self):
+        lb1 = self.start_cplb6("lb1", 150, unicast_peers=[f"'{self.link_local['lb2']}'"])
+        self.wait_holders6(["lb1"], SETTLE)
+        lb2 = self.start_cplb6("lb2", 100, unicast_peers=[f"'{self.link_local['lb1']}'"])
+        lb2.wait_log(r"instance=VI_1 from=init to=backup")
+        self.assert_holders6_stay(["lb1"], 5 * FAST)
+        lb1_address = self.link_local["lb1"]
+        netns.run_in(self.client, send_multicast6, forged_advert6(255, self.client_link_local, lb1_address), 255,
+                     self.client_link_local, lb1_address)
+        lb1.wait_log(rf"reason=not_a_peer source={self.client_link_local}")
+        self.assertNotIn("from=master to=backup", lb1.log_text())
+        lb1.kill()
+        self.wait_holders6(["lb1", "lb2"], SETTLE)  # the SIGKILLed lb1 leaves its copy
+        self.wait_client6(SETTLE, "client reaches the IPv6 VIP through lb2")
+
+    def test_split_brain_heals_for_the_client_in_both_orders(self):
+        self.start_pair6()
+        self.wait_client6(SETTLE)
+        block = """table inet cplbt {
+          chain input { type filter hook input priority 0; meta l4proto vrrp drop; }
+          chain output { type filter hook output priority 0; meta l4proto vrrp drop; }
+        }"""
+        heal = {  # as in test_vrrp_split_brain: the set decides which advert crosses first
+            "winner_first": """delete table inet cplbt
+                table inet cplbt {
+                  set crossed { type ipv6_addr; flags dynamic; }
+                  chain input { type filter hook input priority 0; meta l4proto vrrp add @crossed { ip6 daddr }; }
+                  chain output { type filter hook output priority 0; meta l4proto vrrp ip6 daddr != @crossed drop; }
+                }""",
+            "loser_first": """delete table inet cplbt
+                table inet cplbt {
+                  set crossed { type ipv6_addr; flags dynamic; }
+                  chain output { type filter hook output priority 0; meta l4proto vrrp add @crossed { ip6 daddr }; }
+                  chain input { type filter hook input priority 0; meta l4proto vrrp ip6 daddr != @crossed drop; }
+                }""",
+        }
+        took = []
+        for _ in range(5):
+            for order, script in heal.items():
+                netns.nft(self.lb["lb2"], block)
+                self.wait_holders6(["lb1", "lb2"], SETTLE, "both hold the IPv6 VIP while VRRP is blocked")
+                self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb2"], SETTLE,
+                           "the client follows lb2's neighbour advertisements")
+                netns.nft(self.lb["lb2"], script)
+                healed = time.monotonic()
+
+                def through_lb1():
+                    if netns.neighbour(self.client, VIP6) != self.mac["lb1"] or self.roundtrip6(0.3)[0] != "ok":
+                        return None
+                    return time.monotonic()
+
+                took.append((order, self.until(through_lb1, SETTLE, f"client back on lb1 ({order})") - healed))
+                self.wait_holders6(["lb1"], SETTLE)
+                subprocess.run([*netns.exec_prefix(self.lb["lb2"]), "nft", "delete", "table", "inet", "cplbt"],
+                               check=True)
+        self.assertEqual([t for t in took if t[1] >= 1.0], [], f"heals slower than 1 s: {took}\n{self.logs()}")
+        self.assertRegex(self.metrics("lb1"), rf'cplb_vrrp_split_brains_total\{{instance="VI_1"\}} {len(took)}\b')
+
+
+if __name__ == "__main__":
+    unittest.main()
