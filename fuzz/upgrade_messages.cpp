@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (auto& l : state->listeners)
           for (int fd : l.fds) ::close(fd);
         if (state->admin_fd >= 0) ::close(state->admin_fd);
+        if (state->anycast_fd >= 0) ::close(state->anycast_fd);
       }
       break;
     case 1:

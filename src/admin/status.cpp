@@ -96,6 +96,21 @@ std::string status_json(const status_input& in) {
         .key("state").string(vrrp::to_string(v.state))
         .key("effective_priority").number(v.effective_priority)
         .end_object();
+  w.end_array();
+  w.key("anycast").begin_array();
+  for (const auto& a : in.anycast) {
+    w.begin_object()
+        .key("name").string(a.name)
+        .key("vip").string(a.vip.to_string())
+        .key("table").number(a.table)
+        .key("announced").boolean(a.announced)
+        .key("reason");
+    if (a.reason.empty())
+      w.null();
+    else
+      w.string(a.reason);
+    w.end_object();
+  }
   w.end_array().end_object();
   return w.take();
 }

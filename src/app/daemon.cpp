@@ -104,7 +104,8 @@ void daemon::start() {
           [this] { return liveness_->verdict(); },
           [this] {
             return admin::status_json(
-                {generation_.get(), metrics_.vrrp(), config_.file, loaded_at_, ::getpid(), started_at_});
+                {generation_.get(), metrics_.vrrp(), metrics_.anycast(), config_.file, loaded_at_, ::getpid(),
+                 started_at_});
           }});
 
   if (takeover_) {
@@ -212,6 +213,7 @@ void daemon::on_transition(const backend::backend& b, const backend::server_ptr&
   }
   note_all_down(b);
   update_vrrp_tracking();
+  update_anycast_tracking();
 }
 
 void daemon::note_all_down(const backend::backend& b) {
@@ -232,6 +234,12 @@ void daemon::begin_shutdown() {
   if (stopping_) return;
   stopping_ = true;
   systemd::stopping();
+  // The routes go first: the routers stop sending new connections before anything else stops.
+  if (anycast_) return withdraw_anycast_then(&daemon::release_vips_then_stop);
+  release_vips_then_stop();
+}
+
+void daemon::release_vips_then_stop() {
   if (vrrp_) {  // keep serving until the peer holds the VIPs
     log::info("shutting down: handing the virtual IPs over first");
     vrrp_->shutdown([this] { stop_serving(); });

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "cplb/admin/server.hpp"
+#include "cplb/anycast/announcer.hpp"
+#include "cplb/anycast/device.hpp"
 #include "cplb/app/options.hpp"
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
@@ -60,6 +62,8 @@ class daemon {
   void wait_signals();
   void reload();
   void begin_shutdown();
+  /// After the anycast withdraw: VRRP hands its VIPs over, then stop_serving.
+  void release_vips_then_stop();
   void stop_serving();
   void wait_sessions_then_stop(std::chrono::steady_clock::time_point deadline);
   void finish_shutdown();
@@ -101,6 +105,18 @@ class daemon {
   /// Tells the group which backends have no server up (after their first checks).
   void update_vrrp_tracking();
 
+  // Anycast wiring (anycast.cpp).
+  /// The device for the first `anycast:` entries of a plan (adopted when taking over).
+  std::unique_ptr<anycast::device> prepare_anycast_device(const config::config& next, std::string& error);
+  /// Takes the plan's device, if it brings one, and applies the committed config's entries.
+  void commit_anycast(std::unique_ptr<anycast::device> device);
+  /// Tells the announcer how each backend is doing.
+  void update_anycast_tracking();
+  /// SIGTERM's first step: the routes go, and serving goes on for the longest withdraw_delay.
+  void withdraw_anycast_then(void (daemon::*next)());
+  /// Logs a change of one VIP and hands every VIP's state to the metrics and /status.
+  void on_anycast_change(const anycast::vip_status& vip, bool removed);
+
   options options_;
   command_line command_;
   std::unique_ptr<upgrade_channel> takeover_;  ///< new process: until the hand-over is done
@@ -129,6 +145,11 @@ class daemon {
   std::map<std::string, bool> all_down_;  ///< backends in all_down, to log entry and exit once
   unsigned workers_ = 1;
   bool stopping_ = false;
+  /// Null until the config has `anycast:` entries; the device goes last, routes and all.
+  std::unique_ptr<anycast::device> anycast_device_;
+  std::unique_ptr<anycast::kernel> anycast_kernel_;
+  std::unique_ptr<anycast::announcer> anycast_;
+  int inherited_anycast_fd_ = -1;  ///< new process: the old one's device, until prepared
   std::unique_ptr<vrrp::group> vrrp_;  ///< null without vrrp_instances; destroyed first
 };
 

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cplb/admin/server.hpp"
+#include "cplb/anycast/device.hpp"
 #include "cplb/app/fd_limit.hpp"
 #include "cplb/backend/backend.hpp"
 #include "cplb/config/config.hpp"
@@ -25,6 +26,7 @@ struct generation_plan {
   admin::prepared_rebind admin;
   std::unique_ptr<vrrp::group> new_vrrp_group;  ///< the first vrrp_instances: a group to hold them
   vrrp::group::plan_ptr vrrp;                   ///< null when there are no instances, nor were
+  std::unique_ptr<anycast::device> anycast_device;  ///< the first `anycast:` entries: their device
 };
 
 }  // namespace cplb::app

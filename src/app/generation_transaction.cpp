@@ -31,6 +31,8 @@ std::optional<generation_plan> daemon::prepare(config::config next, std::vector<
     plan.vrrp = group->prepare(next.vrrp_instances, error);
     if (!plan.vrrp) problems.push_back(error);
   }
+  plan.anycast_device = prepare_anycast_device(next, error);
+  if (!plan.anycast_device && !anycast_device_ && !next.anycast.empty()) problems.push_back(error);
   if (!problems.empty()) return std::nullopt;
   plan.config = std::move(next);
   return plan;
@@ -85,6 +87,8 @@ void daemon::commit(generation_plan plan) noexcept {
   }
   update_vrrp_tracking();
   publish_vrrp_status();
+  // 8. Anycast: the VIPs are local at once, and routed as the tracked backends allow.
+  commit_anycast(std::move(plan.anycast_device));
 
   if (reload)
     log::info("reload done", {{"config", config_.file}, {"frontends", config_.frontends.size()},

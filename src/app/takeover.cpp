@@ -26,6 +26,7 @@ void daemon::receive_takeover_state() {
     throw std::runtime_error("taking over: " + error);
   if (frame.type != upgrade_message::state || !(inherited_ = decode_state(frame)))
     throw std::runtime_error("taking over: the old process sent a malformed state");
+  inherited_anycast_fd_ = std::exchange(inherited_->anycast_fd, -1);
   if (inherited_->workers > 0 && inherited_->workers != workers_) {
     log::warn("global.workers changes only on restart: keeping the running value",
               {{"running", inherited_->workers}, {"configured", workers_}});
@@ -36,6 +37,7 @@ void daemon::receive_takeover_state() {
 void daemon::finish_takeover() {
   const auto old_pid = inherited_->pid;
   inherited_.reset();
+  if (inherited_anycast_fd_ >= 0) ::close(std::exchange(inherited_anycast_fd_, -1));  // no anycast here
   std::string error;
   std::vector<proxy::handed_session> sessions;
   std::optional<handed_end> end;

@@ -77,6 +77,7 @@ void daemon::on_successor_hello(upgrade_frame& frame) {
   state.admin_address = config_.admin.listen;
   state.admin_fd = admin_->listening_fd();
   state.health = checker_->hand_over();
+  state.anycast_fd = anycast_device_ ? ::dup(anycast_device_->fd()) : -1;
   std::vector<int> fds;
   const auto payload = encode(state, fds);
   std::string error;
@@ -84,6 +85,7 @@ void daemon::on_successor_hello(upgrade_frame& frame) {
   // Copies of the listening sockets stay, to accept on again should the upgrade fail.
   upgrade_->listeners = std::move(state.listeners);
   if (state.admin_fd >= 0) ::close(state.admin_fd);
+  if (state.anycast_fd >= 0) ::close(state.anycast_fd);
   if (!sent) return upgrade_failed(error);
   await_successor(start_limit, &daemon::on_successor_ready);
 }
@@ -130,6 +132,7 @@ bool daemon::send_sessions(std::string& error) {
 void daemon::on_successor_confirmed(upgrade_frame& frame) {
   if (frame.type != upgrade_message::confirm) return upgrade_failed("unexpected message from the new process");
   log::info("upgrade done: exiting", {{"pid", upgrade_->child}, {"sessions", upgrade_->sessions.size()}});
+  anycast_.reset();  // the routes are the new process's now: this one leaves them as they are
   upgrade_.reset();  // closes our copies of the sessions and listening sockets
   exit_after_upgrade();
 }
@@ -150,6 +153,7 @@ void daemon::upgrade_failed(const std::string& why) {
   if (attempt->accepting_stopped) proxy_->resume_accepting(std::exchange(attempt->listeners, {}));
   if (!attempt->sessions.empty()) proxy_->adopt_sessions(std::exchange(attempt->sessions, {}));
   if (attempt->vrrp_handed) vrrp_->take_back(attempt->vrrp);
+  if (anycast_) anycast_->resync();  // whatever the new process changed in the table
   metrics_.on_upgrade(false);
   log::error("upgrade failed: the old process keeps serving",
              {{"reason", ended.empty() ? why : why + " (the new process " + ended + ")"}});

@@ -113,6 +113,8 @@ std::string encode(const handed_state& state, std::vector<int>& fds) {
     w.u32(h.failures);
     w.u8(h.reachable);
   }
+  w.u32(state.anycast_fd >= 0 ? static_cast<std::uint32_t>(fds.size()) : no_fd);
+  if (state.anycast_fd >= 0) fds.push_back(state.anycast_fd);
   return w.take();
 }
 
@@ -124,6 +126,7 @@ std::optional<handed_state> decode_state(upgrade_frame& frame) {
     for (auto& l : s.listeners)
       for (int fd : l.fds) ::close(fd);
     if (s.admin_fd >= 0) ::close(s.admin_fd);
+    if (s.anycast_fd >= 0) ::close(s.anycast_fd);
     return std::nullopt;
   };
   s.pid = r.u32();
@@ -159,6 +162,9 @@ std::optional<handed_state> decode_state(upgrade_frame& frame) {
     h.reason = static_cast<backend::down_reason>(reason);
     s.health.push_back(std::move(h));
   }
+  // The anycast device came last, and an older process sends none.
+  if (!r.at_end())
+    if (const auto index = r.u32(); index != no_fd) s.anycast_fd = take_fd(frame, index);
   if (!r.at_end()) return fail();
   return s;
 }

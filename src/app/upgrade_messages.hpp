@@ -19,6 +19,7 @@ struct handed_state {
   socket_address admin_address;
   int admin_fd = -1;
   std::vector<health::handed_health> health;
+  int anycast_fd = -1;       ///< the anycast device, whose routes stay in place
 };
 
 /// The end of the hand-over (upgrade_message::done).

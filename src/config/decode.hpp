@@ -26,4 +26,8 @@ void decode_health_check(reader& r, const YAML::Node& node, const YAML::Mark& at
 void decode_vrrp_instance(reader& r, const YAML::Node& node, const YAML::Mark& at,
                           const std::string& path, vrrp_instance_config& out);
 
+/// One entry of `anycast:`.
+void decode_anycast(reader& r, const YAML::Node& node, const YAML::Mark& at, const std::string& path,
+                    anycast_config& out);
+
 }  // namespace cplb::config::detail

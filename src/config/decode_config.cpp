@@ -43,7 +43,7 @@ void decode_list(map_view& root, const char* key, const char* noun, bool require
 void decode_config(reader& r, const YAML::Node& root, config& out) {
   // An empty file has no mark worth showing: its problems go to 1:1.
   YAML::Mark top = root.IsMap() ? root.Mark() : YAML::Mark();
-  map_view m(r, root, top, "", {"global", "admin", "frontends", "backends", "vrrp_instances"});
+  map_view m(r, root, top, "", {"global", "admin", "frontends", "backends", "vrrp_instances", "anycast"});
   if (!m.ok()) return;
   if (const YAML::Node* n = m.find("global")) decode_global(r, *n, m.mark_of("global"), out.global);
   if (const YAML::Node* n = m.find("admin")) decode_admin(r, *n, m.mark_of("admin"), out.admin);
@@ -51,6 +51,7 @@ void decode_config(reader& r, const YAML::Node& root, config& out) {
   decode_list(m, "backends", "backend", true, out.backends, decode_backend);
   decode_list(m, "vrrp_instances", "VRRP instance", false, out.vrrp_instances,
               decode_vrrp_instance);
+  decode_list(m, "anycast", "anycast entry", false, out.anycast, decode_anycast);
 }
 
 void decode_frontend(reader& r, const YAML::Node& node, const YAML::Mark& at,

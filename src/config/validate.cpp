@@ -154,6 +154,30 @@ void check_vrrp_instances(reader& r, const config& c) {
   report_duplicates(r, virtual_ips);
 }
 
+void check_anycast(reader& r, const config& c) {
+  std::vector<keyed> names;
+  std::vector<keyed> virtual_ips;
+  for (std::size_t i = 0; i < c.anycast.size(); ++i) {
+    const auto& a = c.anycast[i];
+    std::string path = item("anycast", i);
+    names.push_back({path + ".name", a.name, "anycast name '" + a.name + "'"});
+    for (std::size_t j = 0; j < a.virtual_ips.size(); ++j) {
+      std::string ip = a.virtual_ips[j].to_string();
+      virtual_ips.push_back({item(path + ".virtual_ips", j), ip, "anycast virtual IP " + ip});
+    }
+    std::vector<keyed> tracked;
+    for (std::size_t j = 0; j < a.track_backends.size(); ++j) {
+      const auto& name = a.track_backends[j];
+      std::string track = item(path + ".track_backends", j);
+      tracked.push_back({track, name, "tracked backend '" + name + "'"});
+      check_backend_reference(r, c, track, name);
+    }
+    report_duplicates(r, tracked);
+  }
+  report_duplicates(r, names);
+  report_duplicates(r, virtual_ips);
+}
+
 }  // namespace
 
 void validate(reader& r, const config& c) {
@@ -161,6 +185,7 @@ void validate(reader& r, const config& c) {
   check_frontends(r, c);
   check_backends(r, c);
   check_vrrp_instances(r, c);
+  check_anycast(r, c);
 }
 
 }  // namespace cplb::config::detail

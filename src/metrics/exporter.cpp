@@ -179,6 +179,10 @@ void exporter::set_vrrp(std::vector<vrrp_status> instances) {
 
 const std::vector<vrrp_status>& exporter::vrrp() const { return impl_->snapshot.vrrp(); }
 
+void exporter::set_anycast(std::vector<anycast::vip_status> vips) { impl_->snapshot.set_anycast(std::move(vips)); }
+
+const std::vector<anycast::vip_status>& exporter::anycast() const { return impl_->snapshot.anycast(); }
+
 void exporter::on_probe(const backend::backend& b, const backend::server& s, bool passed,
                         std::chrono::duration<double> took) {
   const auto it = impl_->servers.find({b.name(), s.name()});

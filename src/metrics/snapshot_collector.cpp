@@ -50,6 +50,7 @@ std::vector<prometheus::MetricFamily> snapshot_collector::Collect() const {
   if (generation_ && generation_->backends) add_server_families(out);
   if (generation_) add_frontend_families(out);
   add_vrrp_families(out);
+  add_anycast_family(out);
   family_builder buffers("buffer_memory_bytes", "Bytes all sessions hold for slow peers",
                          MetricType::Gauge);
   buffers.add({}, buffer_memory_ ? buffer_memory_() : 0);
@@ -170,6 +171,13 @@ void snapshot_collector::add_vrrp_families(std::vector<prometheus::MetricFamily>
   }
   out.push_back(state.take());
   out.push_back(priority.take());
+}
+
+void snapshot_collector::add_anycast_family(std::vector<prometheus::MetricFamily>& out) const {
+  family_builder announced("anycast_announced", "1 while the anycast VIP's route is in its kernel table",
+                           MetricType::Gauge);
+  for (const auto& v : anycast_) announced.add({{"name", v.name}, {"vip", v.vip.to_string()}}, v.announced ? 1 : 0);
+  out.push_back(announced.take());
 }
 
 }  // namespace cplb::metrics

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "cplb/anycast/announcer.hpp"
 #include "cplb/metrics/vrrp_status.hpp"
 #include "cplb/metrics/worker_sample.hpp"
 #include "cplb/generation/generation.hpp"
@@ -34,6 +35,10 @@ class snapshot_collector final : public prometheus::Collectable {
   void set_vrrp(std::vector<vrrp_status> instances) { vrrp_ = std::move(instances); }
   /// The VRRP instances last set.
   const std::vector<vrrp_status>& vrrp() const { return vrrp_; }
+  /// Replaces the anycast VIPs.
+  void set_anycast(std::vector<anycast::vip_status> vips) { anycast_ = std::move(vips); }
+  /// The anycast VIPs last set.
+  const std::vector<anycast::vip_status>& anycast() const { return anycast_; }
 
   /// The families of the current snapshot.
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -50,10 +55,12 @@ class snapshot_collector final : public prometheus::Collectable {
   void add_worker_families(std::vector<prometheus::MetricFamily>& out) const;
   void add_frontend_families(std::vector<prometheus::MetricFamily>& out) const;
   void add_vrrp_families(std::vector<prometheus::MetricFamily>& out) const;
+  void add_anycast_family(std::vector<prometheus::MetricFamily>& out) const;
 
   generation::snapshot_ptr generation_;
   std::map<server_key, series> servers_;
   std::vector<vrrp_status> vrrp_;
+  std::vector<anycast::vip_status> anycast_;
   std::function<double()> buffer_memory_;
   std::function<std::vector<worker_sample>()> workers_;
 };

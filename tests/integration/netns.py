@@ -86,6 +86,18 @@ class Lan:
         ip("-n", name, "link", "set", IFNAME, "up")
         return name
 
+    def add_peer(self, role, peer_role, peer_ifname):
+        """Creates namespace `role` whose `eth0` is joined by a veth pair straight to interface
+        `peer_ifname` of the existing host `peer_role` (a point-to-point link beside the bridge); both
+        ends are up, without addresses. Returns the namespace name."""
+        name = self.ns(role)
+        self._add_namespace(name)
+        peer = self.ns(peer_role)
+        ip("-n", peer, "link", "add", peer_ifname, "type", "veth", "peer", "name", IFNAME, "netns", name)
+        ip("-n", peer, "link", "set", peer_ifname, "up")
+        ip("-n", name, "link", "set", IFNAME, "up")
+        return name
+
     def set_link(self, role, up):
         """Sets the bridge side of `role`'s veth up or down (the host sees its carrier come and go)."""
         ip("-n", self.bridge_ns, "link", "set", f"v-{role}"[:15], "up" if up else "down")
@@ -151,6 +163,17 @@ def nft(ns, script):
                    capture_output=True, timeout=10)
 
 
+def enter(ns):
+    """Moves the calling thread into network namespace `ns` (sockets it opens from now on live there)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {ns}")
+    finally:
+        os.close(fd)
+
+
 def run_in(ns, function, *args, timeout=60):
     """Calls function(*args) on a thread that has entered network namespace `ns` (so the sockets it
     opens live there) and returns its result or raises its exception; TimeoutError after `timeout`
@@ -159,13 +182,7 @@ def run_in(ns, function, *args, timeout=60):
 
     def body():
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {ns}")
-            finally:
-                os.close(fd)
+            enter(ns)
             outcome["value"] = function(*args)
         except BaseException as error:  # noqa: BLE001  (re-raised on the caller's thread)
             outcome["error"] = error

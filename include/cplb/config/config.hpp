@@ -164,6 +164,16 @@ struct vrrp_instance_config {
   friend bool operator==(const vrrp_instance_config&, const vrrp_instance_config&) = default;
 };
 
+/// One entry of `anycast:`: VIPs announced as host routes in a kernel table while cplb serves them.
+struct anycast_config {
+  std::string name;
+  std::vector<ip_address> virtual_ips;  ///< IPv4 /32 and IPv6 /128, global unicast
+  unsigned table = 198;                 ///< the kernel routing table the routes go in
+  std::vector<std::string> track_backends;
+  duration withdraw_delay = 2s;         ///< SIGTERM: serve this long after withdrawing
+  friend bool operator==(const anycast_config&, const anycast_config&) = default;
+};
+
 /// The whole configuration, with the file it came from.
 struct config {
   std::string file;
@@ -172,6 +182,7 @@ struct config {
   std::vector<frontend_config> frontends;
   std::vector<backend_config> backends;
   std::vector<vrrp_instance_config> vrrp_instances;
+  std::vector<anycast_config> anycast;
 
   /// The backend called `name`, or nullptr.
   const backend_config* find_backend(const std::string& name) const;

@@ -34,13 +34,24 @@ class ip_address {
 
   /// Parses `a.b.c.d` or an IPv6 literal (no brackets, no scope); nullopt when malformed.
   static std::optional<ip_address> parse(std::string_view text);
+  /// An address of `family` (AF_INET or AF_INET6) from its 4 or 16 bytes, as rtnetlink gives it.
+  static ip_address from_bytes(int family, const void* bytes);
 
   /// True for IPv4.
   constexpr bool is_v4() const { return size_ == 4; }
   /// True for IPv6.
   constexpr bool is_v6() const { return size_ == 16; }
+  /// AF_INET or AF_INET6.
+  int family() const;
+  /// 4 or 16.
+  constexpr std::size_t size() const { return size_; }
   /// The 4 or 16 bytes, network order.
   std::span<const std::uint8_t> bytes() const { return std::span(bytes_).first(size_); }
+  /// The prefix length of a host route: 32 or 128.
+  constexpr unsigned host_prefix_length() const { return size_ * 8u; }
+  /// True for a unicast address a host may own: not unspecified, loopback, multicast, link-local
+  /// or (IPv4) broadcast or reserved.
+  bool is_global_unicast() const;
   /// The IPv4 address in host order; 0 for IPv6.
   constexpr std::uint32_t v4_value() const {
     if (!is_v4()) return 0;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cplb/anycast/announcer.hpp"
 #include "cplb/backend/backend.hpp"
 #include "cplb/generation/generation.hpp"
 #include "cplb/metrics/vrrp_status.hpp"
@@ -40,6 +41,11 @@ class exporter {
   void set_vrrp(std::vector<vrrp_status> instances);
   /// The VRRP instances last set.
   const std::vector<vrrp_status>& vrrp() const;
+
+  /// Replaces the anycast VIPs shown (call on every change and on reload).
+  void set_anycast(std::vector<anycast::vip_status> vips);
+  /// The anycast VIPs last set.
+  const std::vector<anycast::vip_status>& anycast() const;
 
   /// A health probe of `s` in `b` finished, `passed` or not, after `took`.
   void on_probe(const backend::backend& b, const backend::server& s, bool passed,

@@ -100,6 +100,23 @@ void add_vrrp(const json& doc, bool colour, std::vector<std::string>& out) {
   for (auto& line : t.lines(0, colour)) out.push_back(std::move(line));
 }
 
+/// One row per anycast VIP: announced, or withdrawn with the reason.
+void add_anycast(const json& doc, bool colour, std::vector<std::string>& out) {
+  const json& vips = array_of(doc, "anycast");
+  if (vips.empty()) return;
+  text_table t({"ANYCAST", "VIP", "TABLE", "STATE", "WHY WITHDRAWN"});
+  for (const json& a : vips) {
+    const bool announced = a.value("announced", false);
+    t.add({{text(a, "name"), ""},
+           {text(a, "vip"), ""},
+           {text(a, "table"), ""},
+           announced ? cell{"announced", green} : cell{"withdrawn", red},
+           {announced ? "-" : text(a, "reason"), ""}});
+  }
+  out.push_back("");
+  for (auto& line : t.lines(0, colour)) out.push_back(std::move(line));
+}
+
 }  // namespace
 
 std::optional<std::vector<std::string>> render_status(std::string_view json_text, bool colour,
@@ -116,6 +133,7 @@ std::optional<std::vector<std::string>> render_status(std::string_view json_text
     add_frontends(doc, out);
     add_backends(doc, colour, out);
     add_vrrp(doc, colour, out);
+    add_anycast(doc, colour, out);
     return out;
   } catch (const std::exception& e) {  // nlohmann's errors, and a member of the wrong type
     why = e.what();

@@ -41,7 +41,7 @@ struct fixture {
         [this] { return admin::check_health(exporter.generation().get()); },
         [] { return admin::health_verdict{true, ""}; },
         [this] {
-          return admin::status_json({exporter.generation().get(), exporter.vrrp(), "cplb.yaml",
+          return admin::status_json({exporter.generation().get(), exporter.vrrp(), exporter.anycast(), "cplb.yaml",
                                      std::chrono::system_clock::now(), 1, std::chrono::system_clock::now()});
         }};
     server = std::make_unique<admin::server>(io, listen, std::move(h), limits);

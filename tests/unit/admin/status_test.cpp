@@ -61,7 +61,7 @@ TEST_CASE("a down server with sessions is draining only under on_server_down: dr
   CHECK(std::string(backend::displayed_state(gen.backend("etcd"), e1)) == "down");
 }
 
-TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
+TEST_CASE("/status is JSON with frontends, servers, VRRP, anycast and the config") {
   const auto gen = test_generation::build(metrics::test::sample_config(), nullptr);
   auto& m1 = gen.server("control-plane", "m1");
   auto& m2 = gen.server("control-plane", "m2");
@@ -72,9 +72,12 @@ TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
                "certificate verify failed: \"self-signed\"\n");
   gen.frontend("kube-apiserver").worker(0).connections.store(7);
   const std::vector<metrics::vrrp_status> vrrp{{"VI_1", vrrp::state::master, 150}};
+  const std::vector<anycast::vip_status> anycast{
+      {"api", *ip_address::parse("192.0.2.100"), 198, true, ""},
+      {"api", *ip_address::parse("2001:db8::100"), 198, false, "backend control-plane has no server up"}};
 
   const std::string doc = admin::status_json(
-      {gen.snapshot.get(), vrrp, "/etc/cplb/test \"quoted\".yaml",
+      {gen.snapshot.get(), vrrp, anycast, "/etc/cplb/test \"quoted\".yaml",
        std::chrono::system_clock::time_point(1'700'000'000s), 4242,
        std::chrono::system_clock::time_point(1'699'999'000s)});
   INFO(doc);
@@ -86,8 +89,11 @@ TEST_CASE("/status is JSON with frontends, servers, VRRP and the config") {
   CHECK(contains(doc, R"({"name":"m3","address":"[fd00::13]:6443","state":"unchecked","reason":"not_checked",)"));
   CHECK(contains(doc, R"("all_down":true)"));
   CHECK(contains(doc, R"("vrrp_instances":[{"name":"VI_1","state":"master","effective_priority":150}])"));
+  CHECK(contains(doc, R"("anycast":[{"name":"api","vip":"192.0.2.100","table":198,"announced":true,"reason":null},)"
+                      R"({"name":"api","vip":"2001:db8::100","table":198,"announced":false,)"
+                      R"("reason":"backend control-plane has no server up"}])"));
 
-  const std::string none = admin::status_json({nullptr, {}, "", {}, 0, {}});
+  const std::string none = admin::status_json({nullptr, {}, {}, "", {}, 0, {}});
   CHECK(admin::test::valid_json(none));
-  CHECK(contains(none, R"("frontends":[],"backends":[],"vrrp_instances":[])"));
+  CHECK(contains(none, R"("frontends":[],"backends":[],"vrrp_instances":[],"anycast":[])"));
 }

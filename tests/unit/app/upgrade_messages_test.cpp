@@ -61,6 +61,7 @@ void close_all(handed_state& s) {
   for (auto& l : s.listeners)
     for (int fd : l.fds) ::close(fd);
   if (s.admin_fd >= 0) ::close(s.admin_fd);
+  if (s.anycast_fd >= 0) ::close(s.anycast_fd);
 }
 
 void close_all(std::vector<handed_session>& batch) {
@@ -93,10 +94,11 @@ const auto decode_sessions = [](upgrade_frame& f) { return app::decode_sessions(
 /// frame), and that no truncation leaks a descriptor.
 template <typename Decode>
 void check_truncations_refused(upgrade_message type, const std::string& payload,
-                               const std::vector<int>& fds, Decode decode) {
+                               const std::vector<int>& fds, Decode decode, std::size_t optional_tail = 0) {
   const int before = open_fd_count();
   std::size_t accepted = 0;
   for (std::size_t size = 0; size < payload.size(); ++size) {
+    if (size == payload.size() - optional_tail) continue;  // a complete message of an older process
     auto frame = frame_of(type, payload.substr(0, size), fds);
     auto got = decode(frame);
     if (got) {
@@ -157,10 +159,10 @@ void write_session(payload_writer& w, std::uint32_t client, std::uint32_t upstre
   w.u8(0).u64(0);
 }
 
-/// A state with two listeners of two and three workers' sockets, the admin socket and three
-/// health entries; its descriptors are the pipes'.
+/// A state with two listeners of two and three workers' sockets, the admin socket, three
+/// health entries and the anycast device; its descriptors are the pipes'.
 struct sample_state {
-  test_pipe p1, p2, p3;
+  test_pipe p1, p2, p3, p4;
   handed_state state;
   sample_state() {
     state.pid = 4242;
@@ -176,6 +178,7 @@ struct sample_state {
         {"be", "s1", "10.0.0.2:6443", server_state::down, down_reason::http_status, "503", 0, 2, true});
     state.health.push_back({"other", "s0", "[fd00::1]:6443", server_state::not_ready,
                             down_reason::protocol_error, "bad\0line", 1, 1, false});
+    state.anycast_fd = p4.read_end.get();
   }
 };
 
@@ -260,11 +263,11 @@ void check_same(const handed_session& got, const handed_session& want) {
 
 }  // namespace
 
-TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socket and health") {
+TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socket, health and anycast device") {
   sample_state sample;
   const int before = open_fd_count();
   {
-    auto [frame, got] = round_trip(upgrade_message::state, sample.state, 6, decode_state);
+    auto [frame, got] = round_trip(upgrade_message::state, sample.state, 7, decode_state);
     REQUIRE(got);
     CHECK(got->pid == 4242);
     CHECK(got->workers == 3);
@@ -280,6 +283,7 @@ TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socke
     }
     CHECK(got->admin_address == sample.state.admin_address);
     CHECK(same_file(got->admin_fd, sample.state.admin_fd));
+    CHECK(same_file(got->anycast_fd, sample.state.anycast_fd));
     REQUIRE(got->health.size() == 3);
     for (std::size_t i = 0; i < 3; ++i) {
       const auto& h = got->health[i];
@@ -310,6 +314,17 @@ TEST_CASE("upgrade_messages: a state without admin socket, listeners or health r
   CHECK(got->listeners.empty());
   CHECK(got->admin_fd == -1);
   CHECK(got->health.empty());
+  CHECK(got->anycast_fd == -1);
+}
+
+TEST_CASE("upgrade_messages: a state from a process without anycast (no last field) is read") {
+  payload_writer w;
+  w.u32(7).u32(2).u32(0).text("127.0.0.1:9000").u32(no_fd).u32(0);
+  auto frame = frame_of(upgrade_message::state, w.out, {});
+  const auto got = app::decode_state(frame);
+  REQUIRE(got);
+  CHECK(got->pid == 7);
+  CHECK(got->anycast_fd == -1);
 }
 
 TEST_CASE("upgrade_messages: a batch of sessions round-trips with every field") {
@@ -370,7 +385,7 @@ TEST_CASE("upgrade_messages: every truncation of a state is refused and leaks no
   sample_state sample;
   std::vector<int> fds;
   check_truncations_refused(upgrade_message::state, app::encode(sample.state, fds), fds,
-                            decode_state);
+                            decode_state, sizeof(std::uint32_t));
 }
 
 TEST_CASE("upgrade_messages: every truncation of a batch is refused and leaks no descriptor") {

@@ -71,7 +71,7 @@ const std::vector<broken> cases = {
     // unknown keys
     {"unknown top-level key", tail + "backend: x\n", 6, 1, "backend",
      "unknown key 'backend', did you mean 'backends'? (valid: global, admin, frontends, "
-     "backends, vrrp_instances)"},
+     "backends, vrrp_instances, anycast)"},
     {"misspelt frontend key",
      "frontends:\n  - name: fe\n    backend: be\n    conect_timeout: 3s\n" + backend_section, 4, 5,
      "frontends[0].conect_timeout",

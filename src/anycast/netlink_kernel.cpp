@@ -1,0 +1,136 @@
+// The anycast kernel interface over rtnetlink: addresses on cplb's device, host routes of
+// protocol 248 through it.
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <optional>
+
+#include "cplb/anycast/device.hpp"
+#include "cplb/anycast/settings.hpp"
+#include "netlink.hpp"
+
+namespace cplb::anycast {
+namespace {
+
+using detail::request;
+
+/// rtm_table holds 8 bits; larger tables go in RTA_TABLE (sent always, read first).
+unsigned char short_table(unsigned table) { 
+  return static_cast<unsigned char>(table < 256 ? table : RT_TABLE_UNSPEC);
+}
+
+bool ignorable(std::error_code ec, std::errc what) { return ec == what; }
+
+class netlink_kernel_impl final : public kernel {
+ public:
+  explicit netlink_kernel_impl(unsigned ifindex) : ifindex_(ifindex) {}
+
+  std::error_code add_address(const ip_address& vip) override {
+    // No duplicate address detection: the VIP is on every node by design.
+    request r(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, address_message(vip, IFA_F_NODAD));
+    r.put(IFA_LOCAL, vip.bytes().data(), vip.size());
+    r.put(IFA_ADDRESS, vip.bytes().data(), vip.size());
+    return detail::transact(r);
+  }
+
+  std::error_code remove_address(const ip_address& vip) override {
+    request r(RTM_DELADDR, 0, address_message(vip, 0));
+    r.put(IFA_LOCAL, vip.bytes().data(), vip.size());
+    const auto ec = detail::transact(r);
+    return ignorable(ec, std::errc::address_not_available) ? std::error_code{} : ec;
+  }
+
+  std::error_code addresses(std::vector<ip_address>& out) override {
+    ifaddrmsg all{};
+    all.ifa_family = AF_UNSPEC;
+    request r(RTM_GETADDR, 0, all);
+    return detail::dump(r, [&](const nlmsghdr& m) {
+      if (m.nlmsg_type != RTM_NEWADDR || m.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
+      const auto* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(&m));
+      if (a->ifa_index != ifindex_ || (a->ifa_family != AF_INET && a->ifa_family != AF_INET6)) return;
+      const std::size_t size = a->ifa_family == AF_INET ? 4 : 16;
+      detail::for_each_attribute(IFA_RTA(a), IFA_PAYLOAD(&m), [&](std::uint16_t type, auto value) {
+        if (type != IFA_ADDRESS || value.size() != size) return;
+        const auto vip = ip_address::from_bytes(a->ifa_family, value.data());
+        if (vip.is_global_unicast()) out.push_back(vip);  // not the link-local the kernel adds
+      });
+    });
+  }
+
+  std::error_code add_route(unsigned table, const ip_address& vip) override {
+    request r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route_message(vip, table, RT_SCOPE_LINK));
+    r.put(RTA_DST, vip.bytes().data(), vip.size());
+    r.put_u32(RTA_TABLE, table);
+    r.put_u32(RTA_OIF, ifindex_);
+    return detail::transact(r);
+  }
+
+  std::error_code remove_route(unsigned table, const ip_address& vip) override {
+    request r(RTM_DELROUTE, 0, route_message(vip, table, RT_SCOPE_NOWHERE));
+    r.put(RTA_DST, vip.bytes().data(), vip.size());
+    r.put_u32(RTA_TABLE, table);
+    const auto ec = detail::transact(r);
+    return ignorable(ec, std::errc::no_such_process) ? std::error_code{} : ec;
+  }
+
+  std::error_code routes(unsigned table, std::vector<found_route>& out) override {
+    for (const int family : {AF_INET, AF_INET6}) {
+      rtmsg all{};
+      all.rtm_family = static_cast<unsigned char>(family);
+      request r(RTM_GETROUTE, 0, all);
+      const auto ec = detail::dump(r, [&](const nlmsghdr& m) { read_route(m, table, out); });
+      if (ec) return ec;
+    }
+    return {};
+  }
+
+ private:
+  ifaddrmsg address_message(const ip_address& vip, unsigned char flags) const {
+    ifaddrmsg a{};
+    a.ifa_family = static_cast<unsigned char>(vip.family());
+    a.ifa_prefixlen = static_cast<unsigned char>(vip.host_prefix_length());
+    a.ifa_flags = flags;
+    a.ifa_scope = RT_SCOPE_UNIVERSE;
+    a.ifa_index = ifindex_;
+    return a;
+  }
+
+  static rtmsg route_message(const ip_address& vip, unsigned table, unsigned char scope) {
+    rtmsg m{};
+    m.rtm_family = static_cast<unsigned char>(vip.family());
+    m.rtm_dst_len = static_cast<unsigned char>(vip.host_prefix_length());
+    m.rtm_table = short_table(table);
+    m.rtm_protocol = static_cast<unsigned char>(route_protocol);
+    m.rtm_scope = scope;
+    m.rtm_type = RTN_UNICAST;
+    return m;
+  }
+
+  /// Adds the route in `m` to `out` when it is a host route of cplb's protocol in `table`.
+  void read_route(const nlmsghdr& m, unsigned table, std::vector<found_route>& out) const {
+    if (m.nlmsg_type != RTM_NEWROUTE || m.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
+    const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(&m));
+    if (r->rtm_protocol != route_protocol || (r->rtm_family != AF_INET && r->rtm_family != AF_INET6)) return;
+    const std::size_t size = r->rtm_family == AF_INET ? 4 : 16;
+    if (r->rtm_dst_len != size * 8) return;
+    unsigned in_table = r->rtm_table;
+    std::optional<ip_address> dst;
+    unsigned oif = 0;
+    detail::for_each_attribute(RTM_RTA(r), RTM_PAYLOAD(&m), [&](std::uint16_t type, auto value) {
+      if (type == RTA_TABLE && value.size() == 4) std::memcpy(&in_table, value.data(), 4);
+      if (type == RTA_DST && value.size() == size) dst = ip_address::from_bytes(r->rtm_family, value.data());
+      if (type == RTA_OIF && value.size() == 4) std::memcpy(&oif, value.data(), 4);
+    });
+    if (in_table == table && dst) out.push_back({*dst, oif == ifindex_});
+  }
+
+  unsigned ifindex_;
+};
+
+}  // namespace
+
+std::unique_ptr<kernel> netlink_kernel(const device& d) { return std::make_unique<netlink_kernel_impl>(d.ifindex()); }
+
+}  // namespace cplb::anycast
