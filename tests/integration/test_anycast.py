@@ -552,13 +552,16 @@ class AnycastTest(AnycastTopology):
         super().tearDownClass()
 
 
-class LeftoverRouteTest(unittest.TestCase):
-    """One namespace, no BIRD: a route of protocol 248 left in the table is removed at start."""
+class SingleNodeTest(unittest.TestCase):
+    """One namespace, no BIRD: what cplb leaves in the node's own tables."""
+
+    def setUp(self):
+        netns.require_namespaces()
+        self.lan = netns.Lan()
+        self.addCleanup(self.lan.close)
 
     def test_a_route_left_by_an_earlier_process_is_removed_at_start(self):
-        netns.require_namespaces()
-        lan = netns.Lan()
-        self.addCleanup(lan.close)
+        lan = self.lan
         ns = lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
         netns.ip("-n", ns, "route", "add", "203.0.113.99/32", "dev", "eth0", "table", str(TABLE), "proto", "248")
         netns.ip("-n", ns, "route", "add", "203.0.113.98/32", "dev", "eth0", "table", str(TABLE), "proto", "static")
@@ -569,6 +572,25 @@ class LeftoverRouteTest(unittest.TestCase):
             wait_until(lambda: VIP[4] in table(), 5, what="the VIP announced (no tracked backend)")
             self.assertNotIn("203.0.113.99", table())
             self.assertIn("203.0.113.98", table(), "another protocol's route is not cplb's")
+
+    def test_beside_a_vrrp_instance_the_route_goes_before_the_vrrp_vip(self):
+        ns = self.lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
+        config = cplb_config("lb1").replace("track_backends: [control-plane]", "track_backends: []") + f"""
+vrrp_instances:
+  - {{name: VI_1, interface: eth0, virtual_router_id: 51, priority: 150, advert_interval: 100ms,
+     virtual_ips: [198.51.100.100/24]}}
+"""
+        with Cplb(config, wait_ports=[9100], command_prefix=netns.exec_prefix(ns)) as cplb:
+            self.lan.adopt(cplb.pid)
+            cplb.wait_log(r"instance=VI_1 from=backup to=master")
+            wait_until(lambda: VIP[4] in netns.ip("-n", ns, "route", "show", "table", str(TABLE)), 5,
+                       what="the anycast VIP announced")
+            self.assertIn("198.51.100.100", netns.ipv4_addresses(ns))
+            self.assertEqual(cplb.terminate(), 0)
+            log = cplb.log_text()
+            withdrawn = log.index('msg="anycast withdrawn" name=api vip=203.0.113.100 table=198 reason="shutting down"')
+            self.assertLess(withdrawn, log.index('msg="shutting down: handing the virtual IPs over first"'))
+            self.assertNotIn("198.51.100.100", netns.ipv4_addresses(ns))
 
 
 if __name__ == "__main__":
