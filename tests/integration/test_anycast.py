@@ -619,14 +619,14 @@ class AnycastTest(AnycastTopology):
 
 
 class SingleNodeTest(unittest.TestCase):
-    """One namespace, no BIRD: what cplb leaves in the node's own tables."""
+    """One namespace, no BIRD: what cplb keeps in the node's own tables."""
 
     def setUp(self):
         netns.require_namespaces()
         self.lan = netns.Lan()
         self.addCleanup(self.lan.close)
 
-    def test_a_route_left_by_an_earlier_process_is_removed_at_start(self):
+    def test_leftover_routes_go_at_start_and_flushed_ones_come_back(self):
         lan = self.lan
         ns = lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
         netns.ip("-n", ns, "route", "add", "203.0.113.99/32", "dev", "eth0", "table", str(TABLE), "proto", "248")
@@ -638,6 +638,9 @@ class SingleNodeTest(unittest.TestCase):
             wait_until(lambda: VIP[4] in table(), 5, what="the VIP announced (no tracked backend)")
             self.assertNotIn("203.0.113.99", table())
             self.assertIn("203.0.113.98", table(), "another protocol's route is not cplb's")
+            netns.ip("-n", ns, "route", "flush", "table", str(TABLE), "proto", "248")
+            wait_until(lambda: VIP[4] in table(), 10, what="a route flushed by hand put back")
+            cplb.wait_log(r'msg="anycast: put back routes or addresses removed behind cplb.s back" count=1')
 
     def test_beside_a_vrrp_instance_the_route_goes_before_the_vrrp_vip(self):
         ns = self.lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
