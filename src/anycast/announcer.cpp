@@ -1,6 +1,7 @@
 #include "cplb/anycast/announcer.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace cplb::anycast {
 
@@ -32,7 +33,10 @@ void announcer::withdraw_all(const std::string& reason) {
   apply();
 }
 
-void announcer::resync() { apply(); }
+std::size_t announcer::resync() {
+  apply();
+  return std::exchange(put_back_, 0);
+}
 
 std::string announcer::withdraw_reason(const announcement_settings& a) const {
   if (!stopping_.empty()) return stopping_;
@@ -99,9 +103,11 @@ void announcer::apply_addresses(std::map<ip_address, std::string>& failed_vips) 
   if (!kernel_.addresses(present))
     for (const auto& vip : present)
       if (!wanted.count(vip)) kernel_.remove_address(vip);  // a VIP gone stops being local
-  for (const auto& vip : wanted)
-    if (std::find(present.begin(), present.end(), vip) == present.end())
-      if (const auto ec = kernel_.add_address(vip)) failed_vips[vip] = failed("cannot add the address", ec);
+  for (const auto& vip : wanted) {
+    if (std::find(present.begin(), present.end(), vip) != present.end()) continue;
+    if (std::any_of(status_.begin(), status_.end(), [&](const vip_status& s) { return s.vip == vip; })) ++put_back_;
+    if (const auto ec = kernel_.add_address(vip)) failed_vips[vip] = failed("cannot add the address", ec);
+  }
 }
 
 void announcer::apply_table(unsigned table, const std::set<ip_address>& wanted,
@@ -119,9 +125,13 @@ void announcer::apply_table(unsigned table, const std::set<ip_address>& wanted,
     }
     if (const auto ec = kernel_.remove_route(table, r.vip)) failed_vips[r.vip] = failed("cannot remove the route", ec);
   }
-  for (const auto& vip : wanted)
-    if (!in_place.count(vip))
-      if (const auto ec = kernel_.add_route(table, vip)) failed_vips[vip] = failed("cannot add the route", ec);
+  for (const auto& vip : wanted) {
+    if (in_place.count(vip)) continue;
+    if (std::any_of(status_.begin(), status_.end(),
+                    [&](const vip_status& s) { return s.vip == vip && s.table == table && s.announced; }))
+      ++put_back_;
+    if (const auto ec = kernel_.add_route(table, vip)) failed_vips[vip] = failed("cannot add the route", ec);
+  }
 }
 
 }  // namespace cplb::anycast

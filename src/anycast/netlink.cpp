@@ -90,6 +90,10 @@ std::error_code transact(request& r) {
 std::error_code dump(request& r, const std::function<void(const nlmsghdr&)>& each) {
   netlink_socket sock;
   if (sock.fd() < 0) return last_error();
+  // With strict checking (Linux 4.20+) the kernel applies the request's filters itself (a route
+  // table, an interface) instead of sending everything; the caller filters again either way.
+  const int strict = 1;
+  ::setsockopt(sock.fd(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &strict, sizeof strict);
   r.add_flags(NLM_F_DUMP);
   if (const auto ec = sock.send(r.bytes())) return ec;
   // A dump comes in parts of up to a page or so each; 32 KiB holds the largest the kernel sends.

@@ -36,7 +36,8 @@ class request {
 /// Sends `r` with NLM_F_ACK and returns the kernel's verdict.
 std::error_code transact(request& r);
 
-/// Sends the dump request `r` (NLM_F_DUMP) and calls `each` on every message of the answer.
+/// Sends the dump request `r` (NLM_F_DUMP) and calls `each` on every message of the answer. The
+/// kernel may apply the filters of `r` or not: `each` must check what it gets.
 std::error_code dump(request& r, const std::function<void(const nlmsghdr&)>& each);
 
 /// The kernel's verdict in the reply to a request sent with NLM_F_ACK: the error of its first

@@ -43,9 +43,10 @@ class netlink_kernel_impl final : public kernel {
   }
 
   std::error_code addresses(std::vector<ip_address>& out) override {
-    ifaddrmsg all{};
-    all.ifa_family = AF_UNSPEC;
-    request r(RTM_GETADDR, 0, all);
+    ifaddrmsg on_device{};
+    on_device.ifa_family = AF_UNSPEC;
+    on_device.ifa_index = ifindex_;
+    request r(RTM_GETADDR, 0, on_device);
     return detail::dump(r, [&](const nlmsghdr& m) {
       if (m.nlmsg_type != RTM_NEWADDR || m.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
       const auto* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(&m));
@@ -77,9 +78,12 @@ class netlink_kernel_impl final : public kernel {
 
   std::error_code routes(unsigned table, std::vector<found_route>& out) override {
     for (const int family : {AF_INET, AF_INET6}) {
-      rtmsg all{};
-      all.rtm_family = static_cast<unsigned char>(family);
-      request r(RTM_GETROUTE, 0, all);
+      rtmsg in_table{};
+      in_table.rtm_family = static_cast<unsigned char>(family);
+      in_table.rtm_table = short_table(table);
+      in_table.rtm_protocol = static_cast<unsigned char>(route_protocol);
+      request r(RTM_GETROUTE, 0, in_table);
+      r.put_u32(RTA_TABLE, table);
       const auto ec = detail::dump(r, [&](const nlmsghdr& m) { read_route(m, table, out); });
       if (ec) return ec;
     }

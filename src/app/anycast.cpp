@@ -10,6 +10,13 @@
 
 namespace cplb::app {
 
+namespace {
+
+/// How soon a route or address removed behind cplb's back is put back.
+constexpr auto resync_interval = std::chrono::seconds(5);
+
+}  // namespace
+
 std::unique_ptr<anycast::device> daemon::prepare_anycast_device(const config::config& next,
                                                                 std::string& error) {
   if (anycast_device_ || next.anycast.empty()) return nullptr;
@@ -29,6 +36,7 @@ void daemon::commit_anycast(std::unique_ptr<anycast::device> device) {
     anycast_ = std::make_unique<anycast::announcer>(
         *anycast_kernel_, [this](const anycast::vip_status& vip, bool removed) { on_anycast_change(vip, removed); });
     log::info("anycast device ready", {{"device", anycast_device_->name()}});
+    resync_anycast_periodically();
   }
   if (!anycast_) return;
   std::vector<anycast::announcement_settings> settings;
@@ -63,6 +71,16 @@ void daemon::withdraw_anycast_then(void (daemon::*next)()) {
   shutdown_timer_.expires_after(delay);
   shutdown_timer_.async_wait([this, next](const boost::system::error_code& ec) {
     if (!ec) (this->*next)();
+  });
+}
+
+void daemon::resync_anycast_periodically() {
+  anycast_resync_timer_.expires_after(resync_interval);
+  anycast_resync_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !anycast_) return;  // stopped, or handed over to a new process
+    if (const auto put_back = anycast_->resync())
+      log::warn("anycast: put back routes or addresses removed behind cplb's back", {{"count", put_back}});
+    resync_anycast_periodically();
   });
 }
 

@@ -272,6 +272,7 @@ void daemon::finish_shutdown() {
   const auto left = proxy_->active_sessions();
   if (left > 0) log::warn("shutdown grace over: closing sessions", {{"sessions", left}});
   liveness_->stop();  // before the workers stop, which leaves their no-ops unrun
+  anycast_resync_timer_.cancel();
   proxy_->stop();
   admin_->stop();
   signals_.cancel();

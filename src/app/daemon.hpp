@@ -116,6 +116,8 @@ class daemon {
   void withdraw_anycast_then(void (daemon::*next)());
   /// Logs a change of one VIP and hands every VIP's state to the metrics and /status.
   void on_anycast_change(const anycast::vip_status& vip, bool removed);
+  /// Every few seconds, puts back what someone else removed (`ip route flush table 198`).
+  void resync_anycast_periodically();
 
   options options_;
   command_line command_;
@@ -130,6 +132,7 @@ class daemon {
   boost::asio::io_context control_{1};
   boost::asio::signal_set signals_{control_};
   boost::asio::steady_timer shutdown_timer_{control_};
+  boost::asio::steady_timer anycast_resync_timer_{control_};
   metrics::exporter metrics_;
   std::unique_ptr<admin::server> admin_;
   std::chrono::system_clock::time_point loaded_at_;  ///< when the running config was loaded

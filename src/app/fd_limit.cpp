@@ -12,6 +12,7 @@ constexpr std::size_t stdio = 3;
 constexpr std::size_t control_thread = 6;  ///< Asio's epoll, eventfd and timerfd; the signal pipe
 constexpr std::size_t per_worker = 2;      ///< epoll set and eventfd
 constexpr std::size_t per_vrrp_instance = 4;  ///< raw socket, ARP socket, link and address netlink
+constexpr std::size_t anycast_device = 1;  ///< the TUN device the anycast routes hang on
 constexpr std::size_t margin = 16;         ///< files read now and then, a reload's new listeners
 
 }  // namespace
@@ -20,7 +21,8 @@ std::size_t fd_headroom(const config::config& cfg, unsigned workers, std::size_t
   std::size_t servers = 0;
   for (const auto& b : cfg.backends) servers += b.servers.size();
   return stdio + control_thread + workers * (per_worker + cfg.frontends.size()) + servers +
-         1 + admin_connections + cfg.vrrp_instances.size() * per_vrrp_instance + margin;
+         1 + admin_connections + cfg.vrrp_instances.size() * per_vrrp_instance +
+         (cfg.anycast.empty() ? 0 : anycast_device) + margin;
 }
 
 fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom) {

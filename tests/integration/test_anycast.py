@@ -48,8 +48,10 @@ WITHDRAW_DELAY = 1.0  # s: cplb's withdraw_delay in these tests
 
 SUBREAPER = become_subreaper()  # the upgrade test's successor becomes a child of the test
 
-# Event name -> (seconds until the router dropped the node, failed connects, slow connects).
+# Event name -> (seconds until the router dropped the node, failed connects, slow connects,
+# established sessions lost on the node that left / of those it had, lost on the others / of those).
 FIGURES = {}
+SESSIONS = 16  # established sessions held through each event
 
 
 def cplb_config(role, withdraw_delay=f"{int(WITHDRAW_DELAY * 1000)}ms", extra_vips=()):
@@ -261,6 +263,37 @@ def session_through(vip, timeout):
         return None, repr(error), took
 
 
+def open_sessions(vip, count, timeout=3.0):
+    """`count` established sessions through the VIP, left open: [(apiserver that greeted, socket)]."""
+    sessions = []
+    for _ in range(count):
+        sock = socket.create_connection((vip, 6443), timeout=timeout)
+        greeting = b""
+        while not greeting.endswith(b"\n"):
+            chunk = sock.recv(1)
+            if not chunk:
+                raise ConnectionError("closed before its greeting")
+            greeting += chunk
+        sessions.append((greeting.decode().strip(), sock))
+    return sessions
+
+
+def still_echoes(sock, timeout=1.0):
+    """Whether an established session still works end to end (the echo answers)."""
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(b"ping")
+        data = b""
+        while len(data) < 4:
+            chunk = sock.recv(4 - len(data))
+            if not chunk:
+                return False
+            data += chunk
+        return data == b"ping"
+    except OSError:
+        return False
+
+
 class ClientLoad:
     """New connections to a VIP from the client namespace, back to back (10 ms apart), on a thread:
     records (monotonic start, apiserver or None, error, connect seconds)."""
@@ -427,9 +460,24 @@ class AnycastTopology(unittest.TestCase):
     def metrics(self, role):
         return netns.run_in(self.lb[role], http_get, "127.0.0.1", 9100, "/metrics")[1]
 
+    def hold_sessions(self, family):
+        sessions = netns.run_in(self.client, open_sessions, VIP[family], SESSIONS)
+        self.closers.append(lambda: [sock.close() for _, sock in sessions])
+        return sessions
+
+    def sessions_lost(self, sessions, leaving):
+        """(lost on `leaving`'s apiserver, held there, lost elsewhere, held elsewhere)."""
+        api = NODES[leaving]["api"] if leaving in NODES else None
+        mine = [sock for name, sock in sessions if name == api]
+        others = [sock for name, sock in sessions if name != api]
+        return (sum(not still_echoes(s) for s in mine), len(mine), sum(not still_echoes(s) for s in others),
+                len(others))
+
     def measure(self, name, family, act, lost, *, until_nodes={"lb2"}):
-        """Runs `act()` under client load and returns (seconds until the router's route had only
-        `until_nodes`, the load, the time act started). Records the figure as `name`."""
+        """Runs `act()` under client load, with established sessions held, and returns (seconds
+        until the router's route had only `until_nodes`, the load, the time act started). Records
+        the figures as `name`."""
+        sessions = self.hold_sessions(family)
         watch = self.watch(family)
         load = self.load(family)
         load.wait_count(20, 0.0)
@@ -440,7 +488,7 @@ class AnycastTopology(unittest.TestCase):
         dropped = watch.first(lambda nodes: nodes == until_nodes, started)
         load.wait_count(50, dropped)  # connections after the router converged, all on the others
         failed = load.failures(started)
-        FIGURES[name] = (dropped - started, len(failed), len(load.slow(started)))
+        FIGURES[name] = (dropped - started, len(failed), len(load.slow(started)), *self.sessions_lost(sessions, lost))
         return dropped - started, load, started
 
 
@@ -510,16 +558,30 @@ class AnycastTest(AnycastTopology):
         seconds, load, started = self.measure("IPv6 SIGKILL", 6, self.cplbs["lb1"].kill, "lb1")
         self.assertLess(seconds, 1.0, self.logs())
 
+    def test_a_node_joining_rehashes_flows(self):
+        """lb1 comes back: the router rehashes, and sessions opened on lb2 meanwhile that now hash to
+        lb1 are reset there (plain ECMP: what docs/anycast.md says about joins)."""
+        lb1 = self.cplbs["lb1"]
+        self.assertEqual(lb1.terminate(), 0)
+        self.wait_nodes(4, {"lb2"}, CONVERGE, "lb1 gone")
+        self.measure("join (lb1 back)", 4, lambda: self.start_cplb("lb1"), "lb1", until_nodes={"lb1", "lb2"})
+        lost_on_lb2 = FIGURES["join (lb1 back)"][5]
+        self.assertGreater(lost_on_lb2, 0, "some of lb2's flows moved to lb1 (if none, the hash did not spread)")
+
     def test_binary_upgrade_keeps_the_route(self):
         if not SUBREAPER:
             self.skipTest("PR_SET_CHILD_SUBREAPER is not available")
         lb1 = self.cplbs["lb1"]
+        sessions = self.hold_sessions(4)
         watch = self.watch(4)
         load = self.load(4)
         load.wait_count(20, 0.0)
         started = time.monotonic()
         lb1.upgrade(status=lambda: self.status("lb1"))
         load.wait_count(50, time.monotonic())
+        FIGURES["SIGUSR2 (upgrade)"] = (float("nan"), len(load.failures(started)), len(load.slow(started)),
+                                        *self.sessions_lost(sessions, "lb1"))
+        self.assertEqual(FIGURES["SIGUSR2 (upgrade)"][3], 0, "no session lost")
         self.assertIsNone(watch.first(lambda nodes: "lb1" not in nodes, started), f"lb1 never left\n{self.logs()}")
         self.assertEqual(load.failures(started), [], self.logs())
         self.assertIn(VIP[4], self.node_table("lb1", 4))
@@ -537,6 +599,7 @@ class AnycastTest(AnycastTopology):
         self.assertIn("203.0.113.101", self.node_table("lb1", 4), "an invalid reload changes nothing")
         lb1.reload(cplb_config("lb1"))
         self.until(lambda: "203.0.113.101" not in self.node_table("lb1", 4), CONVERGE, "the removed VIP is withdrawn")
+        self.assertNotIn("203.0.113.101", netns.ipv4_addresses(self.lb["lb1"], "cplb-any0"), "and no longer local")
         self.assertIn(VIP[4], self.node_table("lb1", 4))
         self.assertRegex(lb1.log_text(), r'msg="anycast removed" name=api vip=203\.0\.113\.101')
         self.assertEqual(self.nodes(4), {"lb1", "lb2"})
@@ -544,21 +607,27 @@ class AnycastTest(AnycastTopology):
     @classmethod
     def tearDownClass(cls):
         if FIGURES:
-            lines = ["", "anycast: time from the event until the router dropped the node, under back-to-back new "
-                     "connections (10 ms apart)", f"{'event':<20} {'seconds':>8} {'failed':>7} {'slow (>0.5 s)':>14}"]
-            for name, (seconds, failed, slow) in FIGURES.items():
-                lines.append(f"{name:<20} {seconds:>8.3f} {failed:>7} {slow:>14}")
+            lines = ["", "anycast: seconds from the event until the router's route changed, new connections failed "
+                     "and slowed (SYN resent) meanwhile (one every 10 ms), established sessions lost",
+                     f"{'event':<22} {'seconds':>8} {'failed':>7} {'slow':>5} {'lost: leaving node':>19} "
+                     f"{'lost: others':>13}"]
+            for name, (seconds, failed, slow, lost, held, lost_others, held_others) in FIGURES.items():
+                lines.append(f"{name:<22} {seconds:>8.3f} {failed:>7} {slow:>5} {f'{lost}/{held}':>19} "
+                             f"{f'{lost_others}/{held_others}':>13}")
             sys.stderr.write("\n".join(lines) + "\n")
         super().tearDownClass()
 
 
-class LeftoverRouteTest(unittest.TestCase):
-    """One namespace, no BIRD: a route of protocol 248 left in the table is removed at start."""
+class SingleNodeTest(unittest.TestCase):
+    """One namespace, no BIRD: what cplb keeps in the node's own tables."""
 
-    def test_a_route_left_by_an_earlier_process_is_removed_at_start(self):
+    def setUp(self):
         netns.require_namespaces()
-        lan = netns.Lan()
-        self.addCleanup(lan.close)
+        self.lan = netns.Lan()
+        self.addCleanup(self.lan.close)
+
+    def test_leftover_routes_go_at_start_and_flushed_ones_come_back(self):
+        lan = self.lan
         ns = lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
         netns.ip("-n", ns, "route", "add", "203.0.113.99/32", "dev", "eth0", "table", str(TABLE), "proto", "248")
         netns.ip("-n", ns, "route", "add", "203.0.113.98/32", "dev", "eth0", "table", str(TABLE), "proto", "static")
@@ -569,6 +638,28 @@ class LeftoverRouteTest(unittest.TestCase):
             wait_until(lambda: VIP[4] in table(), 5, what="the VIP announced (no tracked backend)")
             self.assertNotIn("203.0.113.99", table())
             self.assertIn("203.0.113.98", table(), "another protocol's route is not cplb's")
+            netns.ip("-n", ns, "route", "flush", "table", str(TABLE), "proto", "248")
+            wait_until(lambda: VIP[4] in table(), 10, what="a route flushed by hand put back")
+            cplb.wait_log(r'msg="anycast: put back routes or addresses removed behind cplb.s back" count=1')
+
+    def test_beside_a_vrrp_instance_the_route_goes_before_the_vrrp_vip(self):
+        ns = self.lan.add_host("lb1", f"{NODES['lb1'][4]}/24")
+        config = cplb_config("lb1").replace("track_backends: [control-plane]", "track_backends: []") + f"""
+vrrp_instances:
+  - {{name: VI_1, interface: eth0, virtual_router_id: 51, priority: 150, advert_interval: 100ms,
+     virtual_ips: [198.51.100.100/24]}}
+"""
+        with Cplb(config, wait_ports=[9100], command_prefix=netns.exec_prefix(ns)) as cplb:
+            self.lan.adopt(cplb.pid)
+            cplb.wait_log(r"instance=VI_1 from=backup to=master")
+            wait_until(lambda: VIP[4] in netns.ip("-n", ns, "route", "show", "table", str(TABLE)), 5,
+                       what="the anycast VIP announced")
+            self.assertIn("198.51.100.100", netns.ipv4_addresses(ns))
+            self.assertEqual(cplb.terminate(), 0)
+            log = cplb.log_text()
+            withdrawn = log.index('msg="anycast withdrawn" name=api vip=203.0.113.100 table=198 reason="shutting down"')
+            self.assertLess(withdrawn, log.index('msg="shutting down: handing the virtual IPs over first"'))
+            self.assertNotIn("198.51.100.100", netns.ipv4_addresses(ns))
 
 
 if __name__ == "__main__":

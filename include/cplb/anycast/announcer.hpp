@@ -45,8 +45,9 @@ class announcer {
   void set_backend_health(std::map<std::string, backend_health> health);
   /// Withdraws every route for good, with `reason` (shutting down); addresses stay.
   void withdraw_all(const std::string& reason);
-  /// Applies the state again (after another process may have changed the table).
-  void resync();
+  /// Applies the state again (after another process may have changed the table); returns how
+  /// many routes and addresses it had applied before, found gone and put back since the last call.
+  std::size_t resync();
 
   /// Every VIP of every announcement, in configuration order.
   const std::vector<vip_status>& status() const { return status_; }
@@ -70,6 +71,7 @@ class announcer {
   std::string stopping_;               ///< the reason of withdraw_all, once called
   std::set<unsigned> tables_;          ///< tables cplb put routes in (cleaned when unused)
   std::vector<vip_status> status_;
+  std::size_t put_back_ = 0;           ///< applied before, found gone and put back
 };
 
 }  // namespace cplb::anycast

@@ -16,7 +16,6 @@ struct announcement_settings {
   std::vector<ip_address> virtual_ips;  ///< IPv4 and IPv6 host addresses
   unsigned table = 0;                   ///< the kernel routing table
   std::vector<std::string> track_backends;
-  friend bool operator==(const announcement_settings&, const announcement_settings&) = default;
 };
 
 }  // namespace cplb::anycast

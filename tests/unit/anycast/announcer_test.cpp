@@ -154,6 +154,19 @@ TEST_CASE("a route the kernel refuses is reported, the others announced") {
   CHECK(f.a.status()[1].announced);
 }
 
+TEST_CASE("resync puts back what someone else removed, and says how much") {
+  fixture f;
+  f.a.configure({{"api", {ip("192.0.2.100")}, 198, {}}});
+  CHECK(f.a.resync() == 0);
+  f.k.tables[198].clear();  // ip route flush table 198
+  f.k.local.clear();
+  f.changes.clear();
+  CHECK(f.a.resync() == 2);
+  CHECK(f.k.routed(198) == std::set{ip("192.0.2.100")});
+  CHECK(f.k.local == std::set{ip("192.0.2.100")});
+  CHECK(f.changes.empty());  // its state never changed
+}
+
 TEST_CASE("a backend never checked keeps the VIP withdrawn, whatever the others say") {
   fixture f;
   f.a.configure({{"api", {ip("192.0.2.100")}, 198, {"a", "b"}}});

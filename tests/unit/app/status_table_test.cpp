@@ -81,6 +81,18 @@ TEST_CASE("VRRP instances, draining servers, a backend with no server up, a mult
   CHECK(lines[11] == "VI_2           backup  90");
 }
 
+TEST_CASE("anycast VIPs: announced, or withdrawn with the reason") {
+  const std::string doc = R"({"frontends": [], "backends": [], "anycast": [
+      {"name": "api", "vip": "192.0.2.100", "table": 198, "announced": true, "reason": null},
+      {"name": "api", "vip": "2001:db8::100", "table": 198, "announced": false,
+       "reason": "backend control-plane has no server up"}]})";
+  const auto lines = rendered(doc, false);
+  REQUIRE(lines.size() == 7);
+  CHECK(lines[4] == "ANYCAST  VIP            TABLE  STATE      WHY WITHDRAWN");
+  CHECK(lines[5] == "api      192.0.2.100    198    announced  -");
+  CHECK(lines[6] == "api      2001:db8::100  198    withdrawn  backend control-plane has no server up");
+}
+
 TEST_CASE("what is not a /status document is refused with the reason") {
   std::string why;
   CHECK_FALSE(render_status("<html>Bad gateway</html>", false, why));

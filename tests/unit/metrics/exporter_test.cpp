@@ -211,6 +211,20 @@ TEST_CASE("VRRP families show the state, priority and transitions") {
   }
 }
 
+TEST_CASE("the anycast gauge is 1 on each announced VIP, and a VIP removed leaves the output") {
+  scene s;
+  CHECK(s.scrape().types.count("cplb_anycast_announced") == 0);  // no anycast: no family
+  s.exporter.set_anycast({{"api", *ip_address::parse("192.0.2.100"), 198, true, ""},
+                          {"api", *ip_address::parse("2001:db8::100"), 198, false, "shutting down"}});
+  auto e = s.scrape();
+  CHECK(e.types.at("cplb_anycast_announced") == "gauge");
+  CHECK(e.label_names("cplb_anycast_announced") == label_names{{"name", "vip"}});
+  CHECK(e.value("cplb_anycast_announced", {{"name", "api"}, {"vip", "192.0.2.100"}}) == 1);
+  CHECK(e.value("cplb_anycast_announced", {{"name", "api"}, {"vip", "2001:db8::100"}}) == 0);
+  s.exporter.set_anycast({{"api", *ip_address::parse("192.0.2.100"), 198, true, ""}});
+  CHECK(s.scrape().count_with("vip", "2001:db8::100") == 0);
+}
+
 TEST_CASE("probes feed the health families") {
   scene s;
   s.probe("m1", true, 20ms);
@@ -307,6 +321,7 @@ TEST_CASE("promtool accepts the exposition") {
   s.probe("m1", true, 20ms);
   s.exporter.on_vrrp_transition("VI_1", vrrp::state::master);
   s.exporter.on_reload(true, reload_time);
+  s.exporter.set_anycast({{"api", *ip_address::parse("192.0.2.100"), 198, true, ""}});
   const std::string text = s.exporter.serialize();
   const auto verdict = metrics::test::promtool_check(text);
   if (!verdict) {
