@@ -81,8 +81,8 @@ backends:
         port = free_port()
         prefix = ["prlimit", "--nofile=1024:1024", "--"]
         with Cplb(VALID.format(admin=free_port(), port=port), wait_ports=[port], command_prefix=prefix) as cplb:
-            match = re.search(r'msg="max_connections lowered.*configured=50000 effective=(\d+)', cplb.log_text())
-            self.assertIsNotNone(match, cplb.log_text())
+            # Logged once the listening sockets are open, so maybe just after the port listens.
+            match = cplb.wait_log(r'msg="max_connections lowered.*configured=50000 effective=(\d+)')
             # Two descriptors a session, besides what this small config needs (well under 256;
             # tests/unit/app/fd_limit_test.cpp pins how it is counted).
             self.assertGreater(int(match.group(1)), (1024 - 256) // 2)
