@@ -211,7 +211,7 @@ struct sample_batch {
     a.activity.header[2] = 3;
     a.activity.header_have = 3;
     a.activity.record_left = 0;
-    batch.push_back(a);
+    batch.push_back(std::move(a));
 
     handed_session b;
     b.client_fd = p2.read_end.get();
@@ -219,7 +219,7 @@ struct sample_batch {
     b.awaiting_first_bytes = true;
     b.age_ns = 10;
     b.activity.record_left = 1234;
-    batch.push_back(b);
+    batch.push_back(std::move(b));
 
     handed_session c;
     c.client_fd = p3.read_end.get();
@@ -230,7 +230,7 @@ struct sample_batch {
     c.connecting = true;
     c.server_done = true;
     c.activity.framing = 2;
-    batch.push_back(c);
+    batch.push_back(std::move(c));
   }
 };
 
