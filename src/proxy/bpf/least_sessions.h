@@ -1,7 +1,9 @@
-/* Which worker a new connection goes to: one whose load is within an eighth of the least
- * (exactly the least while loads are below 8), chosen among those by the connection's hash.
- * A worker's load is its sessions plus the connections placed on it that it has not accepted
- * yet. Plain C shared by the BPF program and its unit test; knows nothing of sockets. */
+/* Which worker a new connection goes to: one with the least load, chosen among those by the
+ * connection's hash. A worker's load is its sessions plus the connections placed on it that it
+ * has not accepted yet, so a burst of SYNs alternates over the workers and a worker that stalls
+ * (descheduled, its queue growing) stops getting new ones. No slack: a few bulk sessions among
+ * many idle ones would otherwise be placed by hash. Plain C shared by the BPF program and its
+ * unit test; knows nothing of sockets. */
 #ifndef CPLB_LEAST_SESSIONS_H
 #define CPLB_LEAST_SESSIONS_H
 
@@ -33,20 +35,18 @@ static inline __u32 cplb_worker_load(__u32 sessions, __s32 pending) {
 #endif
 
 /* Returns the chosen slot, or -1 when no slot has a worker. `load` has CPLB_MAX_WORKERS
- * entries. The slack keeps large counts from being chased exactly: a worker slightly behind
- * need not take every connection of a storm. */
+ * entries. */
 static __always_inline int cplb_pick_worker(const __u32 *load, __u32 hash) {
   __u32 least = CPLB_NO_WORKER;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
     if (load[i] < least) least = load[i];
   if (least == CPLB_NO_WORKER) return -1;
-  const __u32 limit = least + least / 8;
   __u32 candidates = 0;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
-    if (load[i] <= limit) candidates++;
+    if (load[i] == least) candidates++;
   __u32 k = hash % candidates;
   for (int i = 0; i < CPLB_MAX_WORKERS; i++)
-    if (load[i] <= limit) {
+    if (load[i] == least) {
       if (k == 0) return i;
       k--;
     }
