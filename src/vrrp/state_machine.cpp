@@ -166,6 +166,18 @@ step state_machine::on(const events::priority_changed& e, time_point now) {
   return s;
 }
 
+step state_machine::on(const events::sibling_changed& e, time_point now) {
+  step s = begin(cause::sibling);
+  if (e.master && state_ == state::backup) {
+    s.actions = become_master(now);
+  } else if (!e.master && state_ == state::master) {
+    s.actions.emplace_back(advert_at(priority_));  // as when stepping down for a better advert
+    release_vips(s);
+    become_backup(now);
+  }
+  return s;
+}
+
 std::optional<cause> state_machine::screen(const advert& a) const {
   if (a.version != settings_.version) return cause::wrong_version;
   if (a.virtual_router_id != settings_.virtual_router_id) return cause::wrong_vrid;
