@@ -17,7 +17,8 @@ import unittest
 
 import netns
 from harness import Cplb, http_get
-from test_vrrp import FAST, SETTLE, VIP, VrrpTopology, cplb_config, internet_checksum, master_down, skew_time
+from test_vrrp import (FAST, KEEPALIVED, SETTLE, VIP, Keepalived, VrrpTopology, cplb_config, internet_checksum,
+                       master_down, skew_time)
 
 VIP6 = "2001:db8::100"
 LB6 = {"lb1": "2001:db8::11", "lb2": "2001:db8::12"}
@@ -38,6 +39,29 @@ def dual_config(priority, **options):
             .replace("backends:\n", f"  - {{name: kube-apiserver-v6, listen: '[{VIP6}]:6443', backend: control-plane,\n"
                                      "     connect_timeout: 1s, first_data_timeout: 0s}\n"
                                      "backends:\n", 1))
+
+
+def keepalived6_config(role, priority, dual=False):
+    """keepalived's VRRPv3 IPv6 instance for the VIP; with `dual`, an IPv4 instance of the same VRID
+    too, the two kept together by a vrrp_sync_group (keepalived runs one instance per family)."""
+    def instance(name, vip):
+        return f"""
+vrrp_instance {name} {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority {priority}
+  advert_int 0.1
+  version 3
+  virtual_ipaddress {{
+    {vip} dev eth0
+  }}
+}}
+"""
+    conf = f"global_defs {{\n  router_id cplbt_{role}\n}}\n" + instance("VI_6", f"{VIP6}/64")
+    if dual:
+        conf += instance("VI_4", f"{VIP}/24") + "vrrp_sync_group VG_1 {\n  group {\n    VI_4\n    VI_6\n  }\n}\n"
+    return conf
 
 
 def echo_roundtrip6(timeout):
@@ -391,6 +415,72 @@ class DualStackTest(Vrrp6Topology):
             self.wait_both(["lb1"], SETTLE, "one master after the heal")
         self.assertRegex(self.metrics("lb1"), r'cplb_vrrp_split_brains_total\{instance="VI_1"\} 3\b',
                          "one split brain per heal, though both families saw it")
+
+
+
+@unittest.skipUnless(os.access(KEEPALIVED, os.X_OK), f"{KEEPALIVED} is not installed")
+class Keepalived6InteropTest(Vrrp6Topology):
+    """cplb and keepalived 2.x over IPv6 in one virtual router (same VRID, VIP list and interval)."""
+
+    def start_kind(self, kind, role, priority, dual):
+        if kind == "cplb":
+            return self.start_cplb6(role, priority, config=dual_config if dual else cplb6_config)
+        keepalived = Keepalived(self.lan, role, keepalived6_config(role, priority, dual))
+        self.processes.append((f"keepalived {role}", keepalived))
+        self.addCleanup(keepalived.close)
+        return keepalived
+
+    def holders_of(self, dual):
+        return (self.holders(), self.holders6()) if dual else self.holders6()
+
+    def interop(self, stop_signal, dual=False):
+        """Both arrangements: priority 150 on lb1 is master, 100 on lb2 backup; stopping the master
+        with `stop_signal` moves the VIP (both, with `dual`) to the other."""
+        one = lambda roles: (roles, roles) if dual else roles  # noqa: E731
+        for higher, lower in (("cplb", "keepalived"), ("keepalived", "cplb")):
+            with self.subTest(master=higher):
+                master = self.start_kind(higher, "lb1", 150, dual)
+                backup = self.start_kind(lower, "lb2", 100, dual)
+                self.until(lambda: self.holders_of(dual) == one(["lb1"]), SETTLE, f"{higher} (150) is master")
+                end = time.monotonic() + 2 * FAST * 5
+                while time.monotonic() < end:
+                    self.assertEqual(self.holders_of(dual), one(["lb1"]), self.logs())
+                    time.sleep(0.05)
+                for process in (master, backup):  # neither rejected the other's adverts
+                    self.assertNotRegex(process.log_text(),
+                                        r"(?i)checksum|mismatch|not present|invalid ttl|packet dropped|differently")
+                if higher == "cplb":
+                    self.assertEqual(self.roundtrip6()[0], "ok")
+                stopped = time.monotonic()
+                if higher == "cplb":
+                    os.kill(master.pid, stop_signal)
+                else:
+                    master.signal(stop_signal)
+                self.until(lambda: VIP6 in netns.ipv6_addresses(self.lb["lb2"]), master_down(100) + 1.5,
+                           f"{lower} takes the IPv6 VIP over from {higher}")
+                took = time.monotonic() - stopped
+                if dual:
+                    self.until(lambda: VIP in netns.ipv4_addresses(self.lb["lb2"]), FAST + 0.5,
+                               f"{lower} takes the IPv4 VIP too, within an advert interval")
+                if stop_signal == signal.SIGTERM:
+                    self.until(lambda: self.holders_of(dual) == one(["lb2"]), SETTLE, f"{higher} released")
+                if lower == "cplb":
+                    self.wait_client6(SETTLE, "client reaches the IPv6 VIP through cplb on lb2")
+                self.assertLess(took, master_down(100) + 1.5)
+                self.doCleanups()  # stop both and reset the namespaces before the other arrangement
+                self.setUp()
+
+    def test_ipv6_sigterm(self):
+        self.interop(signal.SIGTERM)
+
+    def test_ipv6_sigkill(self):
+        self.interop(signal.SIGKILL)
+
+    def test_dual_stack_against_a_sync_group_sigkill(self):
+        self.interop(signal.SIGKILL, dual=True)
+
+    def test_dual_stack_against_a_sync_group_sigterm(self):
+        self.interop(signal.SIGTERM, dual=True)
 
 
 if __name__ == "__main__":
