@@ -41,7 +41,7 @@ def dual_config(priority, **options):
                                      "backends:\n", 1))
 
 
-def keepalived6_config(role, priority, dual=False):
+def keepalived6_config(role, priority, dual=False, interval=FAST):
     """keepalived's VRRPv3 IPv6 instance for the VIP; with `dual`, an IPv4 instance of the same VRID
     too, the two kept together by a vrrp_sync_group (keepalived runs one instance per family)."""
     def instance(name, vip):
@@ -51,7 +51,7 @@ vrrp_instance {name} {{
   interface eth0
   virtual_router_id 51
   priority {priority}
-  advert_int 0.1
+  advert_int {interval:g}
   version 3
   virtual_ipaddress {{
     {vip} dev eth0

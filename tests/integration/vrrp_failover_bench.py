@@ -2,9 +2,10 @@
 
 For each implementation, advert interval (1s, 100ms; VRRPv3) and way of stopping the master (SIGKILL,
 SIGTERM): lb1 (priority 150) is master, lb2 (priority 100) backup; the master is stopped and the time
-until lb2 has the VIP (`ip monitor address` in lb2) is measured. Median of RUNS runs.
+until lb2 has the VIP (`ip monitor address` in lb2) is measured. Median of RUNS runs. `--ipv6` does
+the same with the IPv6 VIP of test_vrrp6 (keepalived's VRRPv3 IPv6 instance).
 
-    sudo CPLB_BUILD_DIR=build python3 tests/integration/vrrp_failover_bench.py [--runs N]
+    sudo CPLB_BUILD_DIR=build python3 tests/integration/vrrp_failover_bench.py [--runs N] [--ipv6]
 """
 
 import argparse
@@ -16,11 +17,14 @@ import time
 import unittest
 
 import netns
-from test_vrrp import APISERVERS, KEEPALIVED, VIP, VrrpTopology, master_down, skew_time
+from test_vrrp import APISERVERS, KEEPALIVED, VIP, Keepalived, master_down, skew_time
+from test_vrrp6 import VIP6, Vrrp6Topology, keepalived6_config
 
 
-class Bench(VrrpTopology):
+class Bench(Vrrp6Topology):
     """Reuses the test topology and process helpers outside unittest's runner."""
+
+    ipv6 = False  # measure the IPv6 VIP instead of the IPv4 one
 
     def runTest(self):  # unittest.TestCase needs one; never run
         pass
@@ -29,30 +33,43 @@ class Bench(VrrpTopology):
         version = 3
         master = self.start_kind(kind, "lb1", 150, version, unicast=False, interval=interval)
         self.start_kind(kind, "lb2", 100, version, unicast=False, interval=interval)
-        self.wait_holders(["lb1"], 10 * interval + 5)
+        if self.ipv6:
+            self.wait_holders6(["lb1"], 10 * interval + 5)
+        else:
+            self.wait_holders(["lb1"], 10 * interval + 5)
         time.sleep(2 * interval)
-        with netns.AddressWatch(self.lb["lb2"]) as watch:
+        vip = VIP6 if self.ipv6 else VIP
+        with netns.AddressWatch(self.lb["lb2"], "-6" if self.ipv6 else "-4") as watch:
             stopped = time.monotonic()
             if kind == "cplb":
                 os.kill(master.pid, signo)
             else:
                 master.signal(signo)
-            self.until(lambda: watch.first(VIP, after=stopped), 5 * interval + 5, "lb2 takes over")
-            took = watch.first(VIP, after=stopped) - stopped
+            self.until(lambda: watch.first(vip, after=stopped), 5 * interval + 5, "lb2 takes over")
+            took = watch.first(vip, after=stopped) - stopped
         self.doCleanups()
         self.setUp()
         return took
 
     def start_kind(self, kind, role, priority, version, unicast, interval):
+        if kind == "cplb" and self.ipv6:
+            return self.start_cplb6(role, priority, interval=f"{int(interval * 1000)}ms")
         if kind == "cplb":
             return self.start_cplb(role, priority, interval=f"{int(interval * 1000)}ms", version=version)
+        if self.ipv6:
+            keepalived = Keepalived(self.lan, role, keepalived6_config(role, priority, interval=interval))
+            self.processes.append((f"keepalived {role}", keepalived))
+            self.addCleanup(keepalived.close)
+            return keepalived
         return self.start_keepalived(role, priority, version=version, interval=f"{interval:g}", unicast=unicast)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ipv6", action="store_true", help="the IPv6 VIP (VRRPv3 over IPv6)")
     args = parser.parse_args()
+    Bench.ipv6 = args.ipv6
     try:
         Bench.setUpClass()
     except unittest.SkipTest as why:
@@ -74,7 +91,8 @@ def main():
                           file=sys.stderr)
     finally:
         Bench.doClassCleanups()
-    print(f"VRRPv3 failover, lb1 priority 150 -> lb2 priority 100, {len(APISERVERS)} apiservers, "
+    print(f"VRRPv3 failover over {'IPv6' if args.ipv6 else 'IPv4'}, lb1 priority 150 -> lb2 priority 100, "
+          f"{len(APISERVERS)} apiservers, "
           f"median of {args.runs} runs (seconds until the backup holds the VIP)\n")
     print("| implementation | advert interval | master stopped by | median | min | max | RFC bound (master-down or skew) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
