@@ -10,7 +10,9 @@ the same with the IPv6 VIP of test_vrrp6 (keepalived's VRRPv3 IPv6 instance).
 
 import argparse
 import os
+import select
 import signal
+import socket
 import statistics
 import sys
 import time
@@ -51,6 +53,42 @@ class Bench(Vrrp6Topology):
         self.setUp()
         return took
 
+    def announcements(self, kind, seconds=7.0):
+        """How many unsolicited neighbour advertisements (IPv6) or gratuitous ARPs (IPv4) for the
+        VIP the client sees from the new master within `seconds` of a SIGKILL takeover at 100 ms
+        (long enough for keepalived's second burst, garp_master_delay 5 s)."""
+        master = self.start_kind(kind, "lb1", 150, 3, unicast=False, interval=0.1)
+        self.start_kind(kind, "lb2", 100, 3, unicast=False, interval=0.1)
+        (self.wait_holders6 if self.ipv6 else self.wait_holders)(["lb1"], 5)
+        lb2_mac = bytes.fromhex(self.mac["lb2"].replace(":", ""))
+        target = socket.inet_pton(socket.AF_INET6, VIP6) if self.ipv6 else socket.inet_aton(VIP)
+
+        def count():
+            seen = 0
+            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003)) as sniffer:
+                sniffer.bind((netns.IFNAME, 0))
+                if kind == "cplb":
+                    os.kill(master.pid, signal.SIGKILL)
+                else:
+                    master.signal(signal.SIGKILL)
+                end = time.monotonic() + seconds
+                while (left := end - time.monotonic()) > 0:
+                    if not select.select([sniffer], [], [], left)[0]:
+                        continue
+                    frame = sniffer.recv(2048)
+                    if frame[6:12] != lb2_mac:
+                        continue
+                    if self.ipv6 and frame[12:14] == b"\x86\xdd" and frame[20] == 58 and frame[54] == 136:
+                        seen += frame[62:78] == target
+                    elif not self.ipv6 and frame[12:14] == b"\x08\x06":
+                        seen += frame[28:32] == target and frame[38:42] == target
+            return seen
+
+        seen = netns.run_in(self.client, count, timeout=seconds + 10)
+        self.doCleanups()
+        self.setUp()
+        return seen
+
     def start_kind(self, kind, role, priority, version, unicast, interval):
         if kind == "cplb" and self.ipv6:
             return self.start_cplb6(role, priority, interval=f"{int(interval * 1000)}ms")
@@ -89,6 +127,11 @@ def main():
                                  min(times), max(times), expected))
                     print(f"{kind} {interval}s {signal.Signals(signo).name}: {[round(t, 3) for t in times]}",
                           file=sys.stderr)
+        announced = {}
+        for kind in kinds:
+            bench.setUp()
+            announced[kind] = bench.announcements(kind)
+            bench.doCleanups()
     finally:
         Bench.doClassCleanups()
     print(f"VRRPv3 failover over {'IPv6' if args.ipv6 else 'IPv4'}, lb1 priority 150 -> lb2 priority 100, "
@@ -98,6 +141,9 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind, interval, how, median, low, high, expected in rows:
         print(f"| {kind} | {interval} | {how} | {median:.3f} | {low:.3f} | {high:.3f} | {expected:.3f} |")
+    what = "unsolicited neighbour advertisements" if args.ipv6 else "gratuitous ARPs"
+    print(f"\n{what} the client saw within 7 s of a takeover: " +
+          ", ".join(f"{kind} {n}" for kind, n in announced.items()))
 
 
 if __name__ == "__main__":
