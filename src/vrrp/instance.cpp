@@ -10,6 +10,7 @@
 
 #include "cplb/core/log.hpp"
 #include "cplb/vrrp/codec.hpp"
+#include "cplb/vrrp/neighbour_advert.hpp"
 #include "cplb/vrrp/priority.hpp"
 #include "netlink.hpp"
 #include "raw_socket.hpp"
