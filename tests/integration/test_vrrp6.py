@@ -17,8 +17,8 @@ import unittest
 
 import netns
 from harness import Cplb, http_get
-from test_vrrp import (FAST, KEEPALIVED, SETTLE, VIP, Keepalived, VrrpTopology, cplb_config, internet_checksum,
-                       master_down, skew_time)
+from test_vrrp import (FAST, KEEPALIVED, LB_ADDRESS, SETTLE, VIP, Keepalived, VrrpTopology, cplb_config,
+                       internet_checksum, master_down, skew_time)
 
 VIP6 = "2001:db8::100"
 LB6 = {"lb1": "2001:db8::11", "lb2": "2001:db8::12"}
@@ -334,6 +334,22 @@ class DualStackTest(Vrrp6Topology):
         self.until(lambda: netns.neighbour(self.client, VIP) == self.mac["lb2"], 2.0, "ARP entry on lb2")
         self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb2"], 2.0, "neighbour entry on lb2")
         self.wait_client(SETTLE, "client reaches the IPv4 VIP through lb2")
+        self.wait_client6(SETTLE, "client reaches the IPv6 VIP through lb2")
+
+    def test_unicast_with_a_peer_per_family(self):
+        peers = {role: [f"'{LB_ADDRESS[other]}'", f"'{self.link_local[other]}'"]
+                 for role, other in (("lb1", "lb2"), ("lb2", "lb1"))}
+        lb1 = self.start_cplb6("lb1", 150, config=dual_config, unicast_peers=peers["lb1"])
+        self.wait_both(["lb1"], SETTLE, "lb1 holds both VIPs")
+        lb2 = self.start_cplb6("lb2", 100, config=dual_config, unicast_peers=peers["lb2"])
+        lb2.wait_log(r"instance=VI_1 from=init to=backup")
+        end = time.monotonic() + 5 * FAST
+        while time.monotonic() < end:  # lb2 hears lb1 in both families
+            self.assertEqual(self.both_holders(), (["lb1"], ["lb1"]), self.logs())
+            time.sleep(0.05)
+        self.assertRegex(lb1.log_text(), r"mode=unicast .*family=ipv6")
+        lb1.kill()
+        self.wait_both(["lb1", "lb2"], SETTLE, "lb2 takes both VIPs (the SIGKILLed lb1 leaves its copies)")
         self.wait_client6(SETTLE, "client reaches the IPv6 VIP through lb2")
 
     def test_sigterm_hands_both_over(self):
