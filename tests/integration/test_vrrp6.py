@@ -486,6 +486,35 @@ class Keepalived6InteropTest(Vrrp6Topology):
                 self.doCleanups()  # stop both and reset the namespaces before the other arrangement
                 self.setUp()
 
+    def test_a_keepalived_winner_reasserts_with_neighbour_advertisements_on_cplbs_last_advert(self):
+        """keepalived (150) on lb1 wins a healed split brain against cplb (100) on lb2, in the order
+        where keepalived's advert crosses first: only cplb's last advert tells keepalived."""
+        self.start_kind("keepalived", "lb1", 150, dual=False)
+        self.wait_holders6(["lb1"], SETTLE)
+        self.start_cplb6("lb2", 100)
+        self.roundtrip6(0.3)  # nothing serves on lb1: refused, but the client's neighbour entry is made
+        self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb1"], SETTLE, "the entry on lb1")
+        for _ in range(3):
+            netns.nft(self.lb["lb2"], """table inet cplbt {
+              chain input { type filter hook input priority 0; meta l4proto vrrp drop; }
+              chain output { type filter hook output priority 0; meta l4proto vrrp drop; }
+            }""")
+            self.wait_holders6(["lb1", "lb2"], SETTLE, "both hold the VIP while VRRP is blocked")
+            self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb2"], SETTLE, "the entry on lb2")
+            netns.nft(self.lb["lb2"], """delete table inet cplbt
+                table inet cplbt {
+                  set crossed { type ipv6_addr; flags dynamic; }
+                  chain input { type filter hook input priority 0; meta l4proto vrrp add @crossed { ip6 daddr }; }
+                  chain output { type filter hook output priority 0; meta l4proto vrrp ip6 daddr != @crossed drop; }
+                }""")
+            healed = time.monotonic()
+            self.until(lambda: netns.neighbour(self.client, VIP6) == self.mac["lb1"], SETTLE,
+                       "the client's entry back on keepalived's lb1")
+            self.assertLess(time.monotonic() - healed, 1.0, self.logs())
+            self.wait_holders6(["lb1"], SETTLE)
+            subprocess.run([*netns.exec_prefix(self.lb["lb2"]), "nft", "delete", "table", "inet", "cplbt"],
+                           check=True)
+
     def test_ipv6_sigterm(self):
         self.interop(signal.SIGTERM)
 
