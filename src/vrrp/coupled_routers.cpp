@@ -1,6 +1,7 @@
 #include "cplb/vrrp/coupled_routers.hpp"
 
 #include <stdexcept>
+#include <variant>
 
 namespace cplb::vrrp {
 namespace {
@@ -23,14 +24,21 @@ bool moves_siblings(const step& s) {
 
 }  // namespace
 
-coupled_routers::coupled_routers(std::vector<settings> routers) : routers_(machines(std::move(routers))) {}
+coupled_routers::coupled_routers(std::vector<settings> routers)
+    : routers_(machines(std::move(routers))), ready_(routers_.size(), false) {}
 
 std::vector<coupled_routers::router_step> coupled_routers::handle(std::optional<std::size_t> router,
                                                                   const event& e,
                                                                   state_machine::time_point now) {
+  // A master is alive (or the router starts afresh): it no longer waits to take over.
+  const bool fresh = std::holds_alternative<events::advert_received>(e) ||
+                     std::holds_alternative<events::start>(e) || std::holds_alternative<events::resume_as_master>(e);
   std::vector<router_step> out;
-  for (std::size_t i = 0; i < routers_.size(); ++i)
-    if (!router || *router == i) feed(i, e, now, out);
+  for (std::size_t i = 0; i < routers_.size(); ++i) {
+    if (router && *router != i) continue;
+    if (fresh) ready_[i] = false;
+    feed(i, e, now, out);
+  }
   return out;
 }
 
@@ -38,9 +46,25 @@ std::vector<coupled_routers::router_step> coupled_routers::expire(state_machine:
   std::vector<router_step> out;
   for (std::size_t i = 0; i < routers_.size(); ++i) {
     const auto d = routers_[i].next_deadline();
-    if (d && *d <= now) feed(i, events::timer_expired{}, now, out);
+    if (!d || *d > now) continue;
+    if (must_wait(i, now)) {
+      ready_[i] = true;
+      out.push_back({i, routers_[i].handle(events::takeover_held{}, now)});
+      continue;
+    }
+    feed(i, events::timer_expired{}, now, out);
   }
   return out;
+}
+
+bool coupled_routers::must_wait(std::size_t i, state_machine::time_point now) const {
+  if (routers_[i].current() != state::backup) return false;
+  for (std::size_t j = 0; j < routers_.size(); ++j) {
+    if (j == i || routers_[j].current() != state::backup || ready_[j]) continue;
+    const auto d = routers_[j].next_deadline();
+    if (!d || *d > now) return true;
+  }
+  return false;
 }
 
 std::optional<state_machine::time_point> coupled_routers::next_deadline() const {

@@ -352,6 +352,24 @@ class DualStackTest(Vrrp6Topology):
         self.wait_both(["lb1", "lb2"], SETTLE, "lb2 takes both VIPs (the SIGKILLed lb1 leaves its copies)")
         self.wait_client6(SETTLE, "client reaches the IPv6 VIP through lb2")
 
+    def test_losing_one_familys_adverts_moves_nothing(self):
+        lb1, lb2 = self.start_pair6(config=dual_config)
+        self.wait_both(["lb1"], SETTLE, "lb1 holds both VIPs")
+        netns.nft(self.lb["lb2"], """table inet cplbt {
+          chain input { type filter hook input priority 0; meta nfproto ipv6 meta l4proto vrrp drop; }
+          chain output { type filter hook output priority 0; meta nfproto ipv6 meta l4proto vrrp drop; }
+        }""")
+        end = time.monotonic() + 5 * master_down(100)
+        while time.monotonic() < end:  # lb2's IPv6 router times out again and again, but waits
+            self.assertEqual(self.both_holders(), (["lb1"], ["lb1"]), self.logs())
+            time.sleep(0.05)
+        lb2.wait_log(r"state=backup cause=held_by_sibling .*family=ipv6")
+        self.assertNotIn("to=master", lb2.log_text())
+        self.assertNotIn("split brain", lb1.log_text())
+        subprocess.run([*netns.exec_prefix(self.lb["lb2"]), "nft", "delete", "table", "inet", "cplbt"], check=True)
+        lb1.kill()  # and a real failure still moves both
+        self.wait_both(["lb1", "lb2"], SETTLE, "lb2 takes both VIPs")
+
     def test_sigterm_hands_both_over(self):
         lb1, _ = self.start_pair6(config=dual_config)
         self.wait_both(["lb1"], SETTLE, "lb1 holds both VIPs")
@@ -430,7 +448,7 @@ class DualStackTest(Vrrp6Topology):
             self.assertLess(self.until(back_on_lb1, SETTLE, "the client back on lb1") - healed, 1.0)
             self.wait_both(["lb1"], SETTLE, "one master after the heal")
         self.assertRegex(self.metrics("lb1"), r'cplb_vrrp_split_brains_total\{instance="VI_1"\} 3\b',
-                         "one split brain per heal, though both families saw it")
+                         f"one split brain per heal, though both families saw it\n{self.logs()}")
 
 
 

@@ -10,7 +10,11 @@ namespace cplb::vrrp {
 /// The virtual routers of one instance: one per family of its VIPs (RFC 5798 runs IPv4 and IPv6
 /// as separate routers, with the same VRID), kept in one state. When one enters master or leaves
 /// it, the others are told at once (events::sibling_changed) and follow, so the IPv4 and IPv6 VIPs
-/// move together, as keepalived's vrrp_sync_group does. Pure, like state_machine.
+/// move together, as keepalived's vrrp_sync_group does. A backup whose master-down timer runs out
+/// takes over only when the other backups want to as well (their timers ran out too): while one
+/// still hears a master, the first waits (events::takeover_held), so losing one family's adverts
+/// between two nodes does not make the backup take both families over and back at every
+/// interval. Pure, like state_machine.
 class coupled_routers {
  public:
   /// One step of one router.
@@ -27,7 +31,8 @@ class coupled_routers {
   std::vector<router_step> handle(std::optional<std::size_t> router, const event& e,
                                   state_machine::time_point now);
 
-  /// Feeds timer_expired to every router whose deadline has come, then couples.
+  /// Feeds timer_expired to every router whose deadline has come (or takeover_held, see above),
+  /// then couples.
   std::vector<router_step> expire(state_machine::time_point now);
 
   /// The earliest deadline of the routers; nullopt when no timer runs.
@@ -47,8 +52,12 @@ class coupled_routers {
  private:
   /// Feeds `e` to router `i` and appends its step, then the steps of the routers that follow it.
   void feed(std::size_t i, const event& e, state_machine::time_point now, std::vector<router_step>& out);
+  /// True when router `i`, a backup whose timer ran out, must wait for a sibling backup that has
+  /// neither timed out nor is due now.
+  bool must_wait(std::size_t i, state_machine::time_point now) const;
 
   std::vector<state_machine> routers_;
+  std::vector<bool> ready_;  ///< per router: held, its timer out; cleared by an advert or a start
 };
 
 }  // namespace cplb::vrrp

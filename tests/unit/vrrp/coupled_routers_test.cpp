@@ -95,6 +95,45 @@ TEST_CASE("dual-stack: interface, priority and shutdown reach both; fault is not
         std::vector<std::string>{"0:backup->init shutdown", "1:backup->init shutdown"});
 }
 
+TEST_CASE("dual-stack: a backup that hears no master waits while the other family hears one",
+          "[vrrp][coupled]") {
+  coupled_routers routers({defaults(), v6_defaults()});
+  fake_clock clock;
+  routers.handle(std::nullopt, events::start{}, clock.now());
+  // Only the IPv4 master's adverts arrive (the peer's IPv6 ones are lost on the way).
+  for (int second = 1; second <= 10; ++second) {
+    clock.advance(1s);
+    CHECK(describe_all(routers.handle(0, heard(peer_high, 150), clock.now())) ==
+          std::vector<std::string>{"0:backup master_advert"});
+    // The IPv6 timer runs out (first at 3609375us, then every master-down interval): it waits.
+    for (auto d = routers.next_deadline(); d && *d <= clock.now(); d = routers.next_deadline())
+      CHECK(describe_all(routers.expire(clock.now())) == std::vector<std::string>{"1:backup held_by_sibling"});
+  }
+  CHECK(routers.router(1).current() == state::backup);
+  CHECK_FALSE(routers.holds_vips());
+  // When the IPv4 master falls silent too, both take over at the IPv4 timer: the IPv6 router waits
+  // ready, not another master-down interval.
+  clock.advance(3'609'375us);
+  const auto steps = describe_all(routers.expire(clock.now()));
+  REQUIRE(steps.size() >= 2);
+  CHECK(routers.current() == state::master);
+  CHECK(routers.router(1).current() == state::master);
+}
+
+TEST_CASE("dual-stack: timers a moment apart take over together, at the later one", "[vrrp][coupled]") {
+  coupled_routers routers({defaults(), v6_defaults()});
+  fake_clock clock;
+  routers.handle(0, events::start{}, clock.now());
+  clock.advance(1ms);
+  routers.handle(1, events::start{}, clock.now());
+  clock.advance(3'608'375us);  // the IPv4 timer runs out; the IPv6 one 1 ms later
+  CHECK(describe_all(routers.expire(clock.now())) == std::vector<std::string>{"0:backup held_by_sibling"});
+  clock.advance(1ms);
+  CHECK(describe_all(routers.expire(clock.now())) ==
+        std::vector<std::string>{"1:backup->master master_down_timer: " + become_master,
+                                 "0:backup->master sibling: " + become_master});
+}
+
 TEST_CASE("coupled routers take one or two routers of different families", "[vrrp][coupled]") {
   CHECK_NOTHROW(coupled_routers({v6_defaults()}));
   CHECK_THROWS_AS(coupled_routers({}), std::invalid_argument);
