@@ -137,8 +137,14 @@ void instance::start(const std::set<std::string>& down_backends, state inherited
   set_backends_down(down_backends);  // before resuming, so the first advert has the right priority
   if (!link_up_) feed(std::nullopt, events::interface_changed{false});
   feed(std::nullopt, resume ? event{events::resume_as_master{}} : event{events::start{}});
-  for (std::size_t i = 0; i < io_.size(); ++i) wait_packets(i);
-  wait_link();
+  // What the sockets queued since they opened raised no readiness a wait would see (Asio waits
+  // on edges): read it now, or an advert would wait for the next packet and be stale by then.
+  for (std::size_t i = 0; i < io_.size(); ++i) {
+    read_packets(i);
+    if (!stopped_) wait_packets(i);
+  }
+  read_link();
+  if (!stopped_) wait_link();
 }
 
 void instance::remove_stale_vips() {
