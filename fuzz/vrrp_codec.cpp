@@ -1,8 +1,9 @@
-// The VRRP codec (v2 and v3 over IPv4): every input is tried as a whole IPv4 packet, as a bare
-// VRRP message, and as the fields of an advert to encode. Whatever decodes, or is encoded, must
-// come back unchanged from decode(encode(x)).
+// The VRRP codec (v2 and v3 over IPv4, v3 over IPv6): every input is tried as a whole IPv4 packet,
+// as a bare VRRP message over each family, and as the fields of an advert to encode. Whatever
+// decodes, or is encoded, must come back unchanged from decode(encode(x)).
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 
@@ -13,7 +14,9 @@ namespace {
 using namespace cplb::vrrp;
 
 /// Where a bare message is taken to come from (keepalived's captures in tests/unit/vrrp).
-constexpr ipv4_address captured_source = 0xc0000201;  // 192.0.2.1
+constexpr ip_address captured_source = ip_address::v4(0xc0000201);  // 192.0.2.1
+/// Likewise over IPv6: fe80::1.
+constexpr ip_address captured_source_v6 = ip_address::v6({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
 
 void require(bool ok, const char* what) {
   if (ok) return;
@@ -22,7 +25,7 @@ void require(bool ok, const char* what) {
 }
 
 /// decode(encode(a)) is `a` again, field by field.
-void round_trip(const advert& a, ipv4_address destination) {
+void round_trip(const advert& a, const ip_address& destination) {
   const auto again = decode(encode(a, destination), a.sender, destination);
   if (!again.ok()) std::fprintf(stderr, "decode error: %s\n", to_string(again.error));
   require(again.ok(), "the encoding does not decode");
@@ -36,8 +39,8 @@ void round_trip(const advert& a, ipv4_address destination) {
   require(b == a, "operator== disagrees with the fields");
 }
 
-void decode_then_round_trip(std::span<const std::uint8_t> message, ipv4_address source,
-                            ipv4_address destination) {
+void decode_then_round_trip(std::span<const std::uint8_t> message, const ip_address& source,
+                            const ip_address& destination) {
   const auto got = decode(message, source, destination);
   if (!got.ok()) return;
   require(got.value.sender == source, "decode did not take the sender from the IP source");
@@ -47,17 +50,23 @@ void decode_then_round_trip(std::span<const std::uint8_t> message, ipv4_address 
 /// An advert within encode's preconditions, from arbitrary bytes.
 void encode_then_round_trip(FuzzedDataProvider& in) {
   advert a;
-  a.version = in.ConsumeBool() ? 3 : 2;
+  const bool v6 = in.ConsumeBool();
+  a.version = v6 || in.ConsumeBool() ? 3 : 2;  // RFC 3768 is IPv4 only
   a.virtual_router_id = in.ConsumeIntegralInRange<std::uint8_t>(1, 255);
   a.priority = in.ConsumeIntegral<std::uint8_t>();
   a.max_advert_interval = a.version == 3
       ? centiseconds(in.ConsumeIntegralInRange<std::int64_t>(1, 0x0fff))
       : std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(1, 255));
-  a.sender = in.ConsumeIntegral<ipv4_address>();
-  const auto destination = in.ConsumeIntegral<ipv4_address>();
+  const auto address = [&in, v6] {
+    if (!v6) return ip_address::v4(in.ConsumeIntegral<ipv4_address>());
+    std::array<std::uint8_t, 16> bytes{};
+    for (auto& b : bytes) b = in.ConsumeIntegral<std::uint8_t>();
+    return ip_address::v6(bytes);
+  };
+  a.sender = address();
+  const auto destination = address();
   const auto count = in.ConsumeIntegralInRange<std::size_t>(0, 255);
-  for (std::size_t i = 0; i < count && in.remaining_bytes() > 0; ++i)
-    a.addresses.push_back(in.ConsumeIntegral<ipv4_address>());
+  for (std::size_t i = 0; i < count && in.remaining_bytes() > 0; ++i) a.addresses.push_back(address());
   round_trip(a, destination);
 }
 
@@ -73,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     decode_then_round_trip(p.payload, p.source, p.destination);
   }
   decode_then_round_trip(bytes, captured_source, multicast_group);
+  decode_then_round_trip(bytes, captured_source_v6, multicast_group_v6);
   FuzzedDataProvider fields(data, size);
   encode_then_round_trip(fields);
   return 0;

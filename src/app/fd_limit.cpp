@@ -11,8 +11,10 @@ namespace {
 constexpr std::size_t stdio = 3;
 constexpr std::size_t control_thread = 6;  ///< Asio's epoll, eventfd and timerfd; the signal pipe
 constexpr std::size_t per_worker = 2;      ///< epoll set and eventfd
-constexpr std::size_t per_vrrp_instance = 4;  ///< raw socket, ARP socket, link and address netlink
+constexpr std::size_t per_vrrp_instance = 3;  ///< ARP socket, link and address netlink
+constexpr std::size_t per_vrrp_family = 1;    ///< a raw socket per family of its VIPs
 constexpr std::size_t anycast_device = 1;  ///< the TUN device the anycast routes hang on
+constexpr std::size_t placement_map = 1;   ///< the BPF array the workers publish their loads in
 constexpr std::size_t margin = 16;         ///< files read now and then, a reload's new listeners
 
 }  // namespace
@@ -20,9 +22,17 @@ constexpr std::size_t margin = 16;         ///< files read now and then, a reloa
 std::size_t fd_headroom(const config::config& cfg, unsigned workers, std::size_t admin_connections) {
   std::size_t servers = 0;
   for (const auto& b : cfg.backends) servers += b.servers.size();
+  std::size_t vrrp = 0;
+  for (const auto& v : cfg.vrrp_instances) {
+    const auto has = [&v](bool v6) {
+      return std::any_of(v.virtual_ips.begin(), v.virtual_ips.end(),
+                         [v6](const config::ip_cidr& c) { return c.address.is_v6() == v6; });
+    };
+    vrrp += per_vrrp_instance + per_vrrp_family * std::max<std::size_t>(has(false) + has(true), 1);
+  }
   return stdio + control_thread + workers * (per_worker + cfg.frontends.size()) + servers +
-         1 + admin_connections + cfg.vrrp_instances.size() * per_vrrp_instance +
-         (cfg.anycast.empty() ? 0 : anycast_device) + margin;
+         1 + admin_connections + vrrp + (cfg.anycast.empty() ? 0 : anycast_device) + placement_map +
+         margin;
 }
 
 fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom) {

@@ -10,6 +10,7 @@
 
 #include "cplb/core/log.hpp"
 #include "cplb/vrrp/codec.hpp"
+#include "cplb/vrrp/neighbour_advert.hpp"
 #include "cplb/vrrp/priority.hpp"
 #include "netlink.hpp"
 #include "raw_socket.hpp"
@@ -29,30 +30,25 @@ std::vector<ip_address> vip_addresses(const config::vrrp_instance_config& cfg) {
   return out;
 }
 
-/// True when the instance's router is IPv6 (its VIPs are of one family).
-bool is_v6(const config::vrrp_instance_config& cfg) {
-  return !cfg.virtual_ips.empty() && cfg.virtual_ips.front().address.is_v6();
+/// The families of the VIPs, IPv4 first: false for IPv4, true for IPv6.
+std::vector<bool> families_of(const config::vrrp_instance_config& cfg) {
+  std::vector<bool> out;
+  for (const bool v6 : {false, true})
+    if (std::any_of(cfg.virtual_ips.begin(), cfg.virtual_ips.end(),
+                    [v6](const config::ip_cidr& vip) { return vip.address.is_v6() == v6; }))
+      out.push_back(v6);
+  return out;
 }
 
-interface_info read_interface_of(const config::vrrp_instance_config& cfg) {
+interface_info read_interface_of(const config::vrrp_instance_config& cfg, bool v6) {
   try {
-    return read_interface(cfg.interface, vip_addresses(cfg), is_v6(cfg));
+    return read_interface(cfg.interface, vip_addresses(cfg), v6);
   } catch (const std::exception& e) {
     throw std::runtime_error("vrrp instance " + cfg.name + ": " + e.what());
   }
 }
 
-settings settings_of(const config::vrrp_instance_config& cfg, const interface_info& interface) {
-  settings s;
-  s.version = cfg.version;
-  s.virtual_router_id = static_cast<std::uint8_t>(cfg.virtual_router_id);
-  s.priority = static_cast<std::uint8_t>(cfg.priority);
-  s.advert_interval = std::chrono::duration_cast<centiseconds>(cfg.advert_interval);
-  s.preempt = cfg.preempt;
-  s.primary_ip = interface.primary;
-  s.virtual_ips = vip_addresses(cfg);
-  return s;
-}
+const char* family_name(bool v6) { return v6 ? "ipv6" : "ipv4"; }
 
 /// Opens one socket of an instance, turning std::system_error into the start error.
 template <typename Open>
@@ -82,19 +78,46 @@ overloaded(F...) -> overloaded<F...>;
 instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, instance_callbacks callbacks)
     : cfg_(std::move(cfg)),
       callbacks_(std::move(callbacks)),
-      v6_(is_v6(cfg_)),
-      interface_(read_interface_of(cfg_)),
-      machine_(settings_of(cfg_, interface_)),
+      interface_(read_interface_of(cfg_, families_of(cfg_).front())),
+      io_([&] {
+        std::vector<router_io> routers;
+        for (const bool v6 : families_of(cfg_)) {
+          const auto primary = v6 == interface_.primary.is_v6() ? interface_.primary : read_interface_of(cfg_, v6).primary;
+          router_io r{v6, primary, {}, {}, asio::generic::raw_protocol::socket(io), false};
+          for (const auto& vip : cfg_.virtual_ips)
+            if (vip.address.is_v6() == v6) r.vips.push_back(vip);
+          for (const auto& peer : cfg_.unicast_peers)
+            if (peer.is_v6() == v6) r.peers.push_back(peer);
+          routers.push_back(std::move(r));
+        }
+        return routers;
+      }()),
+      machines_([&] {
+        std::vector<settings> routers;
+        for (const auto& r : io_) {
+          settings s;
+          s.version = cfg_.version;
+          s.virtual_router_id = static_cast<std::uint8_t>(cfg_.virtual_router_id);
+          s.priority = static_cast<std::uint8_t>(cfg_.priority);
+          s.advert_interval = std::chrono::duration_cast<centiseconds>(cfg_.advert_interval);
+          s.preempt = cfg_.preempt;
+          s.primary_ip = r.primary;
+          for (const auto& vip : r.vips) s.virtual_ips.push_back(vip.address);
+          routers.push_back(std::move(s));
+        }
+        return coupled_routers(std::move(routers));
+      }()),
       multicast_(cfg_.unicast_peers.empty()),
-      socket_(io),
       arp_(io),
       link_(io),
       timer_(io),
       garp_timer_(io),
       link_up_(interface_.running) {
-  const advert_socket_spec spec{cfg_.interface, interface_.index, multicast_, v6_};
-  socket_.assign(asio::generic::raw_protocol(v6_ ? AF_INET6 : AF_INET, ip_protocol),
-                 open_for(cfg_, [&] { return open_advert_socket(spec); }));
+  for (auto& r : io_) {
+    const advert_socket_spec spec{cfg_.interface, interface_.index, multicast_, r.v6};
+    r.socket.assign(asio::generic::raw_protocol(r.v6 ? AF_INET6 : AF_INET, ip_protocol),
+                    open_for(cfg_, [&] { return open_advert_socket(spec); }));
+  }
   arp_.assign(asio::generic::raw_protocol(AF_PACKET, 0), open_for(cfg_, [] { return open_arp_socket(); }));
   link_.assign(open_for(cfg_, [] { return open_link_monitor(); }));
 }
@@ -102,18 +125,26 @@ instance::instance(asio::io_context& io, config::vrrp_instance_config cfg, insta
 void instance::start(const std::set<std::string>& down_backends, state inherited) {
   const bool resume = inherited == state::master;
   if (!resume) remove_stale_vips();
-  log::info("vrrp instance starting", {{"instance", cfg_.name},
-                                       {"interface", cfg_.interface},
-                                       {"primary_ip", interface_.primary.to_string()},
-                                       {"virtual_router_id", cfg_.virtual_router_id},
-                                       {"version", cfg_.version},
-                                       {"mode", multicast_ ? "multicast" : "unicast"},
-                                       {"link", link_up_ ? "up" : "down"}});
+  for (const auto& r : io_)
+    log::info("vrrp instance starting", {{"instance", cfg_.name},
+                                         {"interface", cfg_.interface},
+                                         {"primary_ip", r.primary.to_string()},
+                                         {"virtual_router_id", cfg_.virtual_router_id},
+                                         {"version", cfg_.version},
+                                         {"mode", multicast_ ? "multicast" : "unicast"},
+                                         {"link", link_up_ ? "up" : "down"},
+                                         {"family", family_name(r.v6)}});
   set_backends_down(down_backends);  // before resuming, so the first advert has the right priority
-  if (!link_up_) feed(events::interface_changed{false});
-  feed(resume ? event{events::resume_as_master{}} : event{events::start{}});
-  wait_packets();
-  wait_link();
+  if (!link_up_) feed(std::nullopt, events::interface_changed{false});
+  feed(std::nullopt, resume ? event{events::resume_as_master{}} : event{events::start{}});
+  // What the sockets queued since they opened raised no readiness a wait would see (Asio waits
+  // on edges): read it now, or an advert would wait for the next packet and be stale by then.
+  for (std::size_t i = 0; i < io_.size(); ++i) {
+    read_packets(i);
+    if (!stopped_) wait_packets(i);
+  }
+  read_link();
+  if (!stopped_) wait_link();
 }
 
 void instance::remove_stale_vips() {
@@ -144,7 +175,7 @@ void instance::update(config::vrrp_instance_config cfg, const std::set<std::stri
 void instance::set_backends_down(const std::set<std::string>& down_backends) {
   if (stopped_) return;
   const auto wanted = effective_priority_for(down_backends);
-  if (wanted != machine_.priority()) feed(events::priority_changed{wanted});
+  if (wanted != machines_.priority()) feed(std::nullopt, events::priority_changed{wanted});
 }
 
 std::uint8_t instance::effective_priority_for(const std::set<std::string>& down_backends) const {
@@ -156,20 +187,20 @@ std::uint8_t instance::effective_priority_for(const std::set<std::string>& down_
 void instance::shutdown(std::function<void()> released) {
   if (stopped_) return released();
   released_ = std::move(released);
-  feed(events::shutdown{});
+  feed(std::nullopt, events::shutdown{});
 }
 
 void instance::stop() {
   if (stopped_) return;
   released_ = nullptr;
-  if (machine_.current() != state::init || machine_.holds_vips()) feed(events::shutdown{});
-  if (machine_.holds_vips()) feed(events::shutdown{});  // a second shutdown ends the handover now
+  feed(std::nullopt, events::shutdown{});  // a master advertises priority 0 and hands over...
+  if (machines_.holds_vips()) feed(std::nullopt, events::shutdown{});  // ...which a second one ends now
   close();
 }
 
 state instance::hand_over() {
   close();
-  return machine_.current();
+  return machines_.current();
 }
 
 void instance::close() {
@@ -177,83 +208,96 @@ void instance::close() {
   boost::system::error_code ignored;
   timer_.cancel();
   garp_timer_.cancel();
-  socket_.close(ignored);
+  for (auto& r : io_) r.socket.close(ignored);
   arp_.close(ignored);
   link_.close(ignored);
 }
 
 instance_status instance::status() const {
-  return {cfg_.name, machine_.current(), machine_.priority()};
+  return {cfg_.name, machines_.current(), machines_.priority()};
 }
 
-void instance::feed(const event& e) {
-  const step s = machine_.handle(e, steady_clock::now());
-  log_step(s);
-  if (s.why == cause::split_brain) report_split_brain(std::get<events::advert_received>(e).message);
-  for (const auto& a : s.actions) perform(a);
-  if (s.changed() && callbacks_.on_transition) callbacks_.on_transition(cfg_.name, s.from, s.to, s.why);
+void instance::feed(std::optional<std::size_t> router, const event& e) {
+  apply(machines_.handle(router, e, steady_clock::now()), &e);
+}
+
+void instance::apply(const std::vector<coupled_routers::router_step>& steps, const event* cause_event) {
+  for (const auto& [router, s] : steps) {
+    log_step(router, s);
+    if (s.why == cause::split_brain && cause_event)
+      report_split_brain(router, std::get<events::advert_received>(*cause_event).message);
+    for (const auto& a : s.actions) perform(router, a);
+    // The instance's state is its first router's: the others follow it within the same steps.
+    if (router == 0 && s.changed() && callbacks_.on_transition)
+      callbacks_.on_transition(cfg_.name, s.from, s.to, s.why);
+  }
   arm_timer();
-  if (released_ && machine_.current() == state::init && !machine_.holds_vips()) {
+  if (released_ && machines_.current() == state::init && !machines_.holds_vips()) {
     auto released = std::move(released_);
     released_ = nullptr;
     released();
   }
 }
 
-void instance::report_split_brain(const advert& peer) {
-  log::warn(v6_ ? "vrrp split brain: another master was heard; reasserting with neighbour advertisements"
+void instance::report_split_brain(std::size_t router, const advert& peer) {
+  const auto now = steady_clock::now();
+  const auto once_within = machines_.router(router).master_down_interval();
+  if (last_split_brain_ && now - *last_split_brain_ < once_within) return;  // the other family's
+  last_split_brain_ = now;
+  log::warn(io_[router].v6
+                ? "vrrp split brain: another master was heard; reasserting with neighbour advertisements"
                 : "vrrp split brain: another master was heard; reasserting with gratuitous ARP",
             {{"instance", cfg_.name}, {"peer", peer.sender.to_string()}, {"peer_priority", peer.priority},
-             {"priority", machine_.priority()}});
+             {"priority", machines_.priority()}});
   if (callbacks_.on_split_brain) callbacks_.on_split_brain(cfg_.name);
 }
 
-void instance::log_step(const step& s) {
+void instance::log_step(std::size_t router, const step& s) {
   if (is_mismatch(s.why)) {
     // A peer configured differently never counts as a master: say so, but not per advert.
     const auto now = steady_clock::now();
     if (!last_mismatch_warning_ || now - *last_mismatch_warning_ >= mismatch_warning_every) {
       last_mismatch_warning_ = now;
       log::warn("vrrp advert ignored: the peer is configured differently",
-                {{"instance", cfg_.name}, {"cause", to_string(s.why)}});
+                {{"instance", cfg_.name}, {"cause", to_string(s.why)}, {"family", family_name(io_[router].v6)}});
     }
     return;
   }
   if (s.why == cause::advert_timer || s.why == cause::master_advert || s.why == cause::wrong_vrid) return;
+  if (s.why == cause::sibling && !s.changed()) return;  // already where the other family went
   if (!log::enabled(log::level::debug)) return;
   std::string actions;
   for (const auto& a : s.actions) actions += (actions.empty() ? "" : ",") + to_string(a);
   log::debug("vrrp step", {{"instance", cfg_.name},
                            {"state", to_string(s.to)},
                            {"cause", to_string(s.why)},
-                           {"priority", machine_.priority()},
-                           {"actions", actions}});
+                           {"priority", machines_.router(router).priority()},
+                           {"actions", actions},
+                           {"family", family_name(io_[router].v6)}});
 }
 
-void instance::perform(const action& a) {
-  std::visit(overloaded{[this](const send_advert& s) { send(s.message); },
-                        [this](const add_vips&) { add_virtual_ips(); },
-                        [this](const remove_vips&) { remove_virtual_ips(); },
+void instance::perform(std::size_t router, const action& a) {
+  auto& r = io_[router];
+  std::visit(overloaded{[&](const send_advert& s) { send(r, s.message); },
+                        [&](const add_vips&) { add_virtual_ips(r); },
+                        [&](const remove_vips&) { remove_virtual_ips(r); },
                         [this](const send_garp&) { start_garp(); }},
              a);
 }
 
-void instance::send(const advert& message) {
-  std::vector<ip_address> destinations;
-  for (const auto& peer : cfg_.unicast_peers)
-    if (peer.is_v6() == v6_) destinations.push_back(peer);
-  if (multicast_) destinations.push_back(v6_ ? multicast_group_v6 : multicast_group);
+void instance::send(router_io& r, const advert& message) {
+  std::vector<ip_address> destinations = r.peers;
+  if (multicast_) destinations.push_back(r.v6 ? multicast_group_v6 : multicast_group);
   for (const auto& destination : destinations) {
     const auto bytes = encode(message, destination);
-    const auto ec =
-        send_packet(socket_.native_handle(), bytes, interface_.index, interface_.primary, destination);
-    if (ec && !send_failing_)
+    const auto ec = send_packet(r.socket.native_handle(), bytes, interface_.index, r.primary, destination);
+    if (ec && !r.send_failing)
       log::warn(
           "vrrp advert not sent",
           {{"instance", cfg_.name}, {"destination", destination.to_string()}, {"error", ec.message()}});
-    else if (!ec && send_failing_)
-      log::info("vrrp adverts sent again", {{"instance", cfg_.name}});
-    send_failing_ = static_cast<bool>(ec);
+    else if (!ec && r.send_failing)
+      log::info("vrrp adverts sent again", {{"instance", cfg_.name}, {"family", family_name(r.v6)}});
+    r.send_failing = static_cast<bool>(ec);
   }
 }
 
@@ -262,25 +306,33 @@ void instance::log_vip_error(const char* what, const config::ip_cidr& vip, std::
              {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"vip", vip.text}, {"error", ec.message()}});
 }
 
-void instance::add_virtual_ips() {
-  for (const auto& vip : cfg_.virtual_ips) {
+void instance::add_virtual_ips(const router_io& r) {
+  for (const auto& vip : r.vips) {
     if (const auto ec = add_address(interface_.index, vip.address, vip.prefix_length))
       log_vip_error("vrrp: cannot add a virtual IP", vip, ec);
   }
-  log::info("vrrp virtual IPs added",
-            {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"count", cfg_.virtual_ips.size()}});
+  log::info("vrrp virtual IPs added", {{"instance", cfg_.name},
+                                       {"interface", cfg_.interface},
+                                       {"count", r.vips.size()},
+                                       {"family", family_name(r.v6)}});
 }
 
-void instance::remove_virtual_ips() {
-  ++garp_generation_;  // no more gratuitous ARP for addresses we no longer hold
-  garp_timer_.cancel();
-  for (const auto& vip : cfg_.virtual_ips) {
+void instance::remove_virtual_ips(const router_io& r) {
+  bool any_master = false;
+  for (std::size_t i = 0; i < machines_.size(); ++i) any_master = any_master || machines_.router(i).holds_vips();
+  if (!any_master) {  // no more announcements for addresses we no longer hold
+    ++garp_generation_;
+    garp_timer_.cancel();
+  }
+  for (const auto& vip : r.vips) {
     unsigned removed = 0;
     if (const auto ec = remove_address(interface_.index, vip.address, vip.prefix_length, removed))
       log_vip_error("vrrp: cannot remove a virtual IP", vip, ec);
   }
-  log::info("vrrp virtual IPs removed",
-            {{"instance", cfg_.name}, {"interface", cfg_.interface}, {"count", cfg_.virtual_ips.size()}});
+  log::info("vrrp virtual IPs removed", {{"instance", cfg_.name},
+                                         {"interface", cfg_.interface},
+                                         {"count", r.vips.size()},
+                                         {"family", family_name(r.v6)}});
 }
 
 void instance::start_garp() {
@@ -300,26 +352,32 @@ void instance::arm_garp(std::chrono::steady_clock::duration after) {
 }
 
 void instance::garp_tick() {
-  if (machine_.current() != state::master) return;
-  // IPv4: gratuitous ARP; IPv6: an unsolicited neighbour advertisement, from our link-local address.
-  for (const auto& vip : cfg_.virtual_ips) {
-    const auto ec = v6_ ? send_frame(arp_.native_handle(), interface_.index,
-                                     neighbour_advert_frame(interface_.mac, interface_.primary, vip.address))
-                        : send_frame(arp_.native_handle(), interface_.index,
-                                     gratuitous_arp_frame(interface_.mac, vip.address.v4_value()));
-    if (ec)
-      log::warn(v6_ ? "vrrp neighbour advertisement not sent" : "vrrp gratuitous ARP not sent",
-                {{"instance", cfg_.name}, {"vip", vip.text}, {"error", ec.message()}});
+  bool sent = false;
+  for (std::size_t i = 0; i < io_.size(); ++i) {
+    if (machines_.router(i).current() != state::master) continue;
+    const auto& r = io_[i];
+    // IPv4: gratuitous ARP; IPv6: an unsolicited neighbour advertisement, from the link-local address.
+    for (const auto& vip : r.vips) {
+      const auto ec = r.v6 ? send_frame(arp_.native_handle(), interface_.index,
+                                        neighbour_advert_frame(interface_.mac, r.primary, vip.address))
+                           : send_frame(arp_.native_handle(), interface_.index,
+                                        gratuitous_arp_frame(interface_.mac, vip.address.v4_value()));
+      if (ec)
+        log::warn(r.v6 ? "vrrp neighbour advertisement not sent" : "vrrp gratuitous ARP not sent",
+                  {{"instance", cfg_.name}, {"vip", vip.text}, {"error", ec.message()}});
+    }
+    log::debug(r.v6 ? "vrrp neighbour advertisements sent" : "vrrp gratuitous ARP sent",
+               {{"instance", cfg_.name}, {"count", r.vips.size()}});
+    sent = true;
   }
-  log::debug(v6_ ? "vrrp neighbour advertisements sent" : "vrrp gratuitous ARP sent",
-             {{"instance", cfg_.name}, {"count", cfg_.virtual_ips.size()}});
+  if (!sent) return;
   if (garp_left_ > 0) --garp_left_;
   arm_garp(garp_left_ > 0 ? cfg_.garp.interval : cfg_.garp.refresh);
 }
 
 void instance::arm_timer() {
   if (stopped_) return;
-  const auto deadline = machine_.next_deadline();
+  const auto deadline = machines_.next_deadline();
   if (deadline == armed_) return;
   armed_ = deadline;
   ++timer_generation_;
@@ -332,40 +390,41 @@ void instance::arm_timer() {
       [self = shared_from_this(), generation = timer_generation_](const boost::system::error_code& ec) {
         if (ec || self->stopped_ || generation != self->timer_generation_) return;
         self->armed_.reset();
-        self->feed(events::timer_expired{});
+        self->apply(self->machines_.expire(steady_clock::now()), nullptr);
       });
 }
 
-void instance::wait_packets() {
-  socket_.async_wait(asio::socket_base::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       if (ec || self->stopped_) return;
-                       self->read_packets();
-                       if (!self->stopped_) self->wait_packets();
-                     });
+void instance::wait_packets(std::size_t router) {
+  io_[router].socket.async_wait(asio::socket_base::wait_read,
+                                [self = shared_from_this(), router](const boost::system::error_code& ec) {
+                                  if (ec || self->stopped_) return;
+                                  self->read_packets(router);
+                                  if (!self->stopped_) self->wait_packets(router);
+                                });
 }
 
-void instance::read_packets() {
+void instance::read_packets(std::size_t router) {
   for (int i = 0; i < max_packets_per_wakeup && !stopped_; ++i) {
     received_packet packet;
-    const auto ec = receive_packet(socket_.native_handle(), packet_buffer_, packet);
+    const auto ec = receive_packet(io_[router].socket.native_handle(), packet_buffer_, packet);
     if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) return;
     if (ec) {
       log::warn("vrrp receive failed", {{"instance", cfg_.name}, {"error", ec.message()}});
       return;
     }
-    on_packet(packet);
+    on_packet(router, packet);
   }
 }
 
-void instance::on_packet(const received_packet& packet) {
+void instance::on_packet(std::size_t router, const received_packet& packet) {
+  const auto& r = io_[router];
   if (packet.ifindex != 0 && packet.ifindex != interface_.index) return drop("wrong_interface", {});
   // The kernel strips the IPv6 header and reports its fields; an IPv4 raw socket delivers it.
   ip_address source = packet.source;
   ip_address destination = packet.destination;
   int ttl = packet.hop_limit;
   std::span<const std::uint8_t> message = packet.bytes;
-  if (!v6_) {
+  if (!r.v6) {
     const auto ip = parse_ipv4_packet(packet.bytes);
     if (!ip.ok()) return drop(to_string(ip.error), {});
     source = ip.value.source;
@@ -380,8 +439,7 @@ void instance::on_packet(const received_packet& packet) {
   // In unicast mode only the listed peers speak for this router. A stranger's advert (any host
   // that can send IP protocol 112, a pod with CAP_NET_RAW) is dropped before it touches any
   // state or timer, so forgeries cannot take the VIP or keep a master silent.
-  if (!multicast_ && std::find(cfg_.unicast_peers.begin(), cfg_.unicast_peers.end(), source) ==
-                         cfg_.unicast_peers.end())
+  if (!multicast_ && std::find(r.peers.begin(), r.peers.end(), source) == r.peers.end())
     return drop("not_a_peer", source);
   auto decoded = decode(message, source, destination);
   if (!decoded.ok() && decoded.error == decode_error::bad_auth_type) {
@@ -396,7 +454,7 @@ void instance::on_packet(const received_packet& packet) {
     }
   }
   if (!decoded.ok()) return drop(to_string(decoded.error), source);
-  feed(events::advert_received{std::move(decoded.value)});
+  feed(router, events::advert_received{std::move(decoded.value)});
 }
 
 void instance::drop(const char* reason, std::optional<ip_address> source) {
@@ -435,7 +493,7 @@ void instance::read_link() {
     log::info("vrrp interface up", {{"instance", cfg_.name}, {"interface", cfg_.interface}});
   else
     log::warn("vrrp interface down", {{"instance", cfg_.name}, {"interface", cfg_.interface}});
-  feed(events::interface_changed{link_up_});
+  feed(std::nullopt, events::interface_changed{link_up_});
 }
 
 }  // namespace cplb::vrrp::detail

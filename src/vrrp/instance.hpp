@@ -12,8 +12,10 @@
 #include <set>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "cplb/config/config.hpp"
+#include "cplb/vrrp/coupled_routers.hpp"
 #include "cplb/vrrp/group.hpp"
 #include "cplb/vrrp/state_machine.hpp"
 #include "interface.hpp"
@@ -35,9 +37,11 @@ struct instance_callbacks {
   split_brain_callback on_split_brain;
 };
 
-/// One running VRRP instance: the pure state machine plus what it needs from the kernel, all on
-/// the control thread: its raw socket, its link monitor, its timer, its VIPs and gratuitous ARP.
-/// Async handlers hold the instance alive and do nothing once it is stopped.
+/// One running VRRP instance: its virtual routers (one per family of its VIPs, kept in one state
+/// by coupled_routers) plus what they need from the kernel, all on the control thread: a raw
+/// socket per family, the link monitor, one timer for the earliest deadline, the VIPs, gratuitous
+/// ARP and neighbour advertisements. Async handlers hold the instance alive and do nothing once it
+/// is stopped.
 class instance : public std::enable_shared_from_this<instance> {
  public:
   /// Reads the interface and opens the sockets, touching nothing yet; throws std::runtime_error
@@ -72,27 +76,41 @@ class instance : public std::enable_shared_from_this<instance> {
   instance_status status() const;
 
  private:
-  void feed(const event& e);
-  /// Logs the split brain an advert from `peer` revealed, and tells the group.
-  void report_split_brain(const advert& peer);
+  /// The kernel side of one virtual router: one family's VIPs, peers, address and socket.
+  struct router_io {
+    bool v6 = false;                      ///< ff02::12 from the link-local address, NAs
+    ip_address primary;                   ///< advert source and tie-break
+    std::vector<config::ip_cidr> vips;    ///< of this family, in config order
+    std::vector<ip_address> peers;        ///< of this family; empty = multicast
+    boost::asio::generic::raw_protocol::socket socket;  ///< raw IPPROTO_VRRP
+    bool send_failing = false;            ///< log a failing send once, not per advert
+  };
+
+  /// Feeds `e` to router `router` (nullopt: to all) and performs what they return.
+  void feed(std::optional<std::size_t> router, const event& e);
+  /// Logs and performs the steps, tells the group, rearms the timer.
+  void apply(const std::vector<coupled_routers::router_step>& steps, const event* cause_event);
   /// Cancels the timers and closes the sockets; nothing runs after it.
   void close();
-  void perform(const action& a);
-  void log_step(const step& s);
+  void perform(std::size_t router, const action& a);
+  void log_step(std::size_t router, const step& s);
+  /// Logs the split brain an advert from `peer` revealed, and tells the group (once for both
+  /// families, which see the same one).
+  void report_split_brain(std::size_t router, const advert& peer);
   /// Removes copies of its VIPs left on the interface, say by a SIGKILLed predecessor.
   void remove_stale_vips();
-  void send(const advert& message);
-  void add_virtual_ips();
+  void send(router_io& r, const advert& message);
+  void add_virtual_ips(const router_io& r);
   void log_vip_error(const char* what, const config::ip_cidr& vip, std::error_code ec) const;
-  void remove_virtual_ips();
+  void remove_virtual_ips(const router_io& r);
   void start_garp();
   void garp_tick();
   /// Runs garp_tick after `after`; nothing when it is zero (no refresh configured).
   void arm_garp(std::chrono::steady_clock::duration after);
   void arm_timer();
-  void wait_packets();
-  void read_packets();
-  void on_packet(const received_packet& packet);
+  void wait_packets(std::size_t router);
+  void read_packets(std::size_t router);
+  void on_packet(std::size_t router, const received_packet& packet);
   void drop(const char* reason, std::optional<ip_address> source);
   void wait_link();
   void read_link();
@@ -100,24 +118,23 @@ class instance : public std::enable_shared_from_this<instance> {
 
   config::vrrp_instance_config cfg_;
   instance_callbacks callbacks_;
-  bool v6_;  ///< an IPv6 router: ff02::12 from the link-local address, neighbour advertisements
-  interface_info interface_;
-  state_machine machine_;
+  interface_info interface_;     ///< index, MAC, link state (the primary address is per router)
+  std::vector<router_io> io_;    ///< IPv4 first, then IPv6: the indexes of machines_
+  coupled_routers machines_;
   bool multicast_;
-  boost::asio::generic::raw_protocol::socket socket_;  ///< raw IPPROTO_VRRP, of the VIPs' family
-  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only: ARP or NA frames
+  boost::asio::generic::raw_protocol::socket arp_;     ///< AF_PACKET, send only: ARP and NA frames
   boost::asio::posix::stream_descriptor link_;         ///< netlink RTMGRP_LINK
-  boost::asio::steady_timer timer_;                    ///< the state machine's next deadline
-  boost::asio::steady_timer garp_timer_;               ///< gratuitous ARP repeats and refresh
+  boost::asio::steady_timer timer_;                    ///< the routers' earliest deadline
+  boost::asio::steady_timer garp_timer_;               ///< announcement repeats and refresh
   std::optional<state_machine::time_point> armed_;     ///< the deadline timer_ waits for
   unsigned timer_generation_ = 0;                      ///< stale timer handlers compare it
   unsigned garp_generation_ = 0;                       ///< likewise for garp_timer_
   unsigned garp_left_ = 0;                             ///< repeats left in the current burst
   bool link_up_;
   bool stopped_ = false;
-  bool send_failing_ = false;  ///< log a failing send once, not per advert
   std::optional<std::chrono::steady_clock::time_point> last_mismatch_warning_;
   std::optional<std::chrono::steady_clock::time_point> last_auth_warning_;
+  std::optional<std::chrono::steady_clock::time_point> last_split_brain_;
   std::function<void()> released_;                  ///< set by shutdown()
   std::array<std::uint8_t, 4096> packet_buffer_{};  ///< larger than any VRRP packet
 };

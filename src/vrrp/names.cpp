@@ -50,6 +50,8 @@ const char* to_string(cause c) {
     case cause::priority_change: return "priority_change";
     case cause::interface_down: return "interface_down";
     case cause::interface_up: return "interface_up";
+    case cause::sibling: return "sibling";
+    case cause::held_by_sibling: return "held_by_sibling";
     case cause::handover_done: return "handover_done";
     case cause::handover_timeout: return "handover_timeout";
     case cause::not_running: return "not_running";

@@ -166,6 +166,24 @@ step state_machine::on(const events::priority_changed& e, time_point now) {
   return s;
 }
 
+step state_machine::on(const events::sibling_changed& e, time_point now) {
+  step s = begin(cause::sibling);
+  if (e.master && state_ == state::backup) {
+    s.actions = become_master(now);
+  } else if (!e.master && state_ == state::master) {
+    s.actions.emplace_back(advert_at(priority_));  // as when stepping down for a better advert
+    release_vips(s);
+    become_backup(now);
+  }
+  return s;
+}
+
+step state_machine::on(const events::takeover_held&, time_point now) {
+  if (state_ != state::backup) return begin(cause::not_running);
+  deadline_ = now + master_down_interval();  // down_cause_ stays: preempt, priority 0 or silence
+  return begin(cause::held_by_sibling);
+}
+
 std::optional<cause> state_machine::screen(const advert& a) const {
   if (a.version != settings_.version) return cause::wrong_version;
   if (a.virtual_router_id != settings_.virtual_router_id) return cause::wrong_vrid;
@@ -218,9 +236,12 @@ step state_machine::advert_as_master(const advert& a, time_point now) {
     return s;
   }
   // Two masters (a healed split brain): we win; say so at once so clients follow us.
-  const auto down = master_down_interval();
-  const bool yielding = preempted_ && preempted_->first == a.sender && now - preempted_->second < down;
-  const bool new_episode = !yielding && (!last_lower_master_ || now - *last_lower_master_ >= down);
+  // A master advertises every interval: two intervals of silence mean the other master was gone
+  // (it yielded, or its adverts stopped reaching us), so hearing one again is a new split brain.
+  const bool yielding =
+      preempted_ && preempted_->first == a.sender && now - preempted_->second < master_down_interval();
+  const auto episode_gap = 2 * std::chrono::microseconds(settings_.advert_interval);
+  const bool new_episode = !yielding && (!last_lower_master_ || now - *last_lower_master_ >= episode_gap);
   last_lower_master_ = now;
   step s = begin(new_episode ? cause::split_brain : cause::lower_priority_advert);
   if (!new_episode && last_reassert_ && now - *last_reassert_ < settings_.advert_interval) return s;

@@ -199,13 +199,13 @@ def run_in(ns, function, *args, timeout=60):
 
 class AddressWatch:
     """`ip -n NS monitor address` in the background: records (monotonic time, added?, address) for
-    every IPv4 (or, with `family="-6"`, IPv6) address event in `ns`, so a test can time when a VIP
-    came or went."""
+    every IPv4 (or, with `family="-6"`, IPv6; with None, both) address event in `ns`, so a test can
+    time when a VIP came or went."""
 
     def __init__(self, ns, family="-4"):
         self.events = []
-        self._process = subprocess.Popen(["ip", "-n", ns, family, "monitor", "address"], stdout=subprocess.PIPE,
-                                         text=True)
+        self._process = subprocess.Popen(["ip", "-n", ns, *([family] if family else []), "monitor", "address"],
+                                         stdout=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         time.sleep(0.05)  # `ip monitor` subscribes right after exec; give it that moment

@@ -12,13 +12,14 @@ side's advert crosses first, with no timing luck:
 Either way the client must reach the VIP through lb1 within a second of the heal, every time.
 """
 
+import os
 import subprocess
 import time
 import unittest
 
 import netns
 from harness import http_get
-from test_vrrp import SETTLE, VIP, VrrpTopology
+from test_vrrp import KEEPALIVED, SETTLE, VIP, Keepalived, VrrpTopology, keepalived_config
 
 HEALS_PER_ORDER = 10
 
@@ -98,6 +99,31 @@ class SplitBrainHealTest(VrrpTopology):
         """GET http://127.0.0.1:9100{path} inside the namespace of `role`."""
         _, body = netns.run_in(self.lb[role], http_get, "127.0.0.1", 9100, path)
         return body
+
+    @unittest.skipUnless(os.access(KEEPALIVED, os.X_OK), f"{KEEPALIVED} is not installed")
+    def test_a_keepalived_winner_hears_cplbs_last_advert_and_reasserts(self):
+        """keepalived on lb1 (150) wins, cplb on lb2 (100) loses, in the winner-first order: keepalived
+        yields no advert of its own to hear, so only cplb's last advert makes it send gratuitous ARP."""
+        keepalived = Keepalived(self.lan, "lb1", keepalived_config("lb1", 150, version=3, interval="0.1",
+                                                                     unicast=False))
+        self.processes.append(("keepalived lb1", keepalived))
+        self.addCleanup(keepalived.close)
+        self.wait_holders(["lb1"], SETTLE)
+        self.start_cplb("lb2", 100)
+        self.roundtrip(0.3)  # nothing serves on lb1: refused, but the client's ARP entry is made
+        self.until(lambda: netns.neighbour(self.client, VIP) == self.mac["lb1"], SETTLE, "the client's entry on lb1")
+        took = []
+        for _ in range(3):
+            self.split()
+            netns.nft(self.lb["lb2"], HEAL["winner_first"])
+            healed = time.monotonic()
+            self.until(lambda: netns.neighbour(self.client, VIP) == self.mac["lb1"], SETTLE,
+                       "the client's entry back on keepalived's lb1")
+            took.append(time.monotonic() - healed)
+            self.wait_holders(["lb1"], SETTLE)
+            subprocess.run([*netns.exec_prefix(self.lb["lb2"]), "nft", "delete", "table", "inet", "cplbt"],
+                           check=True)
+        self.assertEqual([t for t in took if t >= 1.0], [], f"heals: {took}\n{self.logs()}")
 
 
 if __name__ == "__main__":

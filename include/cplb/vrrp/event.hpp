@@ -36,6 +36,17 @@ struct priority_changed {
   std::uint8_t effective = 0;  ///< see effective_priority()
 };
 
+/// The router of the other family of a dual-stack instance entered master (`master`) or left it:
+/// this one follows, so both families' VIPs stay on one node (see coupled_routers).
+struct sibling_changed {
+  bool master = false;  ///< true: it became master; false: it stepped down
+};
+
+/// Instead of timer_expired, for a backup of a dual-stack instance whose master-down timer ran out
+/// while the router of the other family still hears a master: wait another master-down interval
+/// (keepalived's sync group likewise prefers backup to thrashing).
+struct takeover_held {};
+
 }  // namespace cplb::vrrp::events
 
 namespace cplb::vrrp {
@@ -43,6 +54,6 @@ namespace cplb::vrrp {
 /// Any input of the state machine.
 using event = std::variant<events::start, events::resume_as_master, events::shutdown,
                            events::timer_expired, events::advert_received, events::interface_changed,
-                           events::priority_changed>;
+                           events::priority_changed, events::sibling_changed, events::takeover_held>;
 
 }  // namespace cplb::vrrp

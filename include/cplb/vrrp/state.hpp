@@ -29,6 +29,8 @@ enum class cause {
   priority_change,         ///< the effective priority changed
   interface_down,          ///< the interface went down
   interface_up,            ///< the interface came back
+  sibling,                 ///< the router of the other family changed state: this one followed
+  held_by_sibling,         ///< a backup's timer ran out, but the other family still hears a master
   handover_done,           ///< after shutdown, another master was heard: VIPs released
   handover_timeout,        ///< after shutdown, nobody took over within the down interval
   not_running,             ///< ignored: the instance is in init or fault

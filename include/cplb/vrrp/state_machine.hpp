@@ -29,15 +29,17 @@ struct step {
 ///
 /// cplb additions to the RFC:
 /// - a master hearing a lower-priority advert (a healed split brain) reasserts itself at once
-///   (advert + gratuitous ARP), at most once per advert interval; the first such advert after a
-///   master-down interval without one is reported as cause::split_brain, unless it comes from
-///   the master we just preempted;
+///   (advert + gratuitous ARP), at most once per advert interval; the first such advert after two
+///   advert intervals without one is reported as cause::split_brain, unless it comes from the
+///   master we just preempted;
 /// - a master stepping down for a better one sends one last advert at its own priority, so that
 ///   the winner hears a lower-priority master and reasserts even when its advert was the first
 ///   to cross a healed link;
 /// - shutdown as master sends priority 0 but keeps the VIPs (state init, holds_vips()) until
 ///   another master's advert is heard or the master-down interval passes, then removes them;
-/// - resume_as_master (binary upgrade) enters master at once, with no election.
+/// - resume_as_master (binary upgrade) enters master at once, with no election;
+/// - sibling_changed (dual-stack) makes a backup master, or a master backup (with the last advert
+///   of a stepping-down master), as the router of the other family just did.
 class state_machine {
  public:
   /// The time type of every event.
@@ -73,6 +75,8 @@ class state_machine {
   step on(const events::advert_received& e, time_point now);
   step on(const events::interface_changed& e, time_point now);
   step on(const events::priority_changed& e, time_point now);
+  step on(const events::sibling_changed& e, time_point now);
+  step on(const events::takeover_held& e, time_point now);
 
   /// Why an advert must be dropped before the state looks at it; nullopt when it may be used.
   std::optional<cause> screen(const advert& a) const;

@@ -188,7 +188,8 @@ class instance_mapper {
       const bool prefix_ok =
           slash == std::string::npos || whole_number(text.substr(slash + 1), 1, 32).has_value();
       if (!a || !prefix_ok || !is_unicast(*a)) {
-        note(n, "cplb's virtual IPs are IPv4 unicast addresses, as in 10.0.0.100/24");
+        note(n, "migrate carries IPv4 unicast virtual IPs only, as in 10.0.0.100/24 (write IPv6 ones "
+                "by hand: README, IPv6 and dual stack)");
         continue;
       }
       if (taken_.virtual_ips.count(*a)) {
