@@ -66,9 +66,10 @@ def serve(ports):
                 conn.close()
 
 
-def count_established(ports):
+def count_established(ports, *states):
     expr = " or ".join(f"sport = :{p}" for p in ports)
-    out = subprocess.run(["ss", "-Htn", "state", "established", f"( {expr} )"],
+    wanted = [arg for state in ("established", *states) for arg in ("state", state)]
+    out = subprocess.run(["ss", "-Htn", *wanted, f"( {expr} )"],
                          check=True, capture_output=True, text=True).stdout
     return sum(1 for line in out.splitlines() if line.strip())
 
@@ -154,6 +155,10 @@ def client(args):
     }))
     for s in socks:
         s.close()
+    # Leave once the proxy has closed them too, so that the next scenario does not start while
+    # thousands of sessions are still ending unevenly on the proxy's workers.
+    while count_established(backend_ports, "close-wait") > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def main():

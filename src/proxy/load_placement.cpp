@@ -92,6 +92,7 @@ load_placement::load_placement(unsigned workers) : workers_(workers) {
   for (unsigned i = 0; i < CPLB_MAX_WORKERS; ++i) {
     counts_->sessions[i] = i < workers ? 0 : CPLB_NO_WORKER;
     counts_->pending[i] = 0;
+    counts_->placed_ns[i] = 0;
   }
 }
 

@@ -32,12 +32,20 @@ int pick_least_sessions(struct sk_reuseport_md *md) {
   __u32 zero = 0;
   struct cplb_worker_sessions *counts = bpf_map_lookup_elem(&worker_sessions, &zero);
   if (!counts) return SK_PASS;
+  const __u64 now = bpf_ktime_get_ns();
   __u32 load[CPLB_MAX_WORKERS];
-  for (int i = 0; i < CPLB_MAX_WORKERS; i++) load[i] = cplb_worker_load(counts->sessions[i], counts->pending[i]);
+  for (int i = 0; i < CPLB_MAX_WORKERS; i++) {
+    const __u32 pending = cplb_live_pending(counts->pending[i], counts->placed_ns[i], now);
+    if (pending == 0 && counts->pending[i] > 0) counts->pending[i] = 0;  /* lapsed: start afresh */
+    load[i] = cplb_worker_load(counts->sessions[i], pending);
+  }
   int slot = cplb_pick_worker(load, md->hash);
   if (slot < 0 || slot >= CPLB_MAX_WORKERS) return SK_PASS;
   __u32 key = (__u32)slot;
-  if (bpf_sk_select_reuseport(md, &listeners, &key, 0) == 0) __sync_fetch_and_add(&counts->pending[slot], 1);
+  if (bpf_sk_select_reuseport(md, &listeners, &key, 0) == 0) {
+    __sync_fetch_and_add(&counts->pending[slot], 1);
+    counts->placed_ns[slot] = now;
+  }
   return SK_PASS;
 }
 

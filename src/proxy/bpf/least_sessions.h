@@ -17,17 +17,32 @@
  * its worker, CPLB_NO_WORKER where no worker is. `pending`: connections the program placed on
  * the slot that its worker has not accepted yet (the program adds, the worker takes away); the
  * SYNs of a burst all arrive before the first accept, and without it would all go to the same
- * worker. The worker zeroes it whenever its accept queue is empty, so a placed connection that
- * never arrives (a failed handshake, a full queue) is not counted for ever. */
+ * worker. A placed connection that never arrives (a SYN dropped on a full queue, then placed
+ * again when resent; a failed handshake) would be counted for ever, and a worker that looks
+ * busy gets no connection to accept and so never corrects it: the worker zeroes the count when
+ * its accept queue is empty, and the count lapses once nothing was placed on the slot for
+ * CPLB_PENDING_LAPSE_NS (`placed_ns`, bpf_ktime_get_ns). */
 struct cplb_worker_sessions {
   __u32 sessions[CPLB_MAX_WORKERS];
   __s32 pending[CPLB_MAX_WORKERS];
+  __u64 placed_ns[CPLB_MAX_WORKERS];
 };
 
-/* A slot's load: its sessions and, when positive, what is pending. */
-static inline __u32 cplb_worker_load(__u32 sessions, __s32 pending) {
+/* Placements within a burst refresh it, so a burst is counted while it lasts; a slot that a leaked
+ * count keeps from getting placements is free again this soon after. */
+#define CPLB_PENDING_LAPSE_NS 20000000ull
+
+/* The pending count of a slot that last had a connection placed on it at `placed_ns`, at
+ * `now_ns`: nothing once negative (accepts outran the count) or lapsed. */
+static inline __u32 cplb_live_pending(__s32 pending, __u64 placed_ns, __u64 now_ns) {
+  if (pending <= 0 || now_ns - placed_ns > CPLB_PENDING_LAPSE_NS) return 0;
+  return (__u32)pending;
+}
+
+/* A slot's load: its sessions and what is pending. */
+static inline __u32 cplb_worker_load(__u32 sessions, __u32 live_pending) {
   if (sessions == CPLB_NO_WORKER) return CPLB_NO_WORKER;
-  return pending > 0 ? sessions + (__u32)pending : sessions;
+  return sessions + live_pending;
 }
 
 #ifndef __always_inline

@@ -47,6 +47,13 @@ TEST_CASE("slots without a worker are never picked") {
 TEST_CASE("a worker's load counts what was placed on it and not yet accepted") {
   CHECK(cplb_worker_load(3, 2) == 5);
   CHECK(cplb_worker_load(3, 0) == 3);
-  CHECK(cplb_worker_load(3, -4) == 3);  // accepts outran the program's count: not below sessions
   CHECK(cplb_worker_load(CPLB_NO_WORKER, 5) == CPLB_NO_WORKER);
+}
+
+TEST_CASE("a pending count lapses when nothing was placed on the worker for a while") {
+  const __u64 placed = 1'000'000'000;
+  CHECK(cplb_live_pending(4, placed, placed + 1'000'000) == 4);  // a millisecond later
+  CHECK(cplb_live_pending(4, placed, placed + CPLB_PENDING_LAPSE_NS) == 4);
+  CHECK(cplb_live_pending(215, placed, placed + CPLB_PENDING_LAPSE_NS + 1) == 0);  // leaked
+  CHECK(cplb_live_pending(-4, placed, placed + 1) == 0);  // accepts outran the program's count
 }
