@@ -97,11 +97,11 @@ vrrp_instance VI_1 {{
 """
 
 
-def echo_roundtrip(timeout):
-    """One client session through the VIP: connect, send, half-close, read the echo to EOF. Returns
+def echo_roundtrip(timeout, vip=VIP):
+    """One client session through `vip`: connect, send, half-close, read the echo to EOF. Returns
     ("ok", greeting), ("connect", error) or ("session", error)."""
     try:
-        sock = socket.create_connection((VIP, 6443), timeout=timeout)
+        sock = socket.create_connection((vip, 6443), timeout=timeout)
     except OSError as error:
         return "connect", repr(error)
     try:

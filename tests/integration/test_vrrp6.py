@@ -18,7 +18,7 @@ import unittest
 import netns
 from harness import Cplb, http_get
 from test_vrrp import (FAST, KEEPALIVED, LB_ADDRESS, SETTLE, VIP, Keepalived, VrrpTopology, cplb_config,
-                       internet_checksum, master_down, skew_time)
+                       echo_roundtrip, internet_checksum, master_down, skew_time)
 
 VIP6 = "2001:db8::100"
 LB6 = {"lb1": "2001:db8::11", "lb2": "2001:db8::12"}
@@ -66,20 +66,7 @@ vrrp_instance {name} {{
 
 def echo_roundtrip6(timeout):
     """One client session through the IPv6 VIP; ("ok", greeting) or (what failed, error)."""
-    try:
-        sock = socket.create_connection((VIP6, 6443), timeout=timeout)
-    except OSError as error:
-        return "connect", repr(error)
-    try:
-        with sock:
-            sock.sendall(b"ping")
-            sock.shutdown(socket.SHUT_WR)
-            data = b""
-            while chunk := sock.recv(4096):
-                data += chunk
-        return ("ok", data.split(b"\n")[0].decode()) if data.endswith(b"ping") else ("session", repr(data))
-    except OSError as error:
-        return "session", repr(error)
+    return echo_roundtrip(timeout, VIP6)
 
 
 def forged_advert6(priority, source, destination="ff02::12"):
