@@ -558,6 +558,21 @@ class AnycastTest(AnycastTopology):
         seconds, load, started = self.measure("IPv6 SIGKILL", 6, self.cplbs["lb1"].kill, "lb1")
         self.assertLess(seconds, 1.0, self.logs())
 
+    def test_ipv6_sigterm_withdraws_first_and_loses_no_new_connection(self):
+        lb1 = self.cplbs["lb1"]
+        seconds, load, started = self.measure("IPv6 SIGTERM", 6, lambda: os.kill(lb1.pid, signal.SIGTERM), "lb1")
+        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
+        self.assertEqual(lb1.process.wait(10), 0)
+        self.assertEqual(load.failures(started), [], f"no new connection failed\n{self.logs()}")
+
+    def test_ipv6_link_down_is_detected_by_bfd(self):
+        self.measure("IPv6 link down (BFD)", 6, lambda: self.lan.set_link("lb1", False), "lb1")
+        bfd = self.router_bird.birdc("show", "bfd", "sessions")
+        self.assertRegex(bfd, rf"{NODES['lb1'][6]}\s+eth0\s+Down", "the router's IPv6 BFD session to lb1 went down")
+        self.assertFalse(self.router_bird.established("lb1_6"))
+        self.lan.set_link("lb1", True)
+        self.wait_nodes(6, {"lb1", "lb2"}, SETTLE, "lb1 back once its link is")
+
     def test_a_node_joining_rehashes_flows(self):
         """lb1 comes back: the router rehashes, and sessions opened on lb2 meanwhile that now hash to
         lb1 are reset there (plain ECMP: what docs/anycast.md says about joins)."""
