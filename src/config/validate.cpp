@@ -178,6 +178,26 @@ void check_anycast(reader& r, const config& c) {
   report_duplicates(r, virtual_ips);
 }
 
+/// A VIP is held either by VRRP (on the interface of the master) or by anycast (on every node's
+/// TUN device); both at once would put two copies of the address on a node.
+void check_vip_modes(reader& r, const config& c) {
+  std::map<ip_address, std::string> vrrp;  // VIP -> path of its first VRRP entry
+  for (std::size_t i = 0; i < c.vrrp_instances.size(); ++i)
+    for (std::size_t j = 0; j < c.vrrp_instances[i].virtual_ips.size(); ++j)
+      vrrp.emplace(c.vrrp_instances[i].virtual_ips[j].address,
+                   item(item("vrrp_instances", i) + ".virtual_ips", j));
+  for (std::size_t i = 0; i < c.anycast.size(); ++i)
+    for (std::size_t j = 0; j < c.anycast[i].virtual_ips.size(); ++j) {
+      const auto found = vrrp.find(c.anycast[i].virtual_ips[j]);
+      const std::string path = item(item("anycast", i) + ".virtual_ips", j);
+      if (found == vrrp.end()) continue;
+      if (const YAML::Mark* at = r.where(path))
+        r.report(*at, path,
+                 "virtual IP " + found->first.to_string() + " is also a VRRP virtual IP (line " +
+                     line_of(r, found->second) + "): a VIP is either anycast or VRRP");
+    }
+}
+
 }  // namespace
 
 void validate(reader& r, const config& c) {
@@ -186,6 +206,7 @@ void validate(reader& r, const config& c) {
   check_backends(r, c);
   check_vrrp_instances(r, c);
   check_anycast(r, c);
+  check_vip_modes(r, c);
 }
 
 }  // namespace cplb::config::detail
