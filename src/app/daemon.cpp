@@ -65,6 +65,12 @@ int daemon::run() {
 }
 
 void daemon::start() {
+  // Caught from the first step, so a signal sent as soon as "cplb started" is logged (or earlier)
+  // waits for the control loop instead of killing the process with the default action.
+  signals_.add(SIGHUP);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGUSR2);
   if (takeover_) receive_takeover_state();  // sets workers_ to the old process's count
   proxy_ = std::make_unique<proxy::proxy>(
       workers_, config_.global.max_connections,
@@ -124,10 +130,6 @@ void daemon::start() {
   commit(std::move(*plan));
   proxy_->start();
   liveness_->start();
-  signals_.add(SIGHUP);
-  signals_.add(SIGTERM);
-  signals_.add(SIGINT);
-  signals_.add(SIGUSR2);
   wait_signals();
   if (takeover_) finish_takeover();
   systemd::ready();  // the frontends' and admin's sockets listen, and the workers run
