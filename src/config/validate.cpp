@@ -86,6 +86,19 @@ void check_backend_reference(reader& r, const config& c, const std::string& path
                "' is not defined (defined: " + (defined.empty() ? "none" : defined) + ")");
 }
 
+/// `track_backends` of the entry at `path` (a VRRP instance or an anycast entry): each defined,
+/// none twice.
+void check_tracked_backends(reader& r, const config& c, const std::string& path,
+                            const std::vector<std::string>& names) {
+  std::vector<keyed> tracked;
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    std::string track = item(path + ".track_backends", j);
+    tracked.push_back({track, names[j], "tracked backend '" + names[j] + "'"});
+    check_backend_reference(r, c, track, names[j]);
+  }
+  report_duplicates(r, tracked);
+}
+
 void check_frontends(reader& r, const config& c) {
   std::vector<keyed> names;
   for (std::size_t i = 0; i < c.frontends.size(); ++i) {
@@ -140,14 +153,7 @@ void check_vrrp_instances(reader& r, const config& c) {
       peers.push_back({item(path + ".unicast_peers", j), ip, "unicast peer " + ip});
     }
     report_duplicates(r, peers);
-    std::vector<keyed> tracked;
-    for (std::size_t j = 0; j < v.track_backends.size(); ++j) {
-      const auto& name = v.track_backends[j];
-      std::string track = item(path + ".track_backends", j);
-      tracked.push_back({track, name, "tracked backend '" + name + "'"});
-      check_backend_reference(r, c, track, name);
-    }
-    report_duplicates(r, tracked);
+    check_tracked_backends(r, c, path, v.track_backends);
   }
   report_duplicates(r, names);
   report_duplicates(r, router_ids);
@@ -165,14 +171,7 @@ void check_anycast(reader& r, const config& c) {
       std::string ip = a.virtual_ips[j].to_string();
       virtual_ips.push_back({item(path + ".virtual_ips", j), ip, "anycast virtual IP " + ip});
     }
-    std::vector<keyed> tracked;
-    for (std::size_t j = 0; j < a.track_backends.size(); ++j) {
-      const auto& name = a.track_backends[j];
-      std::string track = item(path + ".track_backends", j);
-      tracked.push_back({track, name, "tracked backend '" + name + "'"});
-      check_backend_reference(r, c, track, name);
-    }
-    report_duplicates(r, tracked);
+    check_tracked_backends(r, c, path, a.track_backends);
   }
   report_duplicates(r, names);
   report_duplicates(r, virtual_ips);

@@ -138,14 +138,13 @@ std::error_code receive_packet(int fd, std::span<std::uint8_t> buffer, received_
 
 namespace {
 
-std::error_code send_ipv4(int fd, std::span<const std::uint8_t> message, unsigned ifindex, ipv4_address source,
-                          ipv4_address destination) {
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(destination);
+/// sendmsg of `message` to `to` with one packet-info control message (`level`, `type`, `info`),
+/// which picks the source address (the checksum covers it) and the interface.
+template <class Address, class PacketInfo>
+std::error_code send_with_packet_info(int fd, std::span<const std::uint8_t> message, Address& to, int level,
+                                      int type, const PacketInfo& info) {
   iovec io{const_cast<std::uint8_t*>(message.data()), message.size()};
-  // IP_PKTINFO picks the source address (the v3 checksum covers it) and the interface.
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(PacketInfo))> control{};
   msghdr msg{};
   msg.msg_name = &to;
   msg.msg_namelen = sizeof to;
@@ -154,15 +153,23 @@ std::error_code send_ipv4(int fd, std::span<const std::uint8_t> message, unsigne
   msg.msg_control = control.data();
   msg.msg_controllen = control.size();
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IP;
-  c->cmsg_type = IP_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-  in_pktinfo info{};
-  info.ipi_ifindex = static_cast<int>(ifindex);
-  info.ipi_spec_dst.s_addr = htonl(source);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof(PacketInfo));
   std::memcpy(CMSG_DATA(c), &info, sizeof info);
   if (::sendmsg(fd, &msg, MSG_DONTWAIT) < 0) return last_error();
   return {};
+}
+
+std::error_code send_ipv4(int fd, std::span<const std::uint8_t> message, unsigned ifindex, ipv4_address source,
+                          ipv4_address destination) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(destination);
+  in_pktinfo info{};
+  info.ipi_ifindex = static_cast<int>(ifindex);
+  info.ipi_spec_dst.s_addr = htonl(source);
+  return send_with_packet_info(fd, message, to, IPPROTO_IP, IP_PKTINFO, info);
 }
 
 std::error_code send_ipv6(int fd, std::span<const std::uint8_t> message, unsigned ifindex, const ip_address& source,
@@ -171,26 +178,10 @@ std::error_code send_ipv6(int fd, std::span<const std::uint8_t> message, unsigne
   to.sin6_family = AF_INET6;
   std::memcpy(&to.sin6_addr, destination.bytes().data(), sizeof to.sin6_addr);
   to.sin6_scope_id = ifindex;  // ff02::12 and link-local peers need it; others ignore it
-  iovec io{const_cast<std::uint8_t*>(message.data()), message.size()};
-  // IPV6_PKTINFO picks the source address (the link-local one: the checksum covers it).
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
-  msghdr msg{};
-  msg.msg_name = &to;
-  msg.msg_namelen = sizeof to;
-  msg.msg_iov = &io;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
   in6_pktinfo info{};
-  info.ipi6_ifindex = ifindex;
+  info.ipi6_ifindex = ifindex;  // the source is the link-local address
   std::memcpy(&info.ipi6_addr, source.bytes().data(), sizeof info.ipi6_addr);
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
-  if (::sendmsg(fd, &msg, MSG_DONTWAIT) < 0) return last_error();
-  return {};
+  return send_with_packet_info(fd, message, to, IPPROTO_IPV6, IPV6_PKTINFO, info);
 }
 
 }  // namespace
