@@ -73,14 +73,14 @@ void acceptor::accept_batch() {
     socklen_t peer_len = sizeof peer;
     const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      owner_.shared().placement.accepted(owner_.slot());
       accept_one(fd, peer, peer_len);
+      // After the session is counted: the worker's load may read one too high for a moment,
+      // never one too low (which would send the next SYN here as if the worker were idle).
+      owner_.shared().placement.accepted(owner_.slot());
       continue;
     }
     switch (errno) {
-      case EAGAIN:  // the next connection raises a new edge
-        owner_.shared().placement.accept_queue_empty(owner_.slot());
-        return;
+      case EAGAIN: return;  // the next connection raises a new edge
       case EINTR: case ECONNABORTED: case EPROTO: case EPERM: continue;
       case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: return pause();
       default:

@@ -137,9 +137,4 @@ void load_placement::accepted(unsigned slot) noexcept {
     std::atomic_ref<std::int32_t>(counts_->pending[slot]).fetch_sub(1, std::memory_order_relaxed);
 }
 
-void load_placement::accept_queue_empty(unsigned slot) noexcept {
-  if (counts_ && slot < workers_)
-    std::atomic_ref<std::int32_t>(counts_->pending[slot]).store(0, std::memory_order_relaxed);
-}
-
 }  // namespace cplb::proxy

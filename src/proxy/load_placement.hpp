@@ -33,8 +33,6 @@ class load_placement {
   void publish(unsigned slot, std::int64_t sessions) noexcept;
   /// Worker `slot` accepted a connection the program may have placed on it.
   void accepted(unsigned slot) noexcept;
-  /// Worker `slot` found its accept queue empty: nothing placed on it is waiting.
-  void accept_queue_empty(unsigned slot) noexcept;
 
  private:
   int map_fd_ = -1;

@@ -55,6 +55,24 @@ class WorkerPlacementTest(unittest.TestCase):
             self.open_session()
         self.assertEqual(worker_sessions(self.admin), {"0": 6, "1": 6})
 
+    def test_a_burst_after_an_idle_session_splits_evenly(self):
+        # iperf3 -P 4: a control connection, then four streams back to back. Placed by hash among
+        # equally loaded workers, one worker took three of the streams in a quarter of the rounds.
+        for round_ in range(4):
+            idle = self.open_session()
+            burst = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(4)]
+            for sock in burst:
+                sock.sendall(b"x")
+                self.assertEqual(sock.recv(1), b"x")
+            other = "1" if idle == "0" else "0"
+            counts = wait_until(lambda: (w := worker_sessions(self.admin)) and sum(w.values()) == 5 and w,
+                                what="the burst counted")
+            self.assertEqual(counts, {idle: 3, other: 2}, f"round {round_}")
+            for sock in burst:
+                sock.close()
+            self.close_sessions_of(idle)
+            wait_until(lambda: sum(worker_sessions(self.admin).values()) == 0, what="every session closed")
+
     def empty_one_worker_and_refill_it(self):
         for _ in range(12):
             self.open_session()

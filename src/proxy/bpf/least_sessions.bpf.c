@@ -39,12 +39,13 @@ int pick_least_sessions(struct sk_reuseport_md *md) {
     if (pending == 0 && counts->pending[i] > 0) counts->pending[i] = 0;  /* lapsed: start afresh */
     load[i] = cplb_worker_load(counts->sessions[i], pending);
   }
-  int slot = cplb_pick_worker(load, md->hash);
+  int slot = cplb_pick_worker(load, counts->last_placed);
   if (slot < 0 || slot >= CPLB_MAX_WORKERS) return SK_PASS;
   __u32 key = (__u32)slot;
   if (bpf_sk_select_reuseport(md, &listeners, &key, 0) == 0) {
     __sync_fetch_and_add(&counts->pending[slot], 1);
     counts->placed_ns[slot] = now;
+    counts->last_placed = key; /* SYNs on two CPUs at once may both take this turn: harmless */
   }
   return SK_PASS;
 }

@@ -16,9 +16,10 @@ std::array<__u32, CPLB_MAX_WORKERS> slots(std::initializer_list<__u32> workers) 
   return out;
 }
 
-std::set<int> picks(const std::array<__u32, CPLB_MAX_WORKERS>& sessions) {
+// The slots picked whatever slot was chosen last.
+std::set<int> picks(const std::array<__u32, CPLB_MAX_WORKERS>& load) {
   std::set<int> out;
-  for (__u32 hash = 0; hash < 1000; ++hash) out.insert(cplb_pick_worker(sessions.data(), hash * 2654435761u));
+  for (__u32 last = 0; last < CPLB_MAX_WORKERS; ++last) out.insert(cplb_pick_worker(load.data(), last));
   return out;
 }
 
@@ -30,13 +31,30 @@ TEST_CASE("the worker with the least load takes the connection") {
   CHECK(picks(slots({2501, 2500})) == std::set<int>{1});  // exact with many idle sessions too
 }
 
-TEST_CASE("equal counts spread by hash over every worker") {
-  CHECK(picks(slots({5, 5, 5, 5})) == std::set<int>{0, 1, 2, 3});
-  CHECK(picks(slots({0, 0})) == std::set<int>{0, 1});
+TEST_CASE("equally loaded workers take turns, starting after the one chosen last") {
+  const auto load = slots({5, 5, 5, 5});
+  CHECK(cplb_pick_worker(load.data(), 0) == 1);
+  CHECK(cplb_pick_worker(load.data(), 2) == 3);
+  CHECK(cplb_pick_worker(load.data(), 3) == 0);  // past the last worker, back to the first
+  CHECK(cplb_pick_worker(load.data(), 63) == 0);
+  CHECK(picks(load) == std::set<int>{0, 1, 2, 3});
+  CHECK(picks(slots({800, 900, 800, 801})) == std::set<int>{0, 2});
 }
 
-TEST_CASE("among equally loaded workers the hash decides") {
-  CHECK(picks(slots({800, 900, 800, 801})) == std::set<int>{0, 2});
+TEST_CASE("a connection that follows an idle one does not make one worker carry the rest") {
+  // iperf3 -P 4: a control connection, then four streams, placed one after the other; each
+  // placement adds one to the chosen worker's load (its pending count).
+  std::array<__u32, CPLB_MAX_WORKERS> load = slots({0, 0});
+  std::array<int, 2> streams{};
+  __u32 last = 0;
+  for (int connection = 0; connection < 5; ++connection) {
+    const int slot = cplb_pick_worker(load.data(), last);
+    REQUIRE(slot >= 0);
+    ++load[static_cast<std::size_t>(slot)];
+    if (connection > 0) ++streams[static_cast<std::size_t>(slot)];
+    last = static_cast<__u32>(slot);
+  }
+  CHECK(streams == std::array<int, 2>{2, 2});
 }
 
 TEST_CASE("slots without a worker are never picked") {
