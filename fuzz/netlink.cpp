@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cplb/core/netlink_ack.hpp"
 #include "netlink.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -12,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> bytes(copy);
   // The seeds name lo (1) and a veth pair (2, 3).
   for (const unsigned ifindex : {1U, 2U, 3U}) cplb::vrrp::detail::link_state_in(bytes, ifindex);
-  const auto ack = cplb::vrrp::detail::ack_in(bytes);
+  const auto ack = cplb::netlink_ack(bytes);
   if (ack.value() < 0) std::abort();  // the kernel sends negative errnos; the verdict is an errno
   return 0;
 }

@@ -10,10 +10,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "cplb/core/netlink_ack.hpp"
+
 namespace cplb::anycast::detail {
 namespace {
 
-constexpr int max_errno = 4095;  ///< the kernel's MAX_ERRNO
 /// A dump larger than this many bytes (a full routing table) is not ours to read to the end.
 constexpr std::size_t max_dump_bytes = 64u << 20;
 
@@ -84,7 +85,7 @@ std::error_code transact(request& r) {
   alignas(nlmsghdr) std::array<std::uint8_t, 4096> reply{};
   const ssize_t n = ::recv(sock.fd(), reply.data(), reply.size(), 0);
   if (n < 0) return last_error();
-  return ack_in(std::span(reply).first(static_cast<std::size_t>(n)));
+  return netlink_ack(std::span(reply).first(static_cast<std::size_t>(n)));
 }
 
 std::error_code dump(request& r, const std::function<void(const nlmsghdr&)>& each) {
@@ -107,25 +108,11 @@ std::error_code dump(request& r, const std::function<void(const nlmsghdr&)>& eac
     for (auto* m = reinterpret_cast<const nlmsghdr*>(buffer); NLMSG_OK(m, remaining); m = NLMSG_NEXT(m, remaining)) {
       if (m->nlmsg_type == NLMSG_DONE) return {};
       if (m->nlmsg_type == NLMSG_ERROR)
-        return ack_in(std::span(reinterpret_cast<const std::uint8_t*>(m), m->nlmsg_len));
+        return netlink_ack(std::span(reinterpret_cast<const std::uint8_t*>(m), m->nlmsg_len));
       each(*m);
     }
   }
   return std::make_error_code(std::errc::message_size);
-}
-
-std::error_code ack_in(std::span<const std::uint8_t> reply) {
-  auto remaining = static_cast<long>(reply.size());  // long: NLMSG_OK compares it with a __u32
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(reply.data()); NLMSG_OK(h, remaining);
-       h = NLMSG_NEXT(h, remaining)) {
-    if (h->nlmsg_type != NLMSG_ERROR) continue;
-    // The kernel's error is 0 or a negative errno, followed by the request's header.
-    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) break;
-    const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-    if (err->error > 0 || err->error < -max_errno) break;
-    return {-err->error, std::system_category()};
-  }
-  return std::make_error_code(std::errc::protocol_error);
 }
 
 void for_each_attribute(const void* first, std::size_t length,

@@ -40,10 +40,6 @@ std::error_code transact(request& r);
 /// kernel may apply the filters of `r` or not: `each` must check what it gets.
 std::error_code dump(request& r, const std::function<void(const nlmsghdr&)>& each);
 
-/// The kernel's verdict in the reply to a request sent with NLM_F_ACK: the error of its first
-/// NLMSG_ERROR message (0 is success), protocol_error when it has none.
-std::error_code ack_in(std::span<const std::uint8_t> reply);
-
 /// Calls `each(type, payload)` for every attribute in the `length` bytes at `first`.
 void for_each_attribute(const void* first, std::size_t length,
                         const std::function<void(std::uint16_t, std::span<const std::uint8_t>)>& each);

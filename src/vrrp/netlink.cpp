@@ -13,11 +13,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cplb/core/netlink_ack.hpp"
+
 namespace cplb::vrrp::detail {
 namespace {
 
 constexpr unsigned max_copies = 16;  ///< bound on the copies of one address remove_address deletes
-constexpr int max_errno = 4095;      ///< the kernel's MAX_ERRNO
 
 std::error_code last_error() {
   return {errno, std::system_category()};
@@ -68,7 +69,7 @@ std::error_code transact(address_request& request) {
   alignas(nlmsghdr) std::array<std::uint8_t, 4096> reply{};
   const ssize_t n = ::recv(sock.fd(), reply.data(), reply.size(), 0);
   if (n < 0) return last_error();
-  return ack_in(std::span(reply).first(static_cast<std::size_t>(n)));
+  return netlink_ack(std::span(reply).first(static_cast<std::size_t>(n)));
 }
 
 address_request make_request(unsigned short type, unsigned short flags, unsigned ifindex, bool v6,
@@ -124,21 +125,6 @@ int open_link_monitor() {
     throw std::system_error(ec, "netlink bind to RTMGRP_LINK");
   }
   return fd;
-}
-
-std::error_code ack_in(std::span<const std::uint8_t> reply) {
-  auto remaining = static_cast<long>(reply.size());  // long: NLMSG_OK compares it with a __u32
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(reply.data()); NLMSG_OK(h, remaining);
-       h = NLMSG_NEXT(h, remaining)) {
-    if (h->nlmsg_type != NLMSG_ERROR) continue;
-    // The kernel's error is 0 or a negative errno, followed by the request's header; anything
-    // else is not an answer (and -INT_MIN would overflow).
-    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) break;
-    const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-    if (err->error > 0 || err->error < -max_errno) break;
-    return {-err->error, std::system_category()};
-  }
-  return std::make_error_code(std::errc::protocol_error);
 }
 
 std::optional<bool> link_state_in(std::span<const std::uint8_t> messages, unsigned ifindex) {

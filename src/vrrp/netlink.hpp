@@ -20,10 +20,6 @@ std::error_code add_address(unsigned ifindex, const ip_address& address, unsigne
 std::error_code remove_address(unsigned ifindex, const ip_address& address, unsigned prefix_length,
                                unsigned& removed);
 
-/// The kernel's verdict in the reply to a request sent with NLM_F_ACK: the error of its first
-/// NLMSG_ERROR message (0 is success), protocol_error when it has none.
-std::error_code ack_in(std::span<const std::uint8_t> reply);
-
 /// Opens a non-blocking netlink socket subscribed to link changes (RTMGRP_LINK); throws
 /// std::system_error on failure.
 int open_link_monitor();

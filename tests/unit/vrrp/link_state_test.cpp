@@ -7,10 +7,11 @@
 #include <cstring>
 #include <vector>
 
+#include "cplb/core/netlink_ack.hpp"
 #include "netlink.hpp"
 #include "test_util.hpp"
 
-using cplb::vrrp::detail::ack_in;
+using cplb::netlink_ack;
 using cplb::vrrp::detail::link_state_in;
 using cplb::vrrp::test::from_hex;
 
@@ -72,28 +73,28 @@ TEST_CASE("link_state_in reads the state of one interface from a netlink batch")
   }
 }
 
-TEST_CASE("ack_in reads the kernel's verdict from the reply to an NLM_F_ACK request") {
+TEST_CASE("netlink_ack reads the kernel's verdict from the reply to an NLM_F_ACK request") {
   // Captured (fuzz/corpus/netlink): RTM_NEWADDR 192.0.2.100/24 on lo, then the same again.
   const auto ok = from_hex("24000000 02000001 01000000 82470000 00000000 28000000 14000506 01000000 00000000");
   const auto exists = from_hex(
       "3c000000 02000000 01000000 82470000 efffffff 28000000 14000506 01000000 00000000"
       "02180000 01000000 08000200 c0000264 08000100 c0000264");
-  CHECK(ack_in(ok) == std::error_code{});
-  CHECK(ack_in(exists) == std::errc::file_exists);
-  CHECK(ack_in(batch().link(RTM_NEWLINK, 3, up).span()) == std::errc::protocol_error);
+  CHECK(netlink_ack(ok) == std::error_code{});
+  CHECK(netlink_ack(exists) == std::errc::file_exists);
+  CHECK(netlink_ack(batch().link(RTM_NEWLINK, 3, up).span()) == std::errc::protocol_error);
 }
 
 // Found by fuzz/netlink.cpp: an NLMSG_ERROR the kernel would not send is no verdict.
-TEST_CASE("ack_in takes a malformed NLMSG_ERROR for a protocol error") {
+TEST_CASE("netlink_ack takes a malformed NLMSG_ERROR for a protocol error") {
   SECTION("a positive error (the fuzzer's input; it was returned as errno -65792)") {
-    CHECK(ack_in(from_hex("24000000 02000001 01000000 82470000 00010100 00008247 00000000 00002800"
+    CHECK(netlink_ack(from_hex("24000000 02000001 01000000 82470000 00010100 00008247 00000000 00002800"
                           "00000000 00")) == std::errc::protocol_error);
   }
   SECTION("too short to hold the error: it was read past the end") {
-    CHECK(ack_in(from_hex("10000000 02000000 01000000 00000000")) == std::errc::protocol_error);
+    CHECK(netlink_ack(from_hex("10000000 02000000 01000000 00000000")) == std::errc::protocol_error);
   }
   SECTION("INT_MIN, whose negation overflowed") {
-    CHECK(ack_in(from_hex("24000000 02000000 01000000 00000000 00000080 10001400 05000000 01000000"
+    CHECK(netlink_ack(from_hex("24000000 02000000 01000000 00000000 00000080 10001400 05000000 01000000"
                           "00000000")) == std::errc::protocol_error);
   }
 }
