@@ -51,7 +51,7 @@ std::string announcer::withdraw_reason(const announcement_settings& a) const {
 
 void announcer::apply() {
   failures failed_vips;
-  apply_addresses(failed_vips);
+  apply_locals(failed_vips);
 
   std::map<unsigned, std::set<ip_address>> wanted;
   for (const auto& a : announcements_) {
@@ -96,17 +96,17 @@ void announcer::apply() {
   for (const auto& [vip, removed] : changes) on_change_(vip, removed);
 }
 
-void announcer::apply_addresses(std::map<ip_address, std::string>& failed_vips) {
+void announcer::apply_locals(std::map<ip_address, std::string>& failed_vips) {
   std::set<ip_address> wanted;
   for (const auto& a : announcements_) wanted.insert(a.virtual_ips.begin(), a.virtual_ips.end());
   std::vector<ip_address> present;
-  if (!kernel_.addresses(present))
+  if (!kernel_.locals(present))
     for (const auto& vip : present)
-      if (!wanted.count(vip)) kernel_.remove_address(vip);  // a VIP gone stops being local
+      if (!wanted.count(vip)) kernel_.remove_local(vip);  // a VIP gone stops being local
   for (const auto& vip : wanted) {
     if (std::find(present.begin(), present.end(), vip) != present.end()) continue;
     if (std::any_of(status_.begin(), status_.end(), [&](const vip_status& s) { return s.vip == vip; })) ++put_back_;
-    if (const auto ec = kernel_.add_address(vip)) failed_vips[vip] = failed("cannot add the address", ec);
+    if (const auto ec = kernel_.add_local(vip)) failed_vips[vip] = failed("cannot make the VIP local", ec);
   }
 }
 

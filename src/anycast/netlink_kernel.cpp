@@ -1,6 +1,5 @@
-// The anycast kernel interface over rtnetlink: addresses on cplb's device, host routes of
-// protocol 248 through it.
-#include <linux/if_addr.h>
+// The anycast kernel interface over rtnetlink: local routes (the VIPs accepted by the node) and
+// host routes in the announcing table, all of protocol 248 and through cplb's device.
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -27,41 +26,32 @@ class netlink_kernel_impl final : public kernel {
  public:
   explicit netlink_kernel_impl(unsigned ifindex) : ifindex_(ifindex) {}
 
-  std::error_code add_address(const ip_address& vip) override {
-    // No duplicate address detection: the VIP is on every node by design.
-    request r(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, address_message(vip, IFA_F_NODAD));
-    r.put(IFA_LOCAL, vip.bytes().data(), vip.size());
-    r.put(IFA_ADDRESS, vip.bytes().data(), vip.size());
+  // A VIP is made local by a route of type local in the kernel's local table through the device
+  // (as `ip route add local VIP dev cplb-any0 table local`), not by an address on the device: FRR's
+  // zebra takes an interface address for a connected route, which wins over the route it imports
+  // from `table`, so FRR would announce nothing. The route goes with the device all the same.
+  std::error_code add_local(const ip_address& vip) override {
+    request r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route_message(vip, RT_TABLE_LOCAL, RT_SCOPE_HOST, RTN_LOCAL));
+    r.put(RTA_DST, vip.bytes().data(), vip.size());
+    r.put_u32(RTA_TABLE, RT_TABLE_LOCAL);
+    r.put_u32(RTA_OIF, ifindex_);
     return detail::transact(r);
   }
 
-  std::error_code remove_address(const ip_address& vip) override {
-    request r(RTM_DELADDR, 0, address_message(vip, 0));
-    r.put(IFA_LOCAL, vip.bytes().data(), vip.size());
-    const auto ec = detail::transact(r);
-    return ignorable(ec, std::errc::address_not_available) ? std::error_code{} : ec;
+  std::error_code remove_local(const ip_address& vip) override {
+    return remove(RT_TABLE_LOCAL, vip, RTN_LOCAL);
   }
 
-  std::error_code addresses(std::vector<ip_address>& out) override {
-    ifaddrmsg on_device{};
-    on_device.ifa_family = AF_UNSPEC;
-    on_device.ifa_index = ifindex_;
-    request r(RTM_GETADDR, 0, on_device);
-    return detail::dump(r, [&](const nlmsghdr& m) {
-      if (m.nlmsg_type != RTM_NEWADDR || m.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
-      const auto* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(&m));
-      if (a->ifa_index != ifindex_ || (a->ifa_family != AF_INET && a->ifa_family != AF_INET6)) return;
-      const std::size_t size = a->ifa_family == AF_INET ? 4 : 16;
-      detail::for_each_attribute(IFA_RTA(a), IFA_PAYLOAD(&m), [&](std::uint16_t type, auto value) {
-        if (type != IFA_ADDRESS || value.size() != size) return;
-        const auto vip = ip_address::from_bytes(a->ifa_family, value.data());
-        if (vip.is_global_unicast()) out.push_back(vip);  // not the link-local the kernel adds
-      });
-    });
+  std::error_code locals(std::vector<ip_address>& out) override {
+    std::vector<found_route> found;
+    if (const auto ec = routes(RT_TABLE_LOCAL, found)) return ec;
+    for (const auto& route : found)
+      if (route.via_device) out.push_back(route.vip);
+    return {};
   }
 
   std::error_code add_route(unsigned table, const ip_address& vip) override {
-    request r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route_message(vip, table, RT_SCOPE_LINK));
+    request r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route_message(vip, table, RT_SCOPE_LINK, RTN_UNICAST));
     r.put(RTA_DST, vip.bytes().data(), vip.size());
     r.put_u32(RTA_TABLE, table);
     r.put_u32(RTA_OIF, ifindex_);
@@ -69,11 +59,7 @@ class netlink_kernel_impl final : public kernel {
   }
 
   std::error_code remove_route(unsigned table, const ip_address& vip) override {
-    request r(RTM_DELROUTE, 0, route_message(vip, table, RT_SCOPE_NOWHERE));
-    r.put(RTA_DST, vip.bytes().data(), vip.size());
-    r.put_u32(RTA_TABLE, table);
-    const auto ec = detail::transact(r);
-    return ignorable(ec, std::errc::no_such_process) ? std::error_code{} : ec;
+    return remove(table, vip, RTN_UNICAST);
   }
 
   std::error_code routes(unsigned table, std::vector<found_route>& out) override {
@@ -91,24 +77,22 @@ class netlink_kernel_impl final : public kernel {
   }
 
  private:
-  ifaddrmsg address_message(const ip_address& vip, unsigned char flags) const {
-    ifaddrmsg a{};
-    a.ifa_family = static_cast<unsigned char>(vip.family());
-    a.ifa_prefixlen = static_cast<unsigned char>(vip.host_prefix_length());
-    a.ifa_flags = flags;
-    a.ifa_scope = RT_SCOPE_UNIVERSE;
-    a.ifa_index = ifindex_;
-    return a;
+  std::error_code remove(unsigned table, const ip_address& vip, unsigned char type) {
+    request r(RTM_DELROUTE, 0, route_message(vip, table, RT_SCOPE_NOWHERE, type));
+    r.put(RTA_DST, vip.bytes().data(), vip.size());
+    r.put_u32(RTA_TABLE, table);
+    const auto ec = detail::transact(r);
+    return ignorable(ec, std::errc::no_such_process) ? std::error_code{} : ec;
   }
 
-  static rtmsg route_message(const ip_address& vip, unsigned table, unsigned char scope) {
+  static rtmsg route_message(const ip_address& vip, unsigned table, unsigned char scope, unsigned char type) {
     rtmsg m{};
     m.rtm_family = static_cast<unsigned char>(vip.family());
     m.rtm_dst_len = static_cast<unsigned char>(vip.host_prefix_length());
     m.rtm_table = short_table(table);
     m.rtm_protocol = static_cast<unsigned char>(route_protocol);
     m.rtm_scope = scope;
-    m.rtm_type = RTN_UNICAST;
+    m.rtm_type = type;
     return m;
   }
 

@@ -79,7 +79,7 @@ void daemon::resync_anycast_periodically() {
   anycast_resync_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !anycast_) return;  // stopped, or handed over to a new process
     if (const auto put_back = anycast_->resync())
-      log::warn("anycast: put back routes or addresses removed behind cplb's back", {{"count", put_back}});
+      log::warn("anycast: put back routes removed behind cplb's back", {{"count", put_back}});
     resync_anycast_periodically();
   });
 }

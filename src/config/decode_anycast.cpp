@@ -29,8 +29,10 @@ scalar_rule<ip_address> host_address() {
           }};
 }
 
-/// A kernel table cplb may own routes in: not unspec (0), default (253), main (254), local (255).
-bool is_reserved_table(unsigned table) { return table == 0 || (table >= 253 && table <= 255); }
+/// A kernel table cplb may own routes in: not unspec (0), default (253) or local (255). Main (254)
+/// is allowed: a host route there to a VIP the node holds as local changes no forwarding, and FRR
+/// exports it with `redistribute kernel` (its `ip import-table` keeps a route whose device is gone).
+bool is_reserved_table(unsigned table) { return table == 0 || table == 253 || table == 255; }
 
 }  // namespace
 
@@ -51,8 +53,8 @@ void decode_anycast(reader& r, const YAML::Node& node, const YAML::Mark& at, con
   }
   if (m.read("table", whole_number(1, 0xffffffffu), out.table) && is_reserved_table(out.table))
     r.report(m.mark_of("table"), m.path_of("table"),
-             "table " + std::to_string(out.table) + " is the kernel's own (default, main or local): " +
-                 "use one the routing daemon reads, such as 198");
+             "table " + std::to_string(out.table) + " is the kernel's own (default or local): " +
+                 "use one the routing daemon reads, such as 198 (BIRD) or 254, main (FRR)");
   read_list(m, "track_backends", name_text(), out.track_backends);
   m.read("withdraw_delay", duration_at_least(duration(0)), out.withdraw_delay);
 }

@@ -32,6 +32,8 @@ from harness import Cplb, FakeApiserver, admin_status, become_subreaper, cplb_bi
 
 BIRD = "/usr/sbin/bird"
 BIRDC = "/usr/sbin/birdc"
+FRR = Path("/usr/lib/frr")
+VTYSH = "/usr/bin/vtysh"
 VIP = {4: "203.0.113.100", 6: "2001:db8:ffff::100"}
 ROUTER = {4: "198.51.100.1", 6: "2001:db8:1::1"}
 NODES = {
@@ -42,6 +44,7 @@ APISERVERS = {"api-1": "198.51.100.21", "api-2": "198.51.100.22"}
 CLIENT = {4: "192.0.2.2", 6: "2001:db8:2::2"}
 CLIENT_GATEWAY = {4: "192.0.2.1", 6: "2001:db8:2::1"}
 TABLE = 198
+MAIN_TABLE = 254  # where an FRR node's cplb puts its routes: FRR exports them with `redistribute kernel`
 SETTLE = 20.0  # bound (s) of waits that measure nothing: BGP sessions (re)establishing
 CONVERGE = 5.0  # bound (s) of waits for the router to drop or regain a node
 WITHDRAW_DELAY = 1.0  # s: cplb's withdraw_delay in these tests
@@ -54,7 +57,7 @@ FIGURES = {}
 SESSIONS = 16  # established sessions held through each event
 
 
-def cplb_config(role, withdraw_delay=f"{int(WITHDRAW_DELAY * 1000)}ms", extra_vips=()):
+def cplb_config(role, withdraw_delay=f"{int(WITHDRAW_DELAY * 1000)}ms", extra_vips=(), table=TABLE):
     api = NODES[role]["api"]
     vips = ", ".join([f"{VIP[4]}/32", f"'{VIP[6]}/128'", *extra_vips])
     return f"""
@@ -70,7 +73,7 @@ backends:
 anycast:
   - name: api
     virtual_ips: [{vips}]
-    table: {TABLE}
+    table: {table}
     track_backends: [control-plane]
     withdraw_delay: {withdraw_delay}
 """
@@ -191,6 +194,108 @@ class Bird:
                 self.process.kill()
                 self.process.wait(5)
         self.process.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def node_frr_configs(role):
+    """zebra, bfdd and bgpd configs of a node as docs/anycast.md gives them: cplb's routes in the main
+    table, exported as kernel routes (IPv4 here, as the router's IPv6 session to it stays down)."""
+    node = NODES[role]
+    zebra = "\n"
+    bfdd = """
+bfd
+ profile fast
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
+!
+"""
+    bgpd = f"""
+ip prefix-list cplb-vips seq 10 permit {VIP[4]}/32
+route-map cplb-vips permit 10
+ match ip address prefix-list cplb-vips
+ set origin igp
+!
+route-map deny-all deny 10
+!
+router bgp {node["asn"]}
+ bgp router-id {node[4]}
+ no bgp ebgp-requires-policy
+ neighbor {ROUTER[4]} remote-as 64500
+ neighbor {ROUTER[4]} bfd profile fast
+ neighbor {ROUTER[4]} timers 3 9
+ neighbor {ROUTER[4]} timers connect 2
+ address-family ipv4 unicast
+  redistribute kernel route-map cplb-vips
+  neighbor {ROUTER[4]} route-map cplb-vips out
+  neighbor {ROUTER[4]} route-map deny-all in
+ exit-address-family
+!
+"""
+    return {"zebra": zebra, "bfdd": bfdd, "bgpd": bgpd}
+
+
+class Frr:
+    """FRR's zebra, bfdd and bgpd inside a namespace, each in the foreground with its own config, pid
+    file, zebra socket and vty sockets in a temp dir (so it touches nothing of the host's); stopped by
+    PID."""
+
+    DAEMONS = ("zebra", "bfdd", "bgpd")  # zebra first: the others connect to it
+
+    def __init__(self, lan, role, configs):
+        # The daemons drop to the package's frr user (which must be in the frrvty group), keeping
+        # the capabilities they need: the directory and configs are theirs.
+        self.dir = Path(tempfile.mkdtemp(prefix="cplbt-frr-"))
+        shutil.chown(self.dir, "frr", "frr")
+        zserv = self.dir / "zserv.api"
+        self.processes = {}
+        try:
+            for daemon in self.DAEMONS:
+                config = self.dir / f"{daemon}.conf"
+                config.write_text(configs[daemon])
+                shutil.chown(config, "frr", "frr")
+                command = [str(FRR / daemon), "-f", str(config), "-i", str(self.dir / f"{daemon}.pid"),
+                           "-z", str(zserv), "--vty_socket", str(self.dir), "-P", "0",
+                           "--log", f"file:{self.dir / (daemon + '.log')}"]
+                if daemon == "bfdd":
+                    command += ["--bfdctl", str(self.dir / "bfdd.sock")]
+                process = subprocess.Popen([*netns.exec_prefix(lan.ns(role)), *command], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE)
+                lan.adopt(process.pid)
+                self.processes[daemon] = process
+                vty = self.dir / f"{daemon}.vty"
+                wait_until(lambda: vty.exists() or process.poll() is not None, 10, what=f"FRR {daemon} vty socket")
+                if process.poll() is not None:
+                    raise RuntimeError(f"FRR {daemon} in {role} exited: {process.stderr.read().decode(errors='replace')}")
+        except BaseException:
+            self.close()
+            raise
+
+    def vtysh(self, command):
+        return subprocess.run([VTYSH, "--vty_socket", str(self.dir), "-c", command], capture_output=True, text=True,
+                              timeout=5).stdout
+
+    def established(self):
+        return "Established" in self.vtysh(f"show bgp neighbors {ROUTER[4]}")
+
+    def alive(self):
+        return all(p.poll() is None for p in self.processes.values())
+
+    def log_text(self):
+        return "\n".join((self.dir / f"{d}.log").read_text(errors="replace") for d in self.DAEMONS
+                         if (self.dir / f"{d}.log").exists())
+
+    def close(self):
+        for process in reversed(list(self.processes.values())):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+            process.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -336,7 +441,10 @@ class ClientLoad:
 
 @unittest.skipUnless(os.path.exists(BIRD), f"{BIRD} is missing (scripts/deps installs bird2)")
 class AnycastTopology(unittest.TestCase):
-    """The namespaces, apiservers and BIRDs, built once per class; cplb started on both nodes per test."""
+    """The namespaces, apiservers and routing daemons, built once per class; cplb started on both
+    nodes per test. Nodes in FRR_NODES run FRR, the others BIRD."""
+
+    FRR_NODES = ()
 
     @classmethod
     def setUpClass(cls):
@@ -376,10 +484,19 @@ class AnycastTopology(unittest.TestCase):
                        what=f"a link-local address in {ns}")
         cls.router_bird = Bird(cls.lan, "router", router_bird_config)
         cls.addClassCleanup(cls.router_bird.close)
-        cls.birds = {}
+        cls.birds, cls.frrs = {}, {}
         for role in NODES:
-            cls.birds[role] = Bird(cls.lan, role, lambda log, role=role: node_bird_config(role, log))
-            cls.addClassCleanup(cls.birds[role].close)
+            if role in cls.FRR_NODES:
+                cls.frrs[role] = Frr(cls.lan, role, node_frr_configs(role))
+                cls.addClassCleanup(cls.frrs[role].close)
+            else:
+                cls.birds[role] = Bird(cls.lan, role, lambda log, role=role: node_bird_config(role, log))
+                cls.addClassCleanup(cls.birds[role].close)
+
+    @classmethod
+    def announcing(cls, family):
+        """The nodes that announce `family` (FRR 8 announces IPv4 only)."""
+        return {role for role in NODES if family == 4 or role not in cls.FRR_NODES}
 
     @classmethod
     def role_of(cls, gateway):
@@ -400,7 +517,7 @@ class AnycastTopology(unittest.TestCase):
         for role in NODES:
             self.start_cplb(role)
         for family in (4, 6):
-            self.wait_nodes(family, {"lb1", "lb2"}, SETTLE, "both nodes are next hops")
+            self.wait_nodes(family, self.announcing(family), SETTLE, "every node is a next hop")
 
     def _close_all(self):
         for close in reversed(self.closers):
@@ -413,7 +530,8 @@ class AnycastTopology(unittest.TestCase):
                 self.lan.adopt(server.pid)
 
     def start_cplb(self, role, config=None):
-        cplb = Cplb(config or cplb_config(role), wait_ports=[6443, 9100], command_prefix=netns.exec_prefix(self.lb[role]))
+        table = MAIN_TABLE if role in self.FRR_NODES else TABLE
+        cplb = Cplb(config or cplb_config(role, table=table), wait_ports=[6443, 9100], command_prefix=netns.exec_prefix(self.lb[role]))
         cplb.start()
         self.lan.adopt(cplb.pid)
         self.cplbs[role] = cplb
@@ -437,6 +555,8 @@ class AnycastTopology(unittest.TestCase):
             parts.append(f"--- cplb {role} ---\n" + "\n".join(lines[-40:]))
         for role, bird in [("router", self.router_bird), *self.birds.items()]:
             parts.append(f"--- bird {role} ---\n" + "\n".join(bird.log_text().splitlines()[-25:]))
+        for role, frr in self.frrs.items():
+            parts.append(f"--- frr {role} ---\n" + "\n".join(frr.log_text().splitlines()[-25:]))
         return "\n".join(parts)
 
     def until(self, predicate, timeout, what):
@@ -453,6 +573,10 @@ class AnycastTopology(unittest.TestCase):
 
     def node_table(self, role, family):
         return netns.ip("-n", self.lb[role], f"-{family}", "route", "show", "table", str(TABLE), "proto", "248")
+
+    def local_table(self, role, family):
+        """cplb's routes in the kernel's local table (the VIPs the node accepts)."""
+        return netns.ip("-n", self.lb[role], f"-{family}", "route", "show", "table", "local", "proto", "248")
 
     def status(self, role):
         return netns.run_in(self.lb[role], admin_status, 9100)
@@ -498,6 +622,9 @@ class AnycastTest(AnycastTopology):
         for family in (4, 6):
             self.assertIn(VIP[family], self.node_table("lb1", family))
             self.assertIn("dev cplb-any0", self.node_table("lb1", family))
+            self.assertRegex(self.local_table("lb1", family), rf"local {VIP[family]} dev cplb-any0")
+            self.assertNotIn(VIP[family], netns.ip("-n", self.lb["lb1"], "addr", "show", "dev", "cplb-any0"),
+                             "local by a route, not an address (which FRR would take for a connected route)")
             load = self.load(family)
             load.wait_count(100, 0.0)
             load.close()
@@ -614,7 +741,7 @@ class AnycastTest(AnycastTopology):
         self.assertIn("203.0.113.101", self.node_table("lb1", 4), "an invalid reload changes nothing")
         lb1.reload(cplb_config("lb1"))
         self.until(lambda: "203.0.113.101" not in self.node_table("lb1", 4), CONVERGE, "the removed VIP is withdrawn")
-        self.assertNotIn("203.0.113.101", netns.ipv4_addresses(self.lb["lb1"], "cplb-any0"), "and no longer local")
+        self.assertNotIn("203.0.113.101", self.local_table("lb1", 4), "and no longer local")
         self.assertIn(VIP[4], self.node_table("lb1", 4))
         self.assertRegex(lb1.log_text(), r'msg="anycast removed" name=api vip=203\.0\.113\.101')
         self.assertEqual(self.nodes(4), {"lb1", "lb2"})
@@ -631,6 +758,44 @@ class AnycastTest(AnycastTopology):
                              f"{f'{lost_others}/{held_others}':>13}")
             sys.stderr.write("\n".join(lines) + "\n")
         super().tearDownClass()
+
+
+@unittest.skipUnless((FRR / "zebra").exists(), f"FRR is missing under {FRR} (scripts/deps installs frr)")
+class AnycastFrrTest(AnycastTopology):
+    """lb2 runs FRR 8 with docs/anycast.md's node config (cplb's routes in the main table, bgpd
+    `redistribute kernel` with a route map, bfdd), lb1 BIRD, against the same BIRD router."""
+
+    FRR_NODES = ("lb2",)
+
+    def test_both_nodes_are_next_hops_and_share_new_connections(self):
+        self.assertRegex(self.frrs["lb2"].vtysh("show ip route"), rf"K>\* {VIP[4]}/32 .*cplb-any0")
+        load = self.load(4)
+        load.wait_count(100, 0.0)
+        load.close()
+        self.assertEqual(load.failures(0.0), [], self.logs())
+        self.assertEqual(load.servers(0.0), {"api-1", "api-2"}, "new connections land on both")
+
+    def test_sigkill_removes_the_next_hop_within_a_second(self):
+        lb2 = self.cplbs["lb2"]
+        seconds, load, started = self.measure("FRR SIGKILL", 4, lb2.kill, "lb2", until_nodes={"lb1"})
+        self.assertLess(seconds, 1.0, self.logs())
+        self.assertTrue(self.frrs["lb2"].alive(), "FRR still runs on lb2")
+        self.assertTrue(self.frrs["lb2"].established(), self.frrs["lb2"].vtysh("show bgp summary"))
+
+    def test_sigterm_withdraws_first_and_loses_no_new_connection(self):
+        lb2 = self.cplbs["lb2"]
+        seconds, load, started = self.measure("FRR SIGTERM", 4, lambda: os.kill(lb2.pid, signal.SIGTERM), "lb2",
+                                              until_nodes={"lb1"})
+        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
+        self.assertEqual(lb2.process.wait(10), 0)
+        self.assertEqual(load.failures(started), [], f"no new connection failed\n{self.logs()}")
+
+    def test_all_tracked_backends_down_withdraws_the_node(self):
+        api = self.apiservers["api-2"]
+        self.measure("FRR backend loss", 4, api.kill, "lb2", until_nodes={"lb1"})
+        api.restart()
+        self.lan.adopt(api.pid)
+        self.wait_nodes(4, {"lb1", "lb2"}, CONVERGE, "lb2 announces again once its backend is up")
 
 
 class SingleNodeTest(unittest.TestCase):
@@ -655,7 +820,7 @@ class SingleNodeTest(unittest.TestCase):
             self.assertIn("203.0.113.98", table(), "another protocol's route is not cplb's")
             netns.ip("-n", ns, "route", "flush", "table", str(TABLE), "proto", "248")
             wait_until(lambda: VIP[4] in table(), 10, what="a route flushed by hand put back")
-            cplb.wait_log(r'msg="anycast: put back routes or addresses removed behind cplb.s back" count=1')
+            cplb.wait_log(r'msg="anycast: put back routes removed behind cplb.s back" count=1')
 
     def test_beside_a_vrrp_instance_the_route_goes_before_the_vrrp_vip(self):
         ns = self.lan.add_host("lb1", f"{NODES['lb1'][4]}/24")

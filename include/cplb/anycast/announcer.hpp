@@ -27,7 +27,7 @@ struct vip_status {
   friend bool operator==(const vip_status&, const vip_status&) = default;
 };
 
-/// Keeps the kernel in line with the announcements: every VIP a local address of cplb's device,
+/// Keeps the kernel in line with the announcements: every VIP local through cplb's device,
 /// and a route in its table while the announcement serves: cplb is not stopping and each tracked
 /// backend has a server up. Routes of cplb's protocol that nothing announces (left by an earlier
 /// process, or by a removed announcement) are removed. Runs on the control thread.
@@ -43,10 +43,11 @@ class announcer {
   /// The health of the backends (those not named count as unchecked), applied at once once
   /// configure() has been called.
   void set_backend_health(std::map<std::string, backend_health> health);
-  /// Withdraws every route for good, with `reason` (shutting down); addresses stay.
+  /// Withdraws every route for good, with `reason` (shutting down); the VIPs stay local.
   void withdraw_all(const std::string& reason);
   /// Applies the state again (after another process may have changed the table); returns how
-  /// many routes and addresses it had applied before, found gone and put back since the last call.
+  /// many of the routes it had applied before (local or announcing) were found gone and put
+  /// back since the last call.
   std::size_t resync();
 
   /// Every VIP of every announcement, in configuration order.
@@ -55,10 +56,10 @@ class announcer {
  private:
   /// Why `a` must not be announced now; empty when it may.
   std::string withdraw_reason(const announcement_settings& a) const;
-  /// Brings addresses and routes in line, then reports what changed.
+  /// Brings the local and announcing routes in line, then reports what changed.
   void apply();
-  /// Every VIP a local address, and no other; those that fail go into `failed_vips` with why.
-  void apply_addresses(std::map<ip_address, std::string>& failed_vips);
+  /// Every VIP local, and no other; those that fail go into `failed_vips` with why.
+  void apply_locals(std::map<ip_address, std::string>& failed_vips);
   /// Routes of `table`: the VIPs of `wanted` are added, every other one of cplb's removed.
   void apply_table(unsigned table, const std::set<ip_address>& wanted,
                    std::map<ip_address, std::string>& failed_vips);

@@ -7,9 +7,9 @@
 namespace cplb::anycast {
 
 /// The TUN device cplb hangs its VIPs and routes on. It is not persistent: when its last
-/// descriptor closes (cplb exits, is killed or crashes) the kernel deletes it, and with it its
-/// addresses and every route through it, so no route outlives the process. A binary upgrade
-/// passes the descriptor on, and the device lives on in the new process.
+/// descriptor closes (cplb exits, is killed or crashes) the kernel deletes it, and with it every
+/// route through it, the local ones included, so no route outlives the process. A binary
+/// upgrade passes the descriptor on, and the device lives on in the new process.
 class device {
  public:
   /// A new device `cplb-any<N>`, up; throws std::system_error saying what failed.
@@ -35,7 +35,7 @@ class device {
   unsigned ifindex_;
 };
 
-/// The kernel interface over rtnetlink for the addresses and routes of `d`.
+/// The kernel interface over rtnetlink for the routes through `d`.
 std::unique_ptr<kernel> netlink_kernel(const device& d);
 
 }  // namespace cplb::anycast

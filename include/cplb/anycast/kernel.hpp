@@ -12,18 +12,18 @@ struct found_route {
   bool via_device = false;  ///< through this process's device (else left by someone before)
 };
 
-/// What the announcer asks of the kernel: the VIPs as local addresses on cplb's device, and host
-/// routes through that device in a routing table. Every call is synchronous and idempotent: an
-/// address or route already there (or already gone) is success.
+/// What the announcer asks of the kernel: the VIPs local to the node, and host routes through
+/// cplb's device in a routing table. Every call is synchronous and idempotent: a route already
+/// there (or already gone) is success.
 class kernel {
  public:
   virtual ~kernel() = default;
-  /// Makes `vip` a local address of the device.
-  virtual std::error_code add_address(const ip_address& vip) = 0;
-  /// Removes `vip` from the device.
-  virtual std::error_code remove_address(const ip_address& vip) = 0;
-  /// The global addresses on the device.
-  virtual std::error_code addresses(std::vector<ip_address>& out) = 0;
+  /// Makes `vip` local to the node (the node accepts connections to it), through the device.
+  virtual std::error_code add_local(const ip_address& vip) = 0;
+  /// Makes `vip` no longer local.
+  virtual std::error_code remove_local(const ip_address& vip) = 0;
+  /// The VIPs made local through the device.
+  virtual std::error_code locals(std::vector<ip_address>& out) = 0;
   /// Adds (or replaces) the host route to `vip` in `table` through the device.
   virtual std::error_code add_route(unsigned table, const ip_address& vip) = 0;
   /// Removes cplb's host route to `vip` from `table`.

@@ -18,9 +18,9 @@ struct fake_kernel final : kernel {
   std::set<ip_address> refuse_route;                      ///< add_route fails for these
   int calls = 0;
 
-  std::error_code add_address(const ip_address& vip) override { return ++calls, local.insert(vip), std::error_code{}; }
-  std::error_code remove_address(const ip_address& vip) override { return ++calls, local.erase(vip), std::error_code{}; }
-  std::error_code addresses(std::vector<ip_address>& out) override {
+  std::error_code add_local(const ip_address& vip) override { return ++calls, local.insert(vip), std::error_code{}; }
+  std::error_code remove_local(const ip_address& vip) override { return ++calls, local.erase(vip), std::error_code{}; }
+  std::error_code locals(std::vector<ip_address>& out) override {
     out.assign(local.begin(), local.end());
     return {};
   }
