@@ -401,7 +401,7 @@ def still_echoes(sock, timeout=1.0):
 
 class ClientLoad:
     """New connections to a VIP from the client namespace, back to back (10 ms apart), on a thread:
-    records (monotonic start, apiserver or None, error, connect seconds)."""
+    records (monotonic start, apiserver or None, error, connect seconds, monotonic end)."""
 
     SLOW = 0.5  # s: a connect this slow had its SYN retransmitted (sent to a node that was gone)
 
@@ -416,7 +416,7 @@ class ClientLoad:
         while not self._stop.is_set():
             started = time.monotonic()
             server, error, took = session_through(vip, timeout)
-            self.records.append((started, server, error, took))
+            self.records.append((started, server, error, took, time.monotonic()))
             self._stop.wait(0.01)
 
     def between(self, start, end=float("inf")):
@@ -424,6 +424,14 @@ class ClientLoad:
 
     def failures(self, start, end=float("inf")):
         return [r for r in self.between(start, end) if r[2] is not None]
+
+    SAMPLED = 0.05  # s: how late RouteWatch may see a change (its 10 ms polls of `ip route`)
+
+    def failures_but_in_flight(self, start, moved):
+        """Failures after `start` but those of connections open when the router sent the node's
+        packets elsewhere (seen at `moved`): plain ECMP resets an established flow then, new or
+        not (docs/anycast.md), and no withdraw_delay prevents it."""
+        return [r for r in self.failures(start) if not (r[0] <= moved and r[4] >= moved - self.SAMPLED)]
 
     def slow(self, start, end=float("inf")):
         return [r for r in self.between(start, end) if r[2] is None and r[3] > self.SLOW]
@@ -647,7 +655,8 @@ class AnycastTest(AnycastTopology):
         seconds, load, started = self.measure("SIGTERM", 4, lambda: os.kill(lb1.pid, signal.SIGTERM), "lb1")
         self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
         self.assertEqual(lb1.process.wait(10), 0)
-        self.assertEqual(load.failures(started), [], f"no new connection failed\n{self.logs()}")
+        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
+                         f"no new connection failed\n{self.logs()}")
         self.assertEqual(load.servers(started + seconds + 0.2), {"api-2"})
         log = lb1.log_text()
         self.assertLess(log.index('msg="anycast withdrawn" name=api vip=203.0.113.100 table=198 reason="shutting down"'),
@@ -690,7 +699,8 @@ class AnycastTest(AnycastTopology):
         seconds, load, started = self.measure("IPv6 SIGTERM", 6, lambda: os.kill(lb1.pid, signal.SIGTERM), "lb1")
         self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
         self.assertEqual(lb1.process.wait(10), 0)
-        self.assertEqual(load.failures(started), [], f"no new connection failed\n{self.logs()}")
+        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
+                         f"no new connection failed\n{self.logs()}")
 
     def test_ipv6_link_down_is_detected_by_bfd(self):
         self.measure("IPv6 link down (BFD)", 6, lambda: self.lan.set_link("lb1", False), "lb1")
@@ -788,7 +798,8 @@ class AnycastFrrTest(AnycastTopology):
                                               until_nodes={"lb1"})
         self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
         self.assertEqual(lb2.process.wait(10), 0)
-        self.assertEqual(load.failures(started), [], f"no new connection failed\n{self.logs()}")
+        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
+                         f"no new connection failed\n{self.logs()}")
 
     def test_all_tracked_backends_down_withdraws_the_node(self):
         api = self.apiservers["api-2"]
