@@ -623,6 +623,19 @@ class AnycastTopology(unittest.TestCase):
         FIGURES[name] = (dropped - started, len(failed), len(load.slow(started)), *self.sessions_lost(sessions, lost))
         return dropped - started, load, started
 
+    def sigterm_withdraws_first(self, name, family, role, others):
+        """SIGTERM on `role` under load: the router drops it within withdraw_delay, cplb exits 0,
+        and no new connection fails but those in flight when the router moved. Returns the
+        seconds until it moved, the load and when the signal went."""
+        cplb = self.cplbs[role]
+        seconds, load, started = self.measure(name, family, lambda: os.kill(cplb.pid, signal.SIGTERM), role,
+                                              until_nodes=others)
+        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
+        self.assertEqual(cplb.process.wait(10), 0)
+        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
+                         f"no new connection failed\n{self.logs()}")
+        return seconds, load, started
+
 
 class AnycastTest(AnycastTopology):
 
@@ -651,14 +664,9 @@ class AnycastTest(AnycastTopology):
         self.assertRegex(self.cplbs["lb1"].log_text(), rf'msg="anycast announced" name=api vip={VIP[4]} table={TABLE}')
 
     def test_sigterm_withdraws_first_and_loses_no_new_connection(self):
-        lb1 = self.cplbs["lb1"]
-        seconds, load, started = self.measure("SIGTERM", 4, lambda: os.kill(lb1.pid, signal.SIGTERM), "lb1")
-        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
-        self.assertEqual(lb1.process.wait(10), 0)
-        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
-                         f"no new connection failed\n{self.logs()}")
+        seconds, load, started = self.sigterm_withdraws_first("SIGTERM", 4, "lb1", {"lb2"})
         self.assertEqual(load.servers(started + seconds + 0.2), {"api-2"})
-        log = lb1.log_text()
+        log = self.cplbs["lb1"].log_text()
         self.assertLess(log.index('msg="anycast withdrawn" name=api vip=203.0.113.100 table=198 reason="shutting down"'),
                         log.index('msg="shutting down: no new connections"'))
 
@@ -695,12 +703,7 @@ class AnycastTest(AnycastTopology):
         self.assertLess(seconds, 1.0, self.logs())
 
     def test_ipv6_sigterm_withdraws_first_and_loses_no_new_connection(self):
-        lb1 = self.cplbs["lb1"]
-        seconds, load, started = self.measure("IPv6 SIGTERM", 6, lambda: os.kill(lb1.pid, signal.SIGTERM), "lb1")
-        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
-        self.assertEqual(lb1.process.wait(10), 0)
-        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
-                         f"no new connection failed\n{self.logs()}")
+        self.sigterm_withdraws_first("IPv6 SIGTERM", 6, "lb1", {"lb2"})
 
     def test_ipv6_link_down_is_detected_by_bfd(self):
         self.measure("IPv6 link down (BFD)", 6, lambda: self.lan.set_link("lb1", False), "lb1")
@@ -793,13 +796,7 @@ class AnycastFrrTest(AnycastTopology):
         self.assertTrue(self.frrs["lb2"].established(), self.frrs["lb2"].vtysh("show bgp summary"))
 
     def test_sigterm_withdraws_first_and_loses_no_new_connection(self):
-        lb2 = self.cplbs["lb2"]
-        seconds, load, started = self.measure("FRR SIGTERM", 4, lambda: os.kill(lb2.pid, signal.SIGTERM), "lb2",
-                                              until_nodes={"lb1"})
-        self.assertLess(seconds, WITHDRAW_DELAY, f"the route went first, within withdraw_delay\n{self.logs()}")
-        self.assertEqual(lb2.process.wait(10), 0)
-        self.assertEqual(load.failures_but_in_flight(started, started + seconds), [],
-                         f"no new connection failed\n{self.logs()}")
+        self.sigterm_withdraws_first("FRR SIGTERM", 4, "lb2", {"lb1"})
 
     def test_all_tracked_backends_down_withdraws_the_node(self):
         api = self.apiservers["api-2"]
