@@ -30,8 +30,10 @@ struct cplb_worker_sessions {
 };
 
 /* Placements within a burst refresh it, so a burst is counted while it lasts; a slot that a leaked
- * count keeps from getting placements is free again this soon after. */
-#define CPLB_PENDING_LAPSE_NS 20000000ull
+ * count keeps from getting placements is free again this soon after. Long enough for a slow
+ * worker: at 20 ms, a worker under AddressSanitizer that had not accepted yet had its pending
+ * count lapse and took the next connection too. */
+#define CPLB_PENDING_LAPSE_NS 200000000ull
 
 /* The pending count of a slot that last had a connection placed on it at `placed_ns`, at
  * `now_ns`: nothing once negative (accepts outran the count) or lapsed. */
