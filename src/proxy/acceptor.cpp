@@ -74,9 +74,6 @@ void acceptor::accept_batch() {
     const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       accept_one(fd, peer, peer_len);
-      // After the session is counted: the worker's load may read one too high for a moment,
-      // never one too low (which would send the next SYN here as if the worker were idle).
-      owner_.shared().placement.accepted(owner_.slot());
       continue;
     }
     switch (errno) {
@@ -99,6 +96,7 @@ void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
   add_owned(counters.connections, std::uint64_t{1});
   if (!owner_.shared().try_open_session()) {
     add_owned(counters.rejected_max, std::uint64_t{1});
+    owner_.shared().placement.accepted(owner_.slot());
     reset_and_close(fd);
     return;
   }
@@ -109,10 +107,15 @@ void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
   if (per_source > 0 && !frontend_->stats->sources().try_add(client_key, per_source)) {
     add_owned(counters.rejected_per_source, std::uint64_t{1});
     owner_.shared().close_session();
+    owner_.shared().placement.accepted(owner_.slot());
     reset_and_close(fd);
     return;
   }
-  (new session(owner_, fd, generation_, *frontend_, client_key, per_source > 0))->start();
+  auto* s = new session(owner_, fd, generation_, *frontend_, client_key, per_source > 0);
+  // Right after the session is counted, before the slow part of its start: the worker's load
+  // reads one too high (or, taken away first, one too low) only for that instant.
+  owner_.shared().placement.accepted(owner_.slot());
+  s->start();
 }
 
 void acceptor::pause() {

@@ -133,8 +133,14 @@ void load_placement::publish(unsigned slot, std::int64_t sessions) noexcept {
 }
 
 void load_placement::accepted(unsigned slot) noexcept {
-  if (counts_ && slot < workers_)
-    std::atomic_ref<std::int32_t>(counts_->pending[slot]).fetch_sub(1, std::memory_order_relaxed);
+  if (!counts_ || slot >= workers_) return;
+  // Never below zero: a connection the kernel's hash placed (one that came before the program
+  // was attached, as a start-up probe can) would leave -1, and the next placement on the slot
+  // would then not count.
+  std::atomic_ref<std::int32_t> pending(counts_->pending[slot]);
+  std::int32_t now = pending.load(std::memory_order_relaxed);
+  while (now > 0 && !pending.compare_exchange_weak(now, now - 1, std::memory_order_relaxed)) {
+  }
 }
 
 }  // namespace cplb::proxy
