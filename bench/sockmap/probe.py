@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What a sockmap data path would give cplb, and what it would break (issue 17, item 3).
 
-Runs sockmap_probe (a one-thread relay) in its two modes on 127.0.0.1, with the kernel's
-sockmap redirect (redirect.bpf.c) and with an epoll copy through user space, and reports:
+Runs sockmap_probe (a one-thread relay) in its three modes on 127.0.0.1: with the kernel's
+sockmap redirect (redirect.bpf.c), with an epoll copy through user space, and with epoll and
+splice(2) through a pipe (what cplb does for bulk directions), and reports:
   throughput  iperf3 -P 4 through each, interleaved rounds, with the CPU of the whole machine
               per GB (the redirect runs in softirq and kworker context, not in the relay);
   ordering    a client sends 32 MiB and shuts its write side; a server replies 1,000 bytes and
@@ -19,6 +20,7 @@ Needs root (CAP_BPF, CAP_NET_ADMIN), clang, g++, libbpf-dev and iperf3 (scripts/
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import statistics
@@ -47,8 +49,11 @@ class Relay:
     def __init__(self, probe, obj, mode, upstream):
         self.proc = subprocess.Popen([str(probe), mode, str(RELAY), str(upstream), str(obj)],
                                      stdout=subprocess.PIPE, text=True)
-        if self.proc.stdout.readline().strip() != "listening":
-            raise RuntimeError(f"sockmap_probe {mode} did not start")
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        if not ready or self.proc.stdout.readline().strip() != "listening":
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"sockmap_probe {mode} did not start within 10 s")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -110,7 +115,7 @@ def throughput(probe, obj, rounds, seconds, cplb, work):
     server = subprocess.Popen(["iperf3", "-s", "-p", str(IPERF)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    results = {"direct": [], "epoll": [], "sockmap": []}
+    results = {"direct": [], "epoll": [], "splice": [], "sockmap": []}
     if cplb:
         results["cplb"] = []
     try:
@@ -220,9 +225,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="cplb-sockmap-") as work:
         obj, probe = build(Path(work))
         print(f"kernel {os.uname().release}")
-        for mode in ("epoll", "sockmap"):
+        for mode in ("epoll", "splice", "sockmap"):
             ordering(probe, obj, mode)
-        for mode in ("epoll", "sockmap"):
+        for mode in ("epoll", "splice", "sockmap"):
             queue(probe, obj, mode)
         throughput(probe, obj, args.rounds, args.seconds, args.cplb, Path(work))
     return 0

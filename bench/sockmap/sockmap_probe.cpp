@@ -1,9 +1,10 @@
 // A one-thread TCP relay of bench/sockmap: 127.0.0.1:LISTEN to 127.0.0.1:UPSTREAM, either
-// copying through user space with epoll (as cplb's workers do) or handing each session's two
+// copying through user space with epoll (as cplb's workers do for small messages), moving
+// through a pipe with splice (as cplb does for bulk directions), or handing each session's two
 // sockets to the kernel's sockmap redirect (redirect.bpf.c). It measures what the issue's
 // in-kernel data path would give and what it would break; probe.py drives it.
 //
-//   sockmap_probe epoll LISTEN UPSTREAM
+//   sockmap_probe epoll|splice LISTEN UPSTREAM
 //   sockmap_probe sockmap LISTEN UPSTREAM redirect.bpf.o
 //
 // On a read of 0 it shuts the peer's write side at once, as a relay does when it holds no
@@ -37,8 +38,12 @@ namespace {
   std::exit(1);
 }
 
+bool use_splice = false;
+
 struct leg {
   int from = -1, to = -1;
+  int pipe_r = -1, pipe_w = -1;  // splice mode: a 1 MiB pipe, made at the first event
+  std::size_t in_pipe = 0;
   char buf[65536];
   std::size_t len = 0, off = 0;
   bool eof = false, shut = false;
@@ -57,8 +62,38 @@ struct kernel_path {
 
 std::uint64_t user_bytes = 0;
 
+// pump in splice mode: socket to pipe, pipe to socket, never through user space.
+bool pump_splice(leg& l) {
+  if (l.pipe_r < 0) {
+    int p[2];
+    if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) die("pipe");
+    ::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    l.pipe_r = p[0];
+    l.pipe_w = p[1];
+  }
+  for (;;) {
+    if (l.in_pipe > 0) {
+      const ssize_t w = ::splice(l.pipe_r, nullptr, l.to, nullptr, l.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (w < 0) return errno == EAGAIN;
+      l.in_pipe -= static_cast<std::size_t>(w);
+      user_bytes += static_cast<std::uint64_t>(w);
+      continue;
+    }
+    if (l.eof) {
+      if (!l.shut) ::shutdown(l.to, SHUT_WR);
+      l.shut = true;
+      return true;
+    }
+    const ssize_t n = ::splice(l.from, nullptr, l.pipe_w, nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) l.in_pipe = static_cast<std::size_t>(n);
+    else if (n == 0) l.eof = true;
+    else return errno == EAGAIN;
+  }
+}
+
 // Moves what it can from leg.from to leg.to; false on an error that ends the session.
 bool pump(leg& l) {
+  if (use_splice) return pump_splice(l);
   for (;;) {
     if (l.off == l.len) {
       if (l.eof) {
@@ -155,11 +190,12 @@ int connect_to(int port) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (argc < 4 || (mode != "epoll" && mode != "sockmap") || (mode == "sockmap" && argc < 5)) {
-    std::fprintf(stderr, "usage: sockmap_probe epoll|sockmap LISTEN UPSTREAM [redirect.bpf.o]\n");
+  if (argc < 4 || (mode != "epoll" && mode != "sockmap" && mode != "splice") || (mode == "sockmap" && argc < 5)) {
+    std::fprintf(stderr, "usage: sockmap_probe epoll|splice|sockmap LISTEN UPSTREAM [redirect.bpf.o]\n");
     return 2;
   }
   const bool in_kernel = mode == "sockmap";
+  use_splice = mode == "splice";
   kernel_path kernel;
   if (in_kernel) kernel = load(argv[4]);
   const int upstream_port = std::atoi(argv[3]);
@@ -239,6 +275,8 @@ int main(int argc, char** argv) {
       if (in_kernel) forget(kernel, *s);
       ::close(s->client);
       ::close(s->upstream);
+      for (const int fd : {s->up.pipe_r, s->up.pipe_w, s->down.pipe_r, s->down.pipe_w})
+        if (fd >= 0) ::close(fd);
       live.erase(s);
     }
   }

@@ -35,20 +35,24 @@ std::size_t fd_headroom(const config::config& cfg, unsigned workers, std::size_t
          margin;
 }
 
-fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom) {
+fd_budget fit_connections(std::size_t wanted, std::size_t limit, std::size_t headroom,
+                          std::size_t max_pipes) {
   const std::size_t usable = limit > headroom ? limit - headroom : 0;
-  const std::size_t fits = std::max<std::size_t>(usable / 2, 1);
-  return {std::min(wanted, fits), limit, wanted > fits};
+  const std::size_t fits = std::max<std::size_t>(usable / 2, 1);  // a session or a pipe: two fds
+  const std::size_t spare = fits > wanted ? fits - wanted : 0;
+  const std::size_t pipes = std::min({max_pipes, std::max(spare, fits / 64), fits - 1});
+  const std::size_t cap = std::min(wanted, fits - pipes);
+  return {cap, limit, wanted > cap, pipes};
 }
 
-fd_budget raise_fd_limit(std::size_t wanted, std::size_t headroom) {
+fd_budget raise_fd_limit(std::size_t wanted, std::size_t headroom, std::size_t max_pipes) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
     ::getrlimit(RLIMIT_NOFILE, &lim);
   }
-  return fit_connections(wanted, static_cast<std::size_t>(lim.rlim_cur), headroom);
+  return fit_connections(wanted, static_cast<std::size_t>(lim.rlim_cur), headroom, max_pipes);
 }
 
 }  // namespace cplb::app

@@ -13,9 +13,10 @@ std::optional<generation_plan> daemon::prepare(config::config next, std::vector<
 
   if (!started_ || next.global.max_connections != config_.global.max_connections)
     plan.connections = raise_fd_limit(next.global.max_connections,
-                                      fd_headroom(next, workers_, admin::limits{}.max_connections));
+                                      fd_headroom(next, workers_, admin::limits{}.max_connections),
+                                      proxy::bulk_pipes_per_worker * workers_);
   else
-    plan.connections = {proxy_->max_connections(), 0, false};
+    plan.connections = {proxy_->max_connections(), 0, false, proxy_->bulk_pipes()};
 
   plan.backends = backend::backend_set::build(next, started_ ? backends_.get() : nullptr, workers_);
   plan.snapshot = generation::snapshot::build(next, plan.backends, generation_.get(), workers_);
@@ -55,6 +56,7 @@ void daemon::commit(generation_plan plan) noexcept {
   checker_->commit(std::move(plan.checks));
   // 3. Proxy: the cap, then the generation and its listening sockets, posted to every worker.
   proxy_->set_max_connections(plan.connections.max_connections);
+  proxy_->set_bulk_pipes(plan.connections.bulk_pipes);
   proxy_->set_max_buffer_memory(plan.config.global.max_buffer_memory);
   proxy_->commit(plan.snapshot, std::move(plan.listeners));
   // 4. Removed servers: their sessions follow on_server_down. Added ones slow-start when up.

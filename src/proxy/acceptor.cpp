@@ -94,28 +94,26 @@ void acceptor::accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_l
   paused_logged_ = false;
   auto& counters = frontend_->stats->worker(owner_.slot());
   add_owned(counters.connections, std::uint64_t{1});
-  if (!owner_.shared().try_open_session()) {
-    add_owned(counters.rejected_max, std::uint64_t{1});
-    owner_.shared().placement.accepted(owner_.slot());
-    reset_and_close(fd);
-    return;
-  }
+  if (!owner_.shared().try_open_session()) return reject(fd, counters.rejected_max);
   const std::size_t per_source = frontend_->config.max_connections_per_source;
   std::uint64_t client_key = 0;
   if (per_source > 0 || frontend_->backend->config().balance == config::balance_algorithm::source_hash)
     client_key = socket_address::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), peer_len).ip_hash();
   if (per_source > 0 && !frontend_->stats->sources().try_add(client_key, per_source)) {
-    add_owned(counters.rejected_per_source, std::uint64_t{1});
     owner_.shared().close_session();
-    owner_.shared().placement.accepted(owner_.slot());
-    reset_and_close(fd);
-    return;
+    return reject(fd, counters.rejected_per_source);
   }
   auto* s = new session(owner_, fd, generation_, *frontend_, client_key, per_source > 0);
   // Right after the session is counted, before the slow part of its start: the worker's load
   // reads one too high (or, taken away first, one too low) only for that instant.
   owner_.shared().placement.accepted(owner_.slot());
   s->start();
+}
+
+void acceptor::reject(int fd, std::atomic<std::uint64_t>& counter) {
+  add_owned(counter, std::uint64_t{1});
+  owner_.shared().placement.accepted(owner_.slot());  // placed here, and now taken
+  reset_and_close(fd);
 }
 
 void acceptor::pause() {

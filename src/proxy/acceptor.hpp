@@ -1,6 +1,8 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -43,6 +45,8 @@ class acceptor final : public loop_target {
   /// Accepts until the backlog is empty, a batch is done, or descriptors run out.
   void accept_batch();
   void accept_one(int fd, const sockaddr_storage& peer, socklen_t peer_len);
+  /// Turns the accepted `fd` away with a reset, counted in `counter`.
+  void reject(int fd, std::atomic<std::uint64_t>& counter);
   void pause();
 
   worker& owner_;

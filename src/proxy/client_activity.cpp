@@ -35,6 +35,13 @@ void client_activity::on_bytes(std::span<const char> bytes, time_point now, std:
   }
 }
 
+void client_activity::on_unseen(std::size_t size, time_point now, std::chrono::nanoseconds quiet) {
+  if (size == 0) return;
+  if (framing_ == framing::tls && header_have_ == 0 && size <= record_left_) record_left_ -= size;
+  else framing_ = framing::plain;
+  on_record(size, true, now, quiet);
+}
+
 void client_activity::on_record(std::size_t size, bool request, time_point now, std::chrono::nanoseconds quiet) {
   if (!request) {
     if (now - window_start_ >= quiet) {

@@ -35,6 +35,11 @@ class client_activity {
 
   /// The client sent `bytes` at `now`; `quiet` is the backend's rebalance.quiet.
   void on_bytes(std::span<const char> bytes, time_point now, std::chrono::nanoseconds quiet);
+  /// The client sent `size` bytes that were moved without being looked at (a bulk upload, by
+  /// splice): a request. Within the current TLS record the records are still followed; past its
+  /// end their headers went unseen, and from then on each read stands for a record, as on a
+  /// plaintext stream.
+  void on_unseen(std::size_t size, time_point now, std::chrono::nanoseconds quiet);
 
   /// What it knows at `now`, to resume in another process (binary upgrade), and the resumption.
   handed_activity save(time_point now) const;

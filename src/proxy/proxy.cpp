@@ -307,6 +307,10 @@ void proxy::set_max_connections(std::size_t cap) {
   shared_->max_connections.store(cap, std::memory_order_relaxed);
 }
 
+std::size_t proxy::bulk_pipes() const { return shared_->pipes.limit(); }
+
+void proxy::set_bulk_pipes(std::size_t pipes) { shared_->pipes.set_limit(pipes); }
+
 void proxy::set_max_buffer_memory(std::uint64_t bytes) {
   shared_->buffers.set_cap(static_cast<std::int64_t>(bytes));
 }

@@ -227,6 +227,7 @@ void session::on_resume() {
 bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstream_pump_); }
 
 bool session::pump_one(pump& p) {
+  if (p.pipe) return transfer_spliced(p);
   if (p.backlog) {
     if (!p.to->writable) return true;
     if (!flush_backlog(p)) return false;
@@ -282,6 +283,10 @@ int session::unsent(const leg& l) {
 }
 
 void session::drop_backlog(pump& p) {
+  if (p.pipe) {
+    host_.buffers().release(static_cast<std::int64_t>(p.pipe->held()));
+    p.pipe.reset();
+  }
   if (!p.backlog) return;
   host_.buffers().release(p.backlog_size);
   p.backlog.reset();
@@ -289,32 +294,37 @@ void session::drop_backlog(pump& p) {
   p.backlog_offset = 0;
 }
 
+bool session::stall_for_memory(pump& p) {
+  if (!host_.buffers().full() || unsent(*p.to) < static_cast<int>(behind_read)) return false;
+  // Over max_buffer_memory, and what it read would wait here: read nothing new until the slow
+  // peers have caught up.
+  stalled_until_ = host_.loop().now() + stall_retry;
+  if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
+  return true;
+}
+
+bool session::end_of_stream(pump& p) {
+  // Pass the half-close on, and end the session once both directions have (the close then says
+  // all there is to say: no shutdown call needed).
+  p.finished = true;
+  flush_counters(p);
+  if (upstream_pump_.finished && downstream_pump_.finished) {
+    finish(client_finished_first_ ? end_reason::client_closed : end_reason::server_closed);
+    return false;
+  }
+  client_finished_first_ = &p == &upstream_pump_;
+  ::shutdown(p.to->fd, SHUT_WR);
+  return true;
+}
+
 bool session::transfer(pump& p) {
   const auto scratch = host_.scratch();
   for (std::size_t moved = 0; moved < bytes_per_turn;) {
+    if (stall_for_memory(p)) return true;
     const bool over_cap = host_.buffers().full();
-    if (over_cap && unsent(*p.to) >= static_cast<int>(behind_read)) {
-      // Over max_buffer_memory, and what it read would wait here: read nothing new until the
-      // slow peers have caught up.
-      stalled_until_ = host_.loop().now() + stall_retry;
-      if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
-      return true;
-    }
     const std::size_t want = over_cap ? std::min(read_size(p), behind_read) : read_size(p);
     const auto n = ::recv(p.from->fd, scratch.data(), want, MSG_DONTWAIT);
-    if (n == 0) {
-      // EOF: pass the half-close on, and end the session once both directions have (the
-      // close then says all there is to say: no shutdown call needed).
-      p.finished = true;
-      flush_counters(p);
-      if (upstream_pump_.finished && downstream_pump_.finished) {
-        finish(client_finished_first_ ? end_reason::client_closed : end_reason::server_closed);
-        return false;
-      }
-      client_finished_first_ = &p == &upstream_pump_;
-      ::shutdown(p.to->fd, SHUT_WR);
-      return true;
-    }
+    if (n == 0) return end_of_stream(p);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -350,6 +360,11 @@ bool session::transfer(pump& p) {
       p.from->readable = false;
       return true;
     }
+    // A full read of at least an opening read's size: bulk, which moves by splice from here on
+    // (unless every pipe of the worker is in use).
+    if (static_cast<std::size_t>(n) >= std::min(scratch.size(), opening_read) &&
+        (p.pipe = host_.pipes().take()))
+      return transfer_spliced(p);
   }
   // Turn used up with bytes still queued: let other sessions run, then carry on.
   if (!resume_queued_) {
@@ -357,6 +372,75 @@ bool session::transfer(pump& p) {
     host_.loop().again(*this);
   }
   return true;
+}
+
+bool session::transfer_spliced(pump& p) {
+  for (std::size_t moved = 0; moved < bytes_per_turn;) {
+    if (p.pipe->held() > 0) {
+      if (!p.to->writable) return true;
+      if (!drain_pipe(p)) return false;
+      if (p.pipe->held() > 0) return true;  // the other leg is full: read on once it drains
+    }
+    if (!p.from->readable) return true;
+    if (stall_for_memory(p)) return true;
+    // As in copying: while the other leg is behind, small fills, so a slow reader holds little.
+    const bool behind = host_.buffers().full() || unsent(*p.to) > behind_queue;
+    const std::size_t want = behind ? behind_read : p.pipe->capacity();
+    const auto n = p.pipe->fill(p.from->fd, want);
+    if (n == 0) {
+      end_splice(p);
+      return end_of_stream(p);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // A short splice does not mean the socket is drained (a pipe takes a page at most per
+      // slot): only EAGAIN with an empty pipe (a full one says EAGAIN too) does.
+      if (errno == EAGAIN && p.pipe->held() > 0) continue;
+      if (errno == EAGAIN) {
+        p.from->readable = false;
+        if (moved < behind_read) end_splice(p);  // the bulk is over: small reads copy again
+        return true;
+      }
+      finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
+      return false;
+    }
+    host_.buffers().hold(n);
+    last_activity_ = host_.loop().now();
+    if (&p == &upstream_pump_)
+      client_activity_.on_unseen(static_cast<std::size_t>(n), last_activity_,
+                                 frontend_.backend->config().rebalance.quiet);
+    moved += static_cast<std::size_t>(n);
+    p.unflushed_bytes += static_cast<std::uint64_t>(n);
+    if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
+  }
+  if (!resume_queued_) {
+    resume_queued_ = true;
+    host_.loop().again(*this);
+  }
+  return true;
+}
+
+bool session::drain_pipe(pump& p) {
+  while (p.pipe->held() > 0) {
+    const auto n = p.pipe->drain(p.to->fd);
+    if (n > 0) {
+      host_.buffers().release(n);
+      last_activity_ = host_.loop().now();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      p.to->writable = false;
+      return true;
+    }
+    finish(&p == &upstream_pump_ ? end_reason::server_error : end_reason::client_error, true);
+    return false;
+  }
+  return true;
+}
+
+void session::end_splice(pump& p) {
+  if (p.pipe && p.pipe->held() == 0) p.pipe.reset();
 }
 
 void session::flush_counters(pump& p) {
@@ -433,8 +517,9 @@ void session::begin_leaving() {
 
 void session::continue_leaving() {
   if (!client_fin_sent_) {
-    if (downstream_pump_.backlog && client_.writable && !flush_backlog(downstream_pump_)) return;
-    if (downstream_pump_.backlog) return;  // the client's leg is full: wait until it drains
+    auto& down = downstream_pump_;
+    if (holds_bytes(down) && client_.writable && !(down.pipe ? drain_pipe(down) : flush_backlog(down))) return;
+    if (holds_bytes(down)) return;  // the client's leg is full: wait until it drains
     ::shutdown(client_.fd, SHUT_WR);       // a FIN: the client re-opens elsewhere
     client_fin_sent_ = true;
   }
@@ -498,7 +583,11 @@ bool session::hand_over(handed_session& out) {
     out.server = server_->name();
     out.server_address = server_->address().to_string();
   }
-  const auto backlog_of = [](const pump& p) {
+  const auto backlog_of = [this](pump& p) {
+    if (p.pipe) {
+      host_.buffers().release(static_cast<std::int64_t>(p.pipe->held()));
+      return p.pipe->take_all();
+    }
     return p.backlog ? std::string(p.backlog.get() + p.backlog_offset, p.backlog_size) : std::string();
   };
   out.to_server = backlog_of(upstream_pump_);

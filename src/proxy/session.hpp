@@ -12,6 +12,7 @@
 #include "cplb/proxy/handover.hpp"
 #include "event_loop.hpp"
 #include "session_host.hpp"
+#include "splice_pipe.hpp"
 
 namespace cplb::proxy {
 
@@ -26,7 +27,9 @@ using session_hook =
 /// session remembers which of them are readable and writable and moves bytes while it can.
 /// Data moves readiness-first: read into the worker's scratch buffer, write straight to the
 /// other leg. Only bytes the other leg could not take yet are copied into a per-direction
-/// buffer, which is freed once flushed: an idle session holds none.
+/// buffer, which is freed once flushed: an idle session holds none. A bulk direction (its reads
+/// fill what they ask for) moves through a kernel pipe with splice instead, the payload never
+/// copied into user space, until its reads turn small and the pipe is closed.
 ///
 /// Lifetime: the session owns itself. When it ends it closes both legs and hands itself to the
 /// loop, which frees it once the current turn is over (a later event of the same batch may
@@ -96,6 +99,7 @@ class session final : public session_hook, public loop_target {
     leg* from = nullptr;
     leg* to = nullptr;
     std::unique_ptr<char[]> backlog;   ///< bytes read but not yet written; null when empty
+    std::unique_ptr<splice_pipe> pipe; ///< bulk: moves by splice, and holds what is unwritten
     std::uint32_t backlog_offset = 0;
     std::uint32_t backlog_size = 0;
     std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
@@ -123,11 +127,24 @@ class session final : public session_hook, public loop_target {
   bool flush_backlog(pump& p);
   /// Moves bytes from `p.from` to `p.to` until one would block; false when the session ended.
   bool transfer(pump& p);
+  /// transfer for a bulk direction, through its pipe.
+  bool transfer_spliced(pump& p);
+  /// Writes what the pipe of `p` holds while the other leg takes it; false when the session ended.
+  bool drain_pipe(pump& p);
+  /// Closes the pipe of `p` once it is empty: the direction copies again.
+  void end_splice(pump& p);
+  /// `p` read its end of stream: passes the half-close on, or ends the session once both
+  /// directions have. False when the session ended.
+  bool end_of_stream(pump& p);
+  /// True when `p` holds bytes the other leg has not taken: a backlog or a pipe's.
+  static bool holds_bytes(const pump& p) { return p.backlog || (p.pipe && p.pipe->held() > 0); }
+  /// Past over max_buffer_memory with the other leg of `p` behind: reading waits (true).
+  bool stall_for_memory(pump& p);
   /// How much the next read of `p` may take: the whole scratch buffer, unless `p.to` is behind.
   std::size_t read_size(const pump& p) const;
   /// Bytes `l`'s socket has not sent yet (SIOCOUTQ).
   static int unsent(const leg& l);
-  /// Drops the backlog of `p`, giving its bytes back to the buffer account.
+  /// Drops the backlog and the pipe of `p`, returning their bytes to the buffer account.
   void drop_backlog(pump& p);
   void flush_counters(pump& p);
 

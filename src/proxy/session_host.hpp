@@ -5,6 +5,7 @@
 #include "buffer_account.hpp"
 #include "cplb/backend/backend.hpp"
 #include "event_loop.hpp"
+#include "splice_pipe.hpp"
 
 namespace cplb::proxy {
 
@@ -22,6 +23,8 @@ class session_host {
   virtual std::span<char> scratch() = 0;
   /// What all sessions hold for slow peers, against max_buffer_memory.
   virtual buffer_account& buffers() = 0;
+  /// The pipes bulk directions move through with splice.
+  virtual pipe_budget& pipes() = 0;
   /// Picks a server of `backend` among `eligible` and counts the session on it (its
   /// active_sessions): its index, or -1 when none. The session takes the count off again.
   virtual int pick(const backend::backend& backend, backend::server_mask eligible,

@@ -5,6 +5,7 @@
 #include "buffer_account.hpp"
 #include "cplb/proxy/proxy.hpp"
 #include "load_placement.hpp"
+#include "splice_pipe.hpp"
 
 namespace cplb::proxy {
 
@@ -17,6 +18,7 @@ struct shared_state {
   std::atomic<std::size_t> active_sessions{0};
   connect_failure_hook on_connect_failure;
   buffer_account buffers;
+  pipe_budget pipes{1 << 20};
   load_placement placement;
 
   /// Claims a session slot; false when the cap is reached. One atomic per session, not per read.

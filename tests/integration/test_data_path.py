@@ -88,6 +88,31 @@ class DataPathTest(unittest.TestCase):
         for server in servers:
             self.assertGreater(server.stats()["connections"], 0, f"{server.name} got no session")
 
+    def test_a_bulk_session_moves_through_a_pipe_byte_exact_and_closes_it_after(self):
+        servers = self.start_echo_servers(1)
+        with Cplb(config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)]), wait_ports=[self.port]) as cplb:
+            wait_servers_up(cplb, ["s1"])
+
+            def pipes():
+                fds = f"/proc/{cplb.pid}/fd"
+                return sum(1 for fd in os.listdir(fds) if os.readlink(f"{fds}/{fd}").startswith("pipe:"))
+
+            idle_pipes = pipes()  # the signal pipe and the like
+            payload = os.urandom(64 << 20)
+            most = 0
+            with socket.create_connection(("127.0.0.1", self.port), timeout=20) as sock:
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    reader = pool.submit(recv_all, sock)
+                    for at in range(0, len(payload), 1 << 20):
+                        sock.sendall(payload[at:at + (1 << 20)])
+                        most = max(most, pipes())
+                    sock.shutdown(socket.SHUT_WR)
+                    echoed = reader.result(timeout=60)
+            self.assertEqual(hashlib.sha256(echoed).digest(), hashlib.sha256(payload).digest())
+            # Both directions were bulk: each held a pipe (two descriptors) on the way.
+            self.assertGreaterEqual(most, idle_pipes + 2)
+            wait_until(lambda: pipes() == idle_pipes, what="the session's pipes closed")
+
     def test_half_close_still_delivers_the_whole_reply(self):
         servers = self.start_echo_servers(1)
         with Cplb(config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)]), wait_ports=[self.port]) as cplb:

@@ -27,6 +27,10 @@ struct stalled_worker {
   duration waited;  ///< since the no-op was posted
 };
 
+/// Pipes each worker adds to the bulk pipes the sessions may hold (see fd_budget::bulk_pipes):
+/// a bulk direction moves by splice through one, and copies when none is free.
+constexpr std::size_t bulk_pipes_per_worker = 8;
+
 /// What one worker carries, for the metrics and the benchmark's per-worker split.
 struct worker_load {
   std::int64_t active_sessions = 0;
@@ -122,6 +126,9 @@ class proxy {
   std::size_t max_connections() const;
   /// Changes the cap (reload); sessions over a lowered cap go on, new ones wait for room.
   void set_max_connections(std::size_t cap);
+  /// The pipes all bulk directions may hold at once.
+  std::size_t bulk_pipes() const;
+  void set_bulk_pipes(std::size_t pipes);
   /// Changes max_buffer_memory (start and reload).
   void set_max_buffer_memory(std::uint64_t bytes);
   /// Each worker's load, by index. Safe from the control thread at any time.

@@ -1,6 +1,6 @@
 /* Which worker a new connection goes to: one with the least load, among those the first after
- * the worker chosen last, so ties take turns. A worker's load is its sessions plus the connections placed on it that it
- * has not accepted yet, so a burst of SYNs alternates over the workers and a worker that stalls
+ * the worker chosen last, so ties take turns. A worker's load is its sessions plus the
+ * connections placed on it that it has not accepted yet, so a burst of SYNs alternates over the workers and a worker that stalls
  * (descheduled, its queue growing) stops getting new ones. No slack: a few bulk sessions among
  * many idle ones would otherwise be placed by hash. Plain C shared by the BPF program and its
  * unit test; knows nothing of sockets. */

@@ -222,3 +222,23 @@ TEST_CASE("client_activity: restore takes another process's out-of-range values 
   a.on_bytes(handshake(100), now + 1s, quiet);
   CHECK_FALSE(a.quiet_for(quiet, now + 1s));
 }
+
+TEST_CASE("client_activity: unseen bulk bytes are a request; within their record the records are still followed") {
+  auto a = after_handshake();
+  const auto big = data(16000);
+  a.on_bytes(big.substr(0, 1000), start + 10s, quiet);  // the record's header and its start
+  a.on_unseen(16000 - 995, start + 11s, quiet);          // the rest of it, spliced
+  CHECK_FALSE(a.quiet_for(quiet, start + 15s));
+  a.on_bytes(data(30), start + 20s, quiet);  // a control record, parsed as such: still quiet
+  CHECK(a.quiet_for(quiet, start + 25s));
+}
+
+TEST_CASE("client_activity: past the record they started in, unseen bytes leave each read standing for a record") {
+  auto a = after_handshake();
+  a.on_unseen(100000, start + 10s, quiet);  // several records, their headers unseen
+  CHECK_FALSE(a.quiet_for(quiet, start + 14s));
+  a.on_bytes(std::string(40, 'x'), start + 20s, quiet);  // short: control traffic
+  CHECK(a.quiet_for(quiet, start + 25s));
+  a.on_bytes(std::string(200, 'x'), start + 30s, quiet);  // long: a request
+  CHECK_FALSE(a.quiet_for(quiet, start + 34s));
+}

@@ -193,6 +193,7 @@ class fake_host final : public session_host {
   event_loop& loop() override { return loop_; }
   unsigned slot() const override { return 0; }
   buffer_account& buffers() override { return account; }
+  pipe_budget& pipes() override { return pipes_; }
   std::span<char> scratch() override { return scratch_; }
   int pick(const backend::backend& b, backend::server_mask eligible, std::uint64_t) override {
     if (eligible == 0) return -1;
@@ -241,6 +242,7 @@ class fake_host final : public session_host {
 
  private:
   std::vector<char> scratch_;
+  pipe_budget pipes_{4096, 4};  // one page each: a few kilobytes already fill one
   event_loop loop_{&clock};  // last: sessions it still holds may call back when it is destroyed
 };
 

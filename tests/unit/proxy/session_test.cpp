@@ -199,6 +199,37 @@ TEST_CASE_METHOD(one_server_session, "session: a slow server makes it stop readi
   CHECK(server_at(gen, 0).counters(0).bytes_sent.load() == total);
 }
 
+TEST_CASE_METHOD(one_server_session, "session: a bulk stream moves through a pipe, every byte in order, and the pipe goes back when it ends") {
+  exchange(host, c);
+  constexpr std::size_t total = 4 << 20;
+  std::size_t written = 0;
+  std::size_t most_in_use = 0;
+  stream_reader<char (*)(std::size_t)> at_server{pattern_at};
+  host.run_until([&] {
+    written += send_pattern(c.client.get(), written, total);
+    at_server.read_from(c.server.get());
+    most_in_use = std::max(most_in_use, host.pipes().in_use());
+    return at_server.received == total;
+  }, "the whole stream to reach the server");
+  CHECK(at_server.first_wrong == std::string::npos);
+  CHECK(most_in_use == 1);  // the client's direction, once its reads filled the scratch buffer
+
+  // Small messages after the bulk: the direction copies again and its pipe is back in the pool.
+  send_text(c.client.get(), "ping");
+  CHECK(receive(host, c.server.get(), 4) == "ping");
+  CHECK(host.pipes().in_use() == 0);
+  CHECK(host.account.held() == 0);
+
+  // The half-close after a bulk stream still passes on.
+  REQUIRE(::shutdown(c.client.get(), SHUT_WR) == 0);
+  CHECK(wait_end(host, c.server.get()) == 0);
+  c.server.reset();
+  CHECK(wait_end(host, c.client.get()) == 0);
+  host.run_until_ended(1);
+  check_single_end(gen, session_end::client_closed);
+  CHECK(server_at(gen, 0).counters(0).bytes_sent.load() == 5 + total + 4);  // "hello", the stream, "ping"
+}
+
 TEST_CASE("session: a refused connect is reported and the next server is tried") {
   fake_host host;
   auto refused = bound_socket();
