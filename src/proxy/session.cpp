@@ -393,9 +393,8 @@ bool session::transfer_spliced(pump& p) {
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      // A short splice does not mean the socket is drained (a pipe takes a page at most per
-      // slot): only EAGAIN with an empty pipe (a full one says EAGAIN too) does.
-      if (errno == EAGAIN && p.pipe->held() > 0) continue;
+      // Only EAGAIN says the socket is drained: a short splice may only have used up the pipe's
+      // slots (a page at most each), so it is followed by another.
       if (errno == EAGAIN) {
         p.from->readable = false;
         if (moved < behind_read) end_splice(p);  // the bulk is over: small reads copy again
