@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 
 namespace cplb::proxy {
@@ -14,14 +15,10 @@ splice_pipe::~splice_pipe() {
 }
 
 ssize_t splice_pipe::fill(int from, std::size_t max) {
-  const std::size_t room = capacity_ - held_;
-  if (room == 0) {
-    errno = EAGAIN;
-    return -1;
-  }
-  const ssize_t n = ::splice(from, nullptr, write_end_, nullptr, max < room ? max : room,
+  assert(held_ == 0);
+  const ssize_t n = ::splice(from, nullptr, write_end_, nullptr, max < capacity_ ? max : capacity_,
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (n > 0) held_ += static_cast<std::size_t>(n);
+  if (n > 0) held_ = static_cast<std::size_t>(n);
   return n;
 }
 
@@ -46,15 +43,19 @@ std::string splice_pipe::take_all() {
 }
 
 std::unique_ptr<splice_pipe> pipe_budget::take() {
-  if (in_use_.fetch_add(1, std::memory_order_relaxed) >= limit()) {
-    release();
-    return nullptr;
-  }
+  // The place is counted before the check, so two workers cannot both take the last one; it is
+  // given back on every way out but a new pipe, which gives it back when it closes.
+  const std::size_t taken = in_use_.fetch_add(1, std::memory_order_relaxed);
+  struct place_guard {
+    pipe_budget& budget;
+    bool kept = false;
+    ~place_guard() {
+      if (!kept) budget.release();
+    }
+  } place{*this};
+  if (taken >= limit()) return nullptr;
   int ends[2];
-  if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) {
-    release();
-    return nullptr;
-  }
+  if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
   // The kernel rounds up to a power of two pages; over the user's pipe quota it refuses, and
   // the pipe keeps its default size (16 pages).
   const int size = ::fcntl(ends[1], F_SETPIPE_SZ, static_cast<int>(capacity_));
@@ -62,9 +63,9 @@ std::unique_ptr<splice_pipe> pipe_budget::take() {
   if (actual <= 0) {
     ::close(ends[0]);
     ::close(ends[1]);
-    release();
     return nullptr;
   }
+  place.kept = true;
   return std::unique_ptr<splice_pipe>(new splice_pipe(*this, ends[0], ends[1], static_cast<std::size_t>(actual)));
 }
 

@@ -20,8 +20,9 @@ class splice_pipe {
   splice_pipe& operator=(const splice_pipe&) = delete;
   ~splice_pipe();
 
-  /// Moves up to `max` bytes (at most the room left) from socket `from` into the pipe: the
-  /// count, 0 at the end of stream, or -1 with errno (EAGAIN: nothing to read, or no room).
+  /// Moves up to `max` bytes (at most the capacity) from socket `from` into the pipe, which
+  /// must be empty (a direction drains it before it reads on): the count, 0 at the end of
+  /// stream, or -1 with errno (EAGAIN: nothing to read).
   ssize_t fill(int from, std::size_t max);
   /// Moves what the pipe holds to socket `to`: the count, or -1 with errno (EAGAIN: `to` full).
   ssize_t drain(int to);
