@@ -238,9 +238,14 @@ bool session::pump_one(pump& p) {
 }
 
 std::ptrdiff_t session::send_some(pump& p, const char* data, std::size_t size) {
+  // Once the sender is done, these are its last bytes and the end of stream follows in this turn:
+  // the kernel holds the last partial segment, and the shutdown puts the FIN on it and sends it,
+  // one segment where there were two (an apiserver's last answer and its close, a request and
+  // the client's half-close).
+  const int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (p.from->peer_done ? MSG_MORE : 0);
   std::size_t sent = 0;
   while (sent < size) {
-    const auto n = ::send(p.to->fd, data + sent, size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const auto n = ::send(p.to->fd, data + sent, size - sent, flags);
     if (n >= 0) {
       sent += static_cast<std::size_t>(n);
       continue;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -123,6 +124,14 @@ struct stream_reader {
   }
 };
 
+/// TCP segments the socket `fd` has received so far.
+std::uint32_t segments_in(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0);
+  return info.tcpi_segs_in;
+}
+
 /// Bytes written to the Unix socket `fd` that its peer has not read yet.
 int unread_by_peer(int fd) {
   int queued = -1;
@@ -158,6 +167,16 @@ TEST_CASE_METHOD(one_server_session, "session: bytes pass both ways and a half-c
     host.run_until_ended(1);
     check_single_end(gen, session_end::server_closed);
   }
+}
+
+TEST_CASE_METHOD(one_server_session, "session: a sender's last bytes and its half-close pass on in one segment") {
+  // Handshake only so far: no data, so no delayed acknowledgement can arrive meanwhile.
+  const auto before = segments_in(c.server.get());
+  send_text(c.client.get(), "last words");
+  REQUIRE(::shutdown(c.client.get(), SHUT_WR) == 0);
+  CHECK(receive(host, c.server.get(), 10) == "last words");
+  CHECK(wait_end(host, c.server.get()) == 0);
+  CHECK(segments_in(c.server.get()) - before == 1);  // the FIN rode on the data
 }
 
 TEST_CASE_METHOD(one_server_session, "session: a slow server makes it stop reading the client until the backlog drains") {
