@@ -81,11 +81,15 @@ NO_RATIO = {"other_cpu_pct", "rs_other_cpu_pct", "det_other_cpu_pct", "sr_other_
 # (description, metric, other target or None for an absolute bound, comparison, bound[, the cplb
 # target measured: "cplb" unless given])
 GOALS = [
-    ("connection rate >= 1.2 x HAProxy", "cr_rate", "haproxy", ">=", 1.2),
-    ("connrate p99 no worse than HAProxy", "cr_p99_ms", "haproxy", "<=", 1.0),
-    ("throughput >= 1.1 x HAProxy", "tp_gbps", "haproxy", ">=", 1.1),
-    ("throughput >= 0.85 x direct", "tp_gbps", "direct", ">=", 0.85),
+    ("throughput >= 1.4 x HAProxy", "tp_gbps", "haproxy", ">=", 1.4),
     ("CPU per GB <= nginx", "tp_cpu_s_per_gb", "nginx", "<=", 1.0),
+    ("connection rate >= 1.2 x HAProxy", "cr_rate", "haproxy", ">=", 1.2),
+    ("CPU per connection <= HAProxy", "cr_cpu_us_per_conn", "haproxy", "<=", 1.0),
+    ("connrate p99 no worse than HAProxy", "cr_p99_ms", "haproxy", "<=", 1.0),
+    ("storm (paced): first byte p50 <= HAProxy", "storm_first_byte_p50_ms", "haproxy", "<=", 1.0),
+    ("storm (paced): first byte p99 <= HAProxy", "storm_first_byte_p99_ms", "haproxy", "<=", 1.0),
+    ("storm (paced): every client served", "storm_failed", None, "<=", 0),
+    ("storm (unpaced): every client served", "ustorm_failed", None, "<=", 0),
     ("keep-alive request rate >= HAProxy", "rr_rate", "haproxy", ">=", 1.0),
     ("memory per idle session (1 byte each way) <= 1.5 KB", "idle_kb_after_byte", None, "<=", 1.5),
     ("slowread, max_buffer_memory set: RSS growth <= it + 4 MiB", "sr_growth_minus_cap_mib", None, "<=", 4.0,
