@@ -8,13 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-struct leg_state {
-  __u32 peer;   /* the peer socket's key in `socks` */
-  __u32 pass;   /* 1: leave every segment on this socket */
-  __u64 credit; /* redirect while `redirected` stays within this */
-  __u64 redirected;
-  __u64 passed;
-};
+#include "credit.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_SOCKHASH);

@@ -29,6 +29,8 @@
 #include <tuple>
 #include <vector>
 
+#include "credit.h"
+
 namespace {
 
 [[noreturn]] void die(const std::string& what) {
@@ -36,10 +38,8 @@ namespace {
   std::exit(1);
 }
 
-struct leg_state {  // as in credit.bpf.c
-  std::uint32_t peer = 0, pass = 0;
-  std::uint64_t credit = ~std::uint64_t{0}, redirected = 0, passed = 0;
-};
+/// A leg's state as a new session starts: no peer yet, redirecting without a bound.
+leg_state fresh_leg() { return leg_state{0, 0, ~std::uint64_t{0}, 0, 0}; }
 
 int socks_map = -1, legs_map = -1;
 std::uint32_t next_key = 1;
@@ -76,6 +76,8 @@ std::pair<int, int> tcp_pair() {
     die("listen");
   const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  pollfd ready{l, POLLIN, 0};
+  if (::poll(&ready, 1, 1000) != 1) die("connect to the listener: no connection within 1 s");
   const int s = ::accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
   if (s < 0) die("accept");
   ::close(l);
@@ -108,7 +110,7 @@ void set_leg(int fd, const leg_state& s) {
 
 leg_state leg_of(int fd) {
   const std::uint64_t cookie = cookie_of(fd);
-  leg_state s;
+  leg_state s{};
   if (bpf_map_lookup_elem(legs_map, &cookie, &s) != 0) die("legs lookup");
   return s;
 }
@@ -124,12 +126,12 @@ void open_session(session& s) {
 void insert(session& s, std::uint64_t credit = ~std::uint64_t{0}, bool front_pass = false) {
   s.front_key = next_key++;
   s.up_key = next_key++;
-  leg_state f;
+  leg_state f = fresh_leg();
   f.peer = s.up_key;
   f.credit = credit;
   f.pass = front_pass;
   set_leg(s.front, f);
-  leg_state u;
+  leg_state u = fresh_leg();
   u.peer = s.front_key;
   set_leg(s.up, u);
   s.up_written_at_insert = written(s.up);

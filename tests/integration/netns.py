@@ -163,6 +163,14 @@ def nft(ns, script):
                    capture_output=True, timeout=10)
 
 
+def lift_vrrp_block(ns):
+    """Deletes the `inet cplbt` table that blocks VRRP in `ns`, its output chain first. One table
+    delete takes the chains' hooks away one after the other: with input gone first, the node could
+    hear its peer and yield while its last advert, which makes the peer reassert, is still dropped."""
+    nft(ns, "delete chain inet cplbt output")
+    nft(ns, "delete table inet cplbt")
+
+
 def enter(ns):
     """Moves the calling thread into network namespace `ns` (sockets it opens from now on live there)."""
     libc = ctypes.CDLL(None, use_errno=True)

@@ -397,11 +397,7 @@ class VrrpTest(VrrpTopology):
             }""")
         self.wait_holders(["lb1", "lb2"], SETTLE, "both hold the VIP while VRRP is blocked")
         time.sleep(1.0)
-        # lb2's sending first, then its hearing: a table delete takes the chains' hooks away one
-        # after the other, and with input gone first lb2's last advert as it yields could be
-        # dropped, so lb1 would not reassert (test_vrrp6 saw it happen).
-        netns.nft(self.lb["lb2"], "delete chain inet cplbt output")
-        subprocess.run([*netns.exec_prefix(self.lb["lb2"]), "nft", "delete", "table", "inet", "cplbt"], check=True)
+        netns.lift_vrrp_block(self.lb["lb2"])
         healed = time.monotonic()
         self.wait_holders(["lb1"], SETTLE, "one master after the block")
         reached = self.wait_client(SETTLE)
