@@ -80,6 +80,7 @@ void daemon::start() {
           if (checker_) checker_->report_connect_failure(server, why, backend::to_string(why));
         });
       });
+  open_data_path();
   metrics_.set_buffer_memory_source([this] { return static_cast<double>(proxy_->buffered_bytes()); });
   metrics_.set_worker_source([this] {
     std::vector<metrics::worker_sample> out;

@@ -85,6 +85,11 @@ class daemon {
   void upgrade_failed(const std::string& why);
   void exit_after_upgrade();
 
+  /// Before the proxy starts: the sockmap data path when global.data_path asks for it and the
+  /// kernel allows, or the previous process's at an upgrade (data_path.cpp). Throws when
+  /// `sockmap` is asked for and cannot be had, or the inherited maps cannot be used.
+  void open_data_path();
+
   // Binary upgrade, the new process's side (takeover.cpp).
   /// Before anything starts: says hello and receives the listening sockets, health and counters.
   void receive_takeover_state();

@@ -18,6 +18,7 @@ namespace cplb::app {
 struct generation_plan {
   config::config config;
   unsigned configured_workers = 0;                      ///< as the file says (kept on reload)
+  config::data_path configured_path = config::data_path::automatic;  ///< likewise
   fd_budget connections;                                ///< max_connections fitted to the fd limit
   std::shared_ptr<const backend::backend_set> backends;
   generation::snapshot_ptr snapshot;

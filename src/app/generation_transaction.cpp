@@ -9,7 +9,11 @@ namespace cplb::app {
 std::optional<generation_plan> daemon::prepare(config::config next, std::vector<std::string>& problems) {
   generation_plan plan;
   plan.configured_workers = next.global.workers;
-  if (started_) next.global.workers = config_.global.workers;  // threads are not restarted
+  plan.configured_path = next.global.path;
+  if (started_) {
+    next.global.workers = config_.global.workers;  // threads are not restarted
+    next.global.path = config_.global.path;        // sessions stay where they move
+  }
 
   if (!started_ || next.global.max_connections != config_.global.max_connections)
     plan.connections = raise_fd_limit(next.global.max_connections,
@@ -44,6 +48,8 @@ void daemon::commit(generation_plan plan) noexcept {
   if (plan.configured_workers != plan.config.global.workers)
     log::warn("global.workers changes only on restart: keeping the running value",
               {{"running", plan.config.global.workers}, {"configured", plan.configured_workers}});
+  if (plan.configured_path != plan.config.global.path)
+    log::warn("global.data_path changes only on restart: keeping the running value");
   if (plan.connections.lowered)
     log::warn("max_connections lowered to fit the open-files limit",
               {{"configured", plan.config.global.max_connections},

@@ -78,6 +78,7 @@ void daemon::on_successor_hello(upgrade_frame& frame) {
   state.admin_fd = admin_->listening_fd();
   state.health = checker_->hand_over();
   state.anycast_fd = anycast_device_ ? ::dup(anycast_device_->fd()) : -1;
+  state.sockmap = proxy_->sockmap_maps();
   std::vector<int> fds;
   const auto payload = encode(state, fds);
   std::string error;
@@ -86,6 +87,7 @@ void daemon::on_successor_hello(upgrade_frame& frame) {
   upgrade_->listeners = std::move(state.listeners);
   if (state.admin_fd >= 0) ::close(state.admin_fd);
   if (state.anycast_fd >= 0) ::close(state.anycast_fd);
+  state.sockmap.close_fds();
   if (!sent) return upgrade_failed(error);
   await_successor(start_limit, &daemon::on_successor_ready);
 }

@@ -115,6 +115,10 @@ std::string encode(const handed_state& state, std::vector<int>& fds) {
   }
   w.u32(state.anycast_fd >= 0 ? static_cast<std::uint32_t>(fds.size()) : no_fd);
   if (state.anycast_fd >= 0) fds.push_back(state.anycast_fd);
+  for (int fd : {state.sockmap.socks_fd, state.sockmap.slots_fd, state.sockmap.legs_fd}) {
+    w.u32(fd >= 0 ? static_cast<std::uint32_t>(fds.size()) : no_fd);
+    if (fd >= 0) fds.push_back(fd);
+  }
   return w.take();
 }
 
@@ -127,6 +131,7 @@ std::optional<handed_state> decode_state(upgrade_frame& frame) {
       for (int fd : l.fds) ::close(fd);
     if (s.admin_fd >= 0) ::close(s.admin_fd);
     if (s.anycast_fd >= 0) ::close(s.anycast_fd);
+    s.sockmap.close_fds();
     return std::nullopt;
   };
   s.pid = r.u32();
@@ -162,9 +167,12 @@ std::optional<handed_state> decode_state(upgrade_frame& frame) {
     h.reason = static_cast<backend::down_reason>(reason);
     s.health.push_back(std::move(h));
   }
-  // The anycast device came last, and an older process sends none.
+  // The anycast device and the sockmap's maps came last, and an older process sends neither.
   if (!r.at_end())
     if (const auto index = r.u32(); index != no_fd) s.anycast_fd = take_fd(frame, index);
+  if (!r.at_end())
+    for (int* fd : {&s.sockmap.socks_fd, &s.sockmap.slots_fd, &s.sockmap.legs_fd})
+      if (const auto index = r.u32(); index != no_fd) *fd = take_fd(frame, index);
   if (!r.at_end()) return fail();
   return s;
 }
@@ -196,6 +204,20 @@ std::string encode(const std::vector<proxy::handed_session>& batch, std::vector<
     for (auto b : a.header) w.u8(b);
     w.u8(a.header_have);
     w.u64(a.record_left);
+  }
+  // The sessions in the sockmap, after the rest: an older process sends none.
+  std::uint32_t in_sockmap = 0;
+  for (const auto& h : batch) in_sockmap += h.sockmap_pair >= 0;
+  w.u32(in_sockmap);
+  for (std::uint32_t i = 0; i < batch.size(); ++i) {
+    const auto& h = batch[i];
+    if (h.sockmap_pair < 0) continue;
+    w.u32(i);
+    w.u32(static_cast<std::uint32_t>(h.sockmap_pair));
+    for (int d = 0; d < 2; ++d) {
+      w.u64(h.written_base[d]);
+      w.u64(h.redirect_counted[d]);
+    }
   }
   return w.take();
 }
@@ -238,6 +260,18 @@ std::optional<std::vector<proxy::handed_session>> decode_sessions(upgrade_frame&
     out.push_back(std::move(h));
     if (!r.ok() || !sane) return fail();
   }
+  if (!r.at_end())
+    for (std::uint32_t i = 0, n = r.count(36); i < n; ++i) {
+      const auto index = r.u32();
+      const auto pair = r.u32();
+      if (index >= out.size() || out[index].upstream_fd < 0) return fail();
+      auto& h = out[index];
+      h.sockmap_pair = pair;
+      for (int d = 0; d < 2; ++d) {
+        h.written_base[d] = r.u64();
+        h.redirect_counted[d] = r.u64();
+      }
+    }
   if (!r.at_end()) return fail();
   return out;
 }

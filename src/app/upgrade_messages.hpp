@@ -20,6 +20,7 @@ struct handed_state {
   int admin_fd = -1;
   std::vector<health::handed_health> health;
   int anycast_fd = -1;       ///< the anycast device, whose routes stay in place
+  proxy::handed_sockmap sockmap;  ///< the sockmap data path's maps, with sessions in them
 };
 
 /// The end of the hand-over (upgrade_message::done).

@@ -7,12 +7,17 @@ namespace cplb::config::detail {
 namespace {
 
 void decode_global(reader& r, const YAML::Node& node, const YAML::Mark& at, global_config& out) {
-  map_view m(r, node, at, "global", {"workers", "max_connections", "shutdown_grace", "max_buffer_memory"});
+  map_view m(r, node, at, "global", {"workers", "max_connections", "shutdown_grace", "max_buffer_memory", "data_path"});
   if (!m.ok()) return;
   m.read("workers", whole_number(0, 1024), out.workers);
   m.read("max_connections", whole_number(1, 10'000'000), out.max_connections);
   m.read("shutdown_grace", duration_at_least(duration(0)), out.shutdown_grace);
   m.read("max_buffer_memory", byte_size(64 * 1024, 1ull << 40), out.max_buffer_memory);
+  m.read("data_path",
+         one_of<data_path>("data path", {{"auto", data_path::automatic},
+                                         {"sockmap", data_path::sockmap},
+                                         {"epoll", data_path::epoll}}),
+         out.path);
 }
 
 void decode_admin(reader& r, const YAML::Node& node, const YAML::Mark& at, admin_config& out) {

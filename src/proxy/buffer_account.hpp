@@ -14,6 +14,8 @@ class buffer_account {
   void set_cap(std::int64_t cap) { cap_.store(cap, std::memory_order_relaxed); }
   /// True while the sessions hold the cap or more: read nothing new.
   bool full() const { return held() >= cap_.load(std::memory_order_relaxed); }
+  /// True while `n` more stay within the cap.
+  bool can_hold(std::int64_t n) const { return held() + n <= cap_.load(std::memory_order_relaxed); }
   /// Bytes held now, over all sessions.
   std::int64_t held() const { return held_.load(std::memory_order_relaxed); }
   void hold(std::int64_t n) { held_.fetch_add(n, std::memory_order_relaxed); }

@@ -11,4 +11,9 @@ void handed_session::close_fds() noexcept {
   if (upstream_fd >= 0) ::close(std::exchange(upstream_fd, -1));
 }
 
+void handed_sockmap::close_fds() noexcept {
+  for (int* fd : {&socks_fd, &slots_fd, &legs_fd})
+    if (*fd >= 0) ::close(std::exchange(*fd, -1));
+}
+
 }  // namespace cplb::proxy

@@ -158,6 +158,36 @@ void proxy::start() {
   for (auto& w : workers_) w->run();
 }
 
+namespace {
+
+/// Sessions the sockmap has room for; each also needs its credit within max_buffer_memory.
+constexpr std::uint32_t sockmap_pairs = 4096;
+
+}  // namespace
+
+bool proxy::open_sockmap(std::string& error) {
+  auto path = std::make_unique<sockmap_path>(sockmap_pairs);
+  if (!path->available()) {
+    error = path->reason();
+    return false;
+  }
+  shared_->sockmap = std::move(path);
+  return true;
+}
+
+bool proxy::inherit_sockmap(handed_sockmap maps, std::string& error) {
+  auto path = std::make_unique<sockmap_path>(maps, error);
+  if (!path->available()) return false;
+  shared_->sockmap = std::move(path);
+  return true;
+}
+
+bool proxy::in_kernel() const { return shared_->sockmap != nullptr; }
+
+handed_sockmap proxy::sockmap_maps() const {
+  return shared_->sockmap ? shared_->sockmap->hand_over() : handed_sockmap{};
+}
+
 void proxy::close_sessions(const backend::server_ptr& server, duration spread) {
   for (auto& w : workers_)
     w->post([wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });

@@ -1,17 +1,22 @@
 #include "session.hpp"
 
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "bpf/session_redirect.h"
 #include "cplb/core/log.hpp"
+#include "sockmap_path.hpp"
 #include "socket_options.hpp"
 
 namespace cplb::proxy {
@@ -38,12 +43,36 @@ constexpr std::size_t behind_read = 16 * 1024;
 /// How often a session stalled by max_buffer_memory looks again.
 constexpr std::chrono::milliseconds stall_retry{10};
 
+/// The sockmap path: what the kernel may move for a direction beyond what has reached the other
+/// leg's send queue, held against max_buffer_memory while the session is in the sockhash; and
+/// a session waiting for those bytes to reach it looks again a millisecond later (retry_soon).
+constexpr std::uint64_t redirect_credit = 1 << 20;
+/// After a half-close, the direction still open moves without a credit (see redirect_all): a
+/// session whose reader falls this far behind is reset rather than hold more in the kernel. It
+/// is looked at this often.
+constexpr std::uint64_t half_closed_queue_limit = 16 * redirect_credit;
+constexpr std::chrono::milliseconds half_closed_check{100};
+
 /// How long a session leaving to rebalance waits for its client to close after the FIN.
 constexpr std::chrono::seconds leave_linger{2};
 
 /// Poller tags of the two legs.
 constexpr unsigned client_tag = 0;
 constexpr unsigned upstream_tag = 1;
+
+/// A field of the state a session shares with the sockmap program (bpf/session_redirect.h).
+__u64 shared_load(__u64& field) { return std::atomic_ref(field).load(std::memory_order_acquire); }
+void shared_store(__u64& field, __u64 value) { std::atomic_ref(field).store(value, std::memory_order_release); }
+
+/// Bytes ever written into `fd`'s send queue: those its peer acknowledged and those still queued.
+std::uint64_t written(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  int queued = 0;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || ::ioctl(fd, SIOCOUTQ, &queued) != 0)
+    return 0;
+  return info.tcpi_bytes_acked + static_cast<std::uint64_t>(queued);
+}
 
 /// Closes `fd`, if open; with `reset` the peer sees a reset rather than a clean end.
 void close_fd(int& fd, bool reset) {
@@ -228,6 +257,7 @@ bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstre
 
 bool session::pump_one(pump& p) {
   if (p.pipe) return transfer_spliced(p);
+  if (p.shared) return transfer_passed(p);
   if (p.backlog) {
     if (!p.to->writable) return true;
     if (!flush_backlog(p)) return false;
@@ -265,6 +295,7 @@ bool session::flush_backlog(pump& p) {
   const auto sent = send_some(p, p.backlog.get() + p.backlog_offset, p.backlog_size);
   if (sent < 0) return false;
   if (sent > 0) last_activity_ = host_.loop().now();
+  consumed(p, static_cast<std::size_t>(sent));
   host_.buffers().release(sent);
   p.backlog_offset += static_cast<std::uint32_t>(sent);
   p.backlog_size -= static_cast<std::uint32_t>(sent);
@@ -334,6 +365,8 @@ bool session::transfer(pump& p) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         p.from->readable = false;
+        p.from->midway = false;
+        if (join_kernel_) enter_sockmap();
         return true;
       }
       finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
@@ -345,6 +378,7 @@ bool session::transfer(pump& p) {
                                 frontend_.backend->config().rebalance.quiet);
     moved += static_cast<std::size_t>(n);
     p.last_read_full = static_cast<std::size_t>(n) == want;
+    p.from->midway = p.last_read_full;
     p.unflushed_bytes += static_cast<std::uint64_t>(n);
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
 
@@ -363,13 +397,20 @@ bool session::transfer(pump& p) {
     // that would only say EAGAIN. Not so once the peer is done: its EOF raises no new edge.
     if (static_cast<std::size_t>(n) < want && !p.from->peer_done) {
       p.from->readable = false;
+      if (join_kernel_) enter_sockmap();
       return true;
     }
-    // A full read of at least an opening read's size: bulk, which moves by splice from here on
-    // (unless every pipe of the worker is in use).
-    if (static_cast<std::size_t>(n) >= std::min(scratch.size(), opening_read) &&
-        (p.pipe = host_.pipes().take()))
-      return transfer_spliced(p);
+    // A full read of at least an opening read's size: bulk, which moves in the kernel from here
+    // on: in the sockhash, which it joins once its socket is drained (the program must see whole
+    // segments: a partly read one would be passed on again whole), or else by splice (unless
+    // every pipe of the worker is in use).
+    if (static_cast<std::size_t>(n) >= std::min(scratch.size(), opening_read) && sockmap_pair_ < 0) {
+      if (host_.sockmap() && !kernel_refused_) {
+        join_kernel_ = true;
+        continue;
+      }
+      if ((p.pipe = host_.pipes().take())) return transfer_spliced(p);
+    }
   }
   // Turn used up with bytes still queued: let other sessions run, then carry on.
   if (!resume_queued_) {
@@ -456,6 +497,256 @@ void session::flush_counters(pump& p) {
   p.unflushed_bytes = 0;
 }
 
+bool session::transfer_passed(pump& p) {
+  count_redirected(p);
+  const auto scratch = host_.scratch();
+  std::size_t moved = 0;
+  // Reads on while what the kernel moved has not reached the other leg yet, up to a credit's
+  // worth held; then TCP holds the sender back. Beyond it too while the other direction has
+  // bytes on their way to this socket that its peer could take: once this socket has no room
+  // for its own segments, they queue in the kernel ahead of those, and the two directions
+  // would wait for each other.
+  pump& other = &p == &upstream_pump_ ? downstream_pump_ : upstream_pump_;
+  const auto may_read = [&] {
+    if (p.backlog_size < redirect_credit) return !stall_for_memory(p);
+    return unsent(*p.from) < behind_queue && redirect_pending(other);
+  };
+  while (!p.finished && !p.end_read && p.from->readable && may_read()) {
+    if (moved >= bytes_per_turn) {
+      if (!resume_queued_) {
+        resume_queued_ = true;
+        host_.loop().again(*this);
+      }
+      break;
+    }
+    const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (n == 0) {
+      p.end_read = true;
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        p.from->readable = false;
+        break;
+      }
+      finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
+      return false;
+    }
+    const auto size = static_cast<std::size_t>(n);
+    moved += size;
+    count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
+    last_activity_ = host_.loop().now();
+    if (&p == &upstream_pump_)
+      client_activity_.on_bytes({scratch.data(), size}, last_activity_, frontend_.backend->config().rebalance.quiet);
+    p.unflushed_bytes += size;
+    if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
+    std::size_t sent = 0;
+    // These bytes follow the ones the kernel moved before them: sent once those have arrived.
+    if (!p.backlog && p.to->writable && !redirect_pending(p)) {
+      const auto n_sent = send_some(p, scratch.data(), size);
+      if (n_sent < 0) return false;
+      sent = static_cast<std::size_t>(n_sent);
+      consumed(p, sent);
+    }
+    if (sent < size) append_backlog(p, scratch.data() + sent, size - sent);
+  }
+  if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
+  // The end of stream passes on once everything before it has, and once the other direction
+  // leaves nothing on the socket it goes to (see redirect_all).
+  if (p.end_read && !p.finished && !p.backlog && !redirect_pending(p) && redirect_all(other))
+    return end_of_stream(p);
+  renew_credit(p);
+  return within_half_close_bound(p);
+}
+
+bool session::redirect_all(pump& q) {
+  if (!q.shared || q.finished || q.redirect_stopped) return true;
+  if (!q.redirect_all) {
+    q.redirect_all = true;
+    shared_store(q.shared->credit, ~__u64{0});
+    lock_step(*q.from);
+  }
+  if (shared_load(q.shared->passed) == q.consumed) return true;
+  retry_soon();  // once the pump has passed on what was left for it
+  return false;
+}
+
+bool session::within_half_close_bound(pump& p) {
+  if (!p.redirect_all || p.finished) return true;
+  const auto moved = shared_load(p.shared->redirected);
+  const auto arrived = written(p.to->fd) - p.written_base - p.consumed;
+  if (moved - std::min<std::uint64_t>(moved, arrived) <= half_closed_queue_limit) {
+    retry_soon(half_closed_check);
+    return true;
+  }
+  log::warn("a half-closed session's reader fell too far behind in the kernel: reset",
+            {{"server", server_->name()}, {"queued", std::to_string(moved - arrived)}});
+  finish(end_reason::local_error, true);
+  return false;
+}
+
+void session::lock_step(const leg& l) {
+  // A program run on `l` that read the old credit may still be at work: it runs under the
+  // socket's lock, which reading the socket's TCP state takes, so once this returns it is done.
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  ::getsockopt(l.fd, IPPROTO_TCP, TCP_INFO, &info, &size);
+}
+
+void session::retry_soon(std::chrono::milliseconds after) {
+  const auto retry = host_.loop().now() + after;
+  if (stalled_until_ == steady::time_point::min() || retry < stalled_until_) stalled_until_ = retry;
+  if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
+}
+
+void session::append_backlog(pump& p, const char* data, std::size_t size) {
+  auto grown = std::make_unique_for_overwrite<char[]>(p.backlog_size + size);
+  if (p.backlog) std::memcpy(grown.get(), p.backlog.get() + p.backlog_offset, p.backlog_size);
+  std::memcpy(grown.get() + p.backlog_size, data, size);
+  p.backlog = std::move(grown);
+  p.backlog_offset = 0;
+  p.backlog_size += static_cast<std::uint32_t>(size);
+  host_.buffers().hold(static_cast<std::int64_t>(size));
+}
+
+void session::enter_sockmap() {
+  // Neither leg may be in the middle of a segment: the program judges whole segments, and would
+  // pass on again the part of one already read. Else at the next drained read.
+  if (leaving_ || upstream_.fd < 0 || holds_bytes(upstream_pump_) || holds_bytes(downstream_pump_) ||
+      client_.midway || upstream_.midway)
+    return;
+  join_kernel_ = false;
+  // Half-closed already: a leg that has sent its FIN would leave the sockhash at its peer's, with
+  // what was left on it (see redirect_all). Such a session stays here, bulk by splice.
+  if (upstream_pump_.finished || downstream_pump_.finished) {
+    kernel_refused_ = true;
+    return;
+  }
+  sockmap_path* path = host_.sockmap();
+  const auto pair = host_.buffers().can_hold(2 * static_cast<std::int64_t>(redirect_credit))
+                        ? path->take_pair()
+                        : std::nullopt;
+  if (!pair) {
+    kernel_refused_ = true;  // by splice, then
+    return;
+  }
+  const std::uint32_t first = *pair * 2;
+  // Both legs go in with no credit: a segment redirected to a peer not in the sockhash yet would
+  // be dropped, and one left on the socket is read as before.
+  for (auto [p, slot] : {std::pair{&upstream_pump_, first}, std::pair{&downstream_pump_, first + 1}}) {
+    p->shared = &path->leg(slot);
+    *p->shared = cplb_leg{};
+    p->written_base = written(p->to->fd);
+  }
+  if (!path->insert(first, client_.fd, cookies_[0])) {
+    upstream_pump_.shared = downstream_pump_.shared = nullptr;
+    path->free_pair(*pair);
+    kernel_refused_ = true;
+    return;
+  }
+  sockmap_pair_ = *pair;
+  if (!path->insert(first + 1, upstream_.fd, cookies_[1])) {
+    // The client's leg is in for good (until it closes), with no credit: the pump moves
+    // everything, as it counts what the program leaves on the socket.
+    log::warn("cannot add a session to the sockmap", {{"error", std::strerror(errno)}});
+    downstream_pump_.shared = nullptr;
+    upstream_pump_.redirect_stopped = true;
+    return;
+  }
+  host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
+  renew_credit(upstream_pump_);
+  renew_credit(downstream_pump_);
+  // Segments that arrived since the sockets were drained are judged by the program only at the
+  // next one; setting the low-water mark judges them now, so the pump never reads a byte the
+  // program has not counted.
+  const int one = 1;
+  for (leg* l : {&client_, &upstream_}) ::setsockopt(l->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  if (log::enabled(log::level::debug))
+    log::debug("session moves in the kernel", {{"server", server_->name()}, {"pair", std::to_string(*pair)}});
+}
+
+bool session::resume_in_sockmap(const handed_session& handed) {
+  sockmap_path* path = host_.sockmap();
+  if (!path || upstream_.fd < 0 || handed.sockmap_pair >= path->pairs()) return false;
+  sockmap_pair_ = handed.sockmap_pair;
+  const auto first = static_cast<std::uint32_t>(sockmap_pair_) * 2;
+  int i = 0;
+  for (auto [p, l] : {std::pair{&upstream_pump_, &client_}, std::pair{&downstream_pump_, &upstream_}}) {
+    p->shared = &path->leg(first + static_cast<std::uint32_t>(i));
+    p->written_base = handed.written_base[i];
+    p->redirect_counted = handed.redirect_counted[i];
+    p->consumed = shared_load(p->shared->consumed);
+    socklen_t size = sizeof cookies_[i];
+    ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &cookies_[i], &size);
+    ++i;
+  }
+  host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
+  return true;
+}
+
+void session::count_redirected(pump& p) {
+  if (!p.shared) return;
+  const auto moved = shared_load(p.shared->redirected);
+  if (moved == p.redirect_counted) return;
+  const auto n = moved - p.redirect_counted;
+  p.redirect_counted = moved;
+  last_activity_ = host_.loop().now();
+  if (&p == &upstream_pump_)
+    client_activity_.on_unseen(n, last_activity_, frontend_.backend->config().rebalance.quiet);
+  p.unflushed_bytes += n;
+  if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
+}
+
+bool session::redirect_pending(pump& p) {
+  if (!p.shared) return false;
+  const auto moved = shared_load(p.shared->redirected);
+  if (moved == p.redirect_drained) return false;
+  // What reached the other leg is what was written into it, less what the pump wrote itself.
+  if (written(p.to->fd) - p.written_base - p.consumed >= moved) {
+    p.redirect_drained = moved;
+    return false;
+  }
+  retry_soon();
+  return true;
+}
+
+void session::consumed(pump& p, std::size_t bytes) {
+  if (!p.shared || bytes == 0) return;
+  p.consumed += bytes;
+  shared_store(p.shared->consumed, p.consumed);
+}
+
+void session::renew_credit(pump& p) {
+  if (!p.shared || p.redirect_stopped || p.redirect_all || p.finished) return;
+  const auto credit = shared_load(p.shared->credit);
+  const auto moved = shared_load(p.shared->redirected);
+  if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
+  const auto arrived = written(p.to->fd) - p.written_base - p.consumed;
+  shared_store(p.shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
+}
+
+void session::stop_redirect(pump& p) {
+  if (!p.shared || p.redirect_stopped) return;
+  p.redirect_stopped = true;
+  shared_store(p.shared->credit, 0);
+  lock_step(*p.from);  // so that its count is in
+}
+
+void session::close_legs(bool reset) {
+  close_fd(client_.fd, reset);
+  close_fd(upstream_.fd, reset);
+  if (sockmap_pair_ < 0) return;
+  // Closed, the sockets have left the sockhash; their cookies and the pair are free again.
+  sockmap_path* path = host_.sockmap();
+  for (auto cookie : cookies_)
+    if (cookie) path->forget(cookie);
+  path->free_pair(static_cast<std::uint32_t>(sockmap_pair_));
+  if (downstream_pump_.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
+  sockmap_pair_ = -1;
+  upstream_pump_.shared = downstream_pump_.shared = nullptr;
+}
+
 steady::time_point session::pumping_deadline() const {
   const auto stalled = stalled_until_ == steady::time_point::min() ? steady::time_point::max() : stalled_until_;
   return std::min({last_activity_ + frontend_.config.idle_timeout, close_deadline_, stalled});
@@ -465,7 +756,14 @@ void session::on_deadline() {
   const auto now = host_.loop().now();
   if (awaiting_first_bytes_) return finish(end_reason::first_data_timeout, true);
   if (connecting_) return connect_failed(backend::down_reason::timeout, true);
-  if (leaving_) return finish(end_reason::rebalanced, true);  // the client did not close in time
+  if (leaving_) {
+    if (now >= close_deadline_) return finish(end_reason::rebalanced, true);  // the client did not close in time
+    host_.loop().schedule(timer_, close_deadline_);
+    return continue_leaving();  // a retry: what the kernel moved to the client has reached it
+  }
+  // What the kernel moved since last looked is activity too.
+  count_redirected(upstream_pump_);
+  count_redirected(downstream_pump_);
   if (stalled_until_ != steady::time_point::min() && now >= stalled_until_) {
     stalled_until_ = steady::time_point::min();
     if (!pump_both()) return;
@@ -507,6 +805,8 @@ void session::release_server() {
 
 void session::begin_leaving() {
   // Pass on what the server has sent so far, then take no more from it and none to it.
+  stop_redirect(upstream_pump_);
+  stop_redirect(downstream_pump_);
   if (!pump_one(downstream_pump_)) return;
   leaving_ = true;
   flush_counters(upstream_pump_);
@@ -515,13 +815,15 @@ void session::begin_leaving() {
   close_fd(upstream_.fd, false);
   upstream_pump_.finished = true;
   downstream_pump_.finished = true;
-  host_.loop().schedule(timer_, host_.loop().now() + leave_linger);
+  close_deadline_ = host_.loop().now() + leave_linger;
+  host_.loop().schedule(timer_, close_deadline_);
   continue_leaving();
 }
 
 void session::continue_leaving() {
   if (!client_fin_sent_) {
     auto& down = downstream_pump_;
+    if (redirect_pending(down)) return;  // nothing overtakes what the kernel moved to the client
     if (holds_bytes(down) && client_.writable && !(down.pipe ? drain_pipe(down) : flush_backlog(down))) return;
     if (holds_bytes(down)) return;  // the client's leg is full: wait until it drains
     ::shutdown(client_.fd, SHUT_WR);       // a FIN: the client re-opens elsewhere
@@ -544,6 +846,8 @@ void session::continue_leaving() {
 
 void session::finish(end_reason why, bool reset_peers) {
   if (closing_) return;
+  count_redirected(upstream_pump_);
+  count_redirected(downstream_pump_);
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
   drop_backlog(upstream_pump_);
@@ -554,9 +858,8 @@ void session::finish(end_reason why, bool reset_peers) {
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", generation::to_string(why)}});
-  // Closing takes both descriptors out of the loop's epoll set.
-  close_fd(client_.fd, reset_peers);
-  close_fd(upstream_.fd, reset_peers);
+  // Closing takes both descriptors out of the loop's epoll set (and the sockhash's).
+  close_legs(reset_peers);
   leave();
 }
 
@@ -574,7 +877,8 @@ void session::leave() {
 }
 
 bool session::hand_over(handed_session& out) {
-  if (closing_ || leaving_) return false;
+  // A session only half in the sockhash (its upstream leg could not join) ends here.
+  if (closing_ || leaving_ || (sockmap_pair_ >= 0 && !downstream_pump_.shared)) return false;
   const auto now = host_.loop().now();
   // Out of the epoll set before the descriptors leave: it would report them for as long as the
   // next process holds its copies.
@@ -608,10 +912,21 @@ bool session::hand_over(handed_session& out) {
                         : -1;
   out.client_key = client_key_;
   out.activity = client_activity_.save(now);
+  count_redirected(upstream_pump_);
+  count_redirected(downstream_pump_);
   flush_counters(upstream_pump_);
   flush_counters(downstream_pump_);
   drop_backlog(upstream_pump_);
   drop_backlog(downstream_pump_);
+  if (sockmap_pair_ >= 0) {
+    // The legs stay in the sockhash, whose maps go to the next process: the pair is its now.
+    out.sockmap_pair = std::exchange(sockmap_pair_, -1);
+    for (auto [p, i] : {std::pair{&upstream_pump_, 0}, std::pair{&downstream_pump_, 1}}) {
+      out.written_base[i] = p->written_base;
+      out.redirect_counted[i] = p->redirect_counted;
+    }
+    if (downstream_pump_.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
+  }
   leave();
   return true;
 }
@@ -646,6 +961,10 @@ void session::resume(handed_session& handed, backend::server_ptr server, int ind
   }
   restore_backlog(upstream_pump_, handed.to_server);
   restore_backlog(downstream_pump_, handed.to_client);
+  if (handed.sockmap_pair >= 0 && !resume_in_sockmap(handed)) {
+    log::warn("a handed-over session is in a sockmap this process does not have");
+    return finish(end_reason::local_error, true);
+  }
   // Watching reports what is pending on each descriptor already, so no byte waits unseen.
   if (!host_.loop().watch(client_.fd, *this, client_tag) ||
       (upstream_.fd >= 0 && !host_.loop().watch(upstream_.fd, *this, upstream_tag))) {

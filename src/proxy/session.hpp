@@ -14,6 +14,8 @@
 #include "session_host.hpp"
 #include "splice_pipe.hpp"
 
+struct cplb_leg;
+
 namespace cplb::proxy {
 
 /// Hook into the worker's list of live sessions.
@@ -29,7 +31,10 @@ using session_hook =
 /// other leg. Only bytes the other leg could not take yet are copied into a per-direction
 /// buffer, which is freed once flushed: an idle session holds none. A bulk direction (its reads
 /// fill what they ask for) moves through a kernel pipe with splice instead, the payload never
-/// copied into user space, until its reads turn small and the pipe is closed.
+/// copied into user space, until its reads turn small and the pipe is closed. On the sockmap
+/// data path a session whose direction turns bulk puts both legs in the sockhash instead, where
+/// the kernel moves each direction's bytes within a credit and leaves the rest on the socket for
+/// the pump as before (see docs/design.md, "The sockmap path").
 ///
 /// Lifetime: the session owns itself. When it ends it closes both legs and hands itself to the
 /// loop, which frees it once the current turn is over (a later event of the same batch may
@@ -55,8 +60,9 @@ class session final : public session_hook, public loop_target {
   /// drained after the backend's drain grace.
   void resume(handed_session& handed, backend::server_ptr server, int index);
   /// Binary upgrade: takes both descriptors out of the loop, open, into `out` with the bytes not
-  /// yet forwarded, and frees the session without closing them or counting an end. False (and
-  /// nothing done) for a session that is ending or leaving to rebalance: it stays.
+  /// yet forwarded (and its place in the sockmap), and frees the session without closing them or
+  /// counting an end. False (and nothing done) for a session that is ending or leaving to
+  /// rebalance: it stays.
   bool hand_over(handed_session& out);
   /// Ends the session now, resetting both legs, and counts it under `why` (drained, shutdown).
   void abort(end_reason why);
@@ -92,6 +98,7 @@ class session final : public session_hook, public loop_target {
     bool readable = false;
     bool writable = false;
     bool peer_done = false;  ///< the peer has shut down or failed: read on until EOF or error
+    bool midway = false;     ///< the last read filled its buffer: it may have ended inside a segment
   };
 
   /// One direction of the byte pump.
@@ -105,6 +112,15 @@ class session final : public session_hook, public loop_target {
     std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     bool finished = false;             ///< EOF read and passed on as a half-close
     bool last_read_full = false;       ///< bulk: the last read filled what it asked for
+    /// The sockmap path: this direction's shared state while both legs are in the sockhash.
+    cplb_leg* shared = nullptr;
+    std::uint64_t written_base = 0;      ///< bytes ever written into `to` when it went in
+    std::uint64_t redirect_counted = 0;  ///< bytes the kernel moved that the counters have
+    std::uint64_t redirect_drained = 0;  ///< bytes the kernel moved known to be in `to`'s queue
+    std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on
+    bool redirect_stopped = false;       ///< the kernel moves none of it any more
+    bool redirect_all = false;           ///< the kernel moves all of it, without a credit
+    bool end_read = false;       ///< sockmap: EOF read, to pass on once everything before it has
   };
 
   /// The client has spoken: connect upstream (unless it only closed).
@@ -147,6 +163,42 @@ class session final : public session_hook, public loop_target {
   /// Drops the backlog and the pipe of `p`, returning their bytes to the buffer account.
   void drop_backlog(pump& p);
   void flush_counters(pump& p);
+
+  /// transfer for a direction in the sockhash: moves what the program left on `p.from`, after
+  /// what the kernel moved before it; false when the session ended.
+  bool transfer_passed(pump& p);
+  /// Adds `size` bytes to the backlog of `p`.
+  void append_backlog(pump& p, const char* data, std::size_t size);
+  /// The sockmap path, once a direction is bulk and a read drained its socket: puts both legs
+  /// in the sockhash, unless either direction holds bytes or a leg was last read midway.
+  void enter_sockmap();
+  /// resume: takes up the legs' place in the sockmap the session was handed over in.
+  bool resume_in_sockmap(const handed_session& handed);
+  /// Counts what the kernel moved for `p` since last looked: bytes and activity.
+  void count_redirected(pump& p);
+  /// True while bytes the kernel moved for `p` may not have reached `p.to`'s queue yet: nothing
+  /// may be written or shut down behind them. Looks again shortly.
+  bool redirect_pending(pump& p);
+  /// The pump passed on `bytes` more that were left on `p.from`.
+  void consumed(pump& p, std::size_t bytes);
+  /// Lets the kernel move `p`'s bytes again, up to a credit past what has reached `p.to`.
+  void renew_credit(pump& p);
+  /// Stops the kernel moving `p`'s bytes: from now on they are left for the pump.
+  void stop_redirect(pump& p);
+  /// Before a half-close goes to `q.from`: a socket that has sent its FIN leaves the sockhash as
+  /// soon as its peer's FIN comes, and the kernel then drops what was left on it unread. So `q`
+  /// moves everything in the kernel from now on, without a credit; true once nothing is left
+  /// for the pump either (else it looks again shortly).
+  bool redirect_all(pump& q);
+  /// Without a credit, the kernel's queue is bounded here instead: false (and the session reset)
+  /// once `p`'s reader is half_closed_queue_limit behind.
+  bool within_half_close_bound(pump& p);
+  /// Waits for any program run on `l`'s socket to end (it holds the socket's lock).
+  static void lock_step(const leg& l);
+  /// Has the session look again (pump both ways) after `after`.
+  void retry_soon(std::chrono::milliseconds after = std::chrono::milliseconds{1});
+  /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
+  void close_legs(bool reset);
 
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
   std::chrono::steady_clock::time_point pumping_deadline() const;
@@ -196,6 +248,10 @@ class session final : public session_hook, public loop_target {
   bool client_fin_sent_ = false;  ///< rebalancing: the client has been sent a FIN
   bool resume_queued_ = false;
   bool closing_ = false;
+  bool join_kernel_ = false;          ///< a direction turned bulk: join the sockhash when drained
+  bool kernel_refused_ = false;       ///< the sockhash had no room: bulk moves by splice
+  std::int64_t sockmap_pair_ = -1;    ///< the sockmap path: the pair of slots of the legs
+  std::uint64_t cookies_[2] = {0, 0}; ///< and the legs' socket cookies
 };
 
 }  // namespace cplb::proxy

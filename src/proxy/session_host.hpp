@@ -10,6 +10,7 @@
 namespace cplb::proxy {
 
 class session;
+class sockmap_path;
 
 /// What a session needs from the worker it lives on. The worker implements it; the session unit
 /// tests implement it over an event loop of their own, with a fake clock and socketpairs.
@@ -25,6 +26,8 @@ class session_host {
   virtual buffer_account& buffers() = 0;
   /// The pipes bulk directions move through with splice.
   virtual pipe_budget& pipes() = 0;
+  /// The in-kernel data path bulk sessions go to, or null on the epoll path.
+  virtual sockmap_path* sockmap() { return nullptr; }
   /// Picks a server of `backend` among `eligible` and counts the session on it (its
   /// active_sessions): its index, or -1 when none. The session takes the count off again.
   virtual int pick(const backend::backend& backend, backend::server_mask eligible,

@@ -1,10 +1,12 @@
 #pragma once
 #include <atomic>
 #include <cstddef>
+#include <memory>
 
 #include "buffer_account.hpp"
 #include "cplb/proxy/proxy.hpp"
 #include "load_placement.hpp"
+#include "sockmap_path.hpp"
 #include "splice_pipe.hpp"
 
 namespace cplb::proxy {
@@ -20,6 +22,7 @@ struct shared_state {
   buffer_account buffers;
   pipe_budget pipes{1 << 20};
   load_placement placement;
+  std::unique_ptr<sockmap_path> sockmap;  ///< set before the workers start; null: epoll
 
   /// Claims a session slot; false when the cap is reached. One atomic per session, not per read.
   bool try_open_session() {

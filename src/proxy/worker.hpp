@@ -76,6 +76,7 @@ class worker final : public session_host {
   std::span<char> scratch() override { return {scratch_.data(), scratch_.size()}; }
   buffer_account& buffers() override { return shared_.buffers; }
   pipe_budget& pipes() override { return shared_.pipes; }
+  sockmap_path* sockmap() override { return shared_.sockmap.get(); }
   int pick(const backend::backend& backend, backend::server_mask eligible,
            std::uint64_t client_key) override;
   void connect_failed(const backend::server_ptr& server, backend::down_reason why) override;

@@ -392,12 +392,28 @@ class FakeApiserver:
         self.stop()
 
 
+def with_data_path(config_yaml):
+    """`config_yaml` with `global.data_path` set to $CPLB_TEST_DATA_PATH, unless unset or the
+    config chooses its own: CTest runs the integration suite on each data path this way."""
+    path = os.environ.get("CPLB_TEST_DATA_PATH")
+    if not path or "data_path:" in config_yaml:
+        return config_yaml
+    flow = re.compile(r"^global:\s*\{", re.M)
+    if flow.search(config_yaml):
+        return flow.sub(f"global: {{data_path: {path}, ", config_yaml, count=1)
+    block = re.compile(r"^global:[ \t]*$", re.M)
+    if block.search(config_yaml):
+        return block.sub(f"global:\n  data_path: {path}", config_yaml, count=1)
+    return f"global:\n  data_path: {path}\n{config_yaml}"
+
+
 class Cplb:
     """The cplb daemon as a context manager.
 
     Writes `config_yaml` to cplb.yaml in a temporary directory, starts
     `cplb --config FILE --log-level debug` with stderr in cplb.log there, and waits until every port in
     `wait_ports` listens (without connecting to it) or the process exits (then raises with its log).
+    The config gets $CPLB_TEST_DATA_PATH as its data path (with_data_path).
     `env` adds variables to the process's environment. On exit the process is stopped by PID whatever
     happened, and on a failure the log tail is printed.
     """
@@ -408,7 +424,7 @@ class Cplb:
         self.config_path = self.tmpdir / "cplb.yaml"
         self.log_path = self.tmpdir / "cplb.log"
         self.stdout_path = self.tmpdir / "cplb.stdout"
-        self.config_path.write_text(config_yaml)
+        self.config_path.write_text(with_data_path(config_yaml))
         self._args = [*command_prefix, str(binary or cplb_binary()), "--config", str(self.config_path),
                       "--log-level", log_level, *extra_args]
         self._wait_ports = tuple(wait_ports)
@@ -454,7 +470,7 @@ class Cplb:
 
     def write_config(self, config_yaml):
         """Replaces the config file (takes effect at the next reload)."""
-        self.config_path.write_text(config_yaml)
+        self.config_path.write_text(with_data_path(config_yaml))
 
     def reload(self, config_yaml=None):
         """Sends SIGHUP, first replacing the config file when `config_yaml` is given."""

@@ -90,7 +90,9 @@ class DataPathTest(unittest.TestCase):
 
     def test_a_bulk_session_moves_through_a_pipe_byte_exact_and_closes_it_after(self):
         servers = self.start_echo_servers(1)
-        with Cplb(config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)]), wait_ports=[self.port]) as cplb:
+        # Splice is the epoll path's: on the sockmap path the session would join the sockhash.
+        cfg = config(f"127.0.0.1:{self.port}", [("s1", servers[0].address)], global_extra="  data_path: epoll")
+        with Cplb(cfg, wait_ports=[self.port]) as cplb:
             wait_servers_up(cplb, ["s1"])
 
             def pipes():

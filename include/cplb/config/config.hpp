@@ -18,6 +18,11 @@ using namespace std::chrono_literals;
 /// The most servers a backend may list: a set of them fits one 64-bit mask.
 inline constexpr std::size_t max_servers_per_backend = 64;
 
+/// `global.data_path`: how sessions' bytes move. `sockmap` moves bulk sessions inside the
+/// kernel (a BPF sockhash); `epoll` keeps every byte in the worker's event loop; `auto` uses
+/// sockmap where the kernel and the privileges allow, else epoll.
+enum class data_path { automatic, sockmap, epoll };
+
 /// `global:`
 struct global_config {
   unsigned workers = 0;                 ///< proxy threads; 0 = one per CPU
@@ -26,6 +31,7 @@ struct global_config {
   /// All sessions' not-yet-forwarded bytes together; over it, sessions stop reading until their
   /// peers catch up (nothing is dropped).
   std::uint64_t max_buffer_memory = 256ull << 20;
+  data_path path = data_path::automatic;  ///< read at start only
   friend bool operator==(const global_config&, const global_config&) = default;
 };
 

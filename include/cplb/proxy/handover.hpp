@@ -39,8 +39,23 @@ struct handed_session {
   std::int64_t close_in_ns = -1;   ///< a pending drain close (-1: none)
   std::uint64_t client_key = 0;
   handed_activity activity;
+  /// The sockmap path: the pair of slots its legs hold in the maps handed over with the state,
+  /// or -1 when it is not in them; and per direction (to the server, to the client) the bytes
+  /// written into the receiving leg before it went in and the kernel's bytes already counted.
+  std::int64_t sockmap_pair = -1;
+  std::uint64_t written_base[2] = {0, 0};
+  std::uint64_t redirect_counted[2] = {0, 0};
 
   /// Closes the descriptors still held (the receiving process has its own copies).
+  void close_fds() noexcept;
+};
+
+/// The maps of the sockmap data path, handed to the next process at a binary upgrade with the
+/// sessions in them: a socket leaves a sockhash only by closing. -1 each on the epoll path.
+struct handed_sockmap {
+  int socks_fd = -1;
+  int slots_fd = -1;
+  int legs_fd = -1;
   void close_fds() noexcept;
 };
 

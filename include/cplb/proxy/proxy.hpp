@@ -79,6 +79,18 @@ class proxy {
   /// Starts the worker threads (once, after the first commit).
   void start();
 
+  /// The sockmap data path (global.data_path), before start: loads its program and maps, so
+  /// bulk sessions move inside the kernel. False with `error` when the kernel or the privileges
+  /// do not allow it: every session stays on the epoll path.
+  bool open_sockmap(std::string& error);
+  /// Before start, at an upgrade: takes over the previous process's sockmap, with the sessions
+  /// it will hand over in it. False with `error` when its maps are not this version's.
+  bool inherit_sockmap(handed_sockmap maps, std::string& error);
+  /// True when bulk sessions move inside the kernel.
+  bool in_kernel() const;
+  /// Copies (dup) of the sockmap's maps for the next process (-1 each on the epoll path).
+  handed_sockmap sockmap_maps() const;
+
   /// Closes the sessions to `server` on every worker: at once (reset) when `spread` is zero,
   /// else one after another evenly over `spread`.
   void close_sessions(const backend::server_ptr& server, duration spread);

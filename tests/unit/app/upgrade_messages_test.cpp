@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -62,6 +63,7 @@ void close_all(handed_state& s) {
     for (int fd : l.fds) ::close(fd);
   if (s.admin_fd >= 0) ::close(s.admin_fd);
   if (s.anycast_fd >= 0) ::close(s.anycast_fd);
+  s.sockmap.close_fds();
 }
 
 void close_all(std::vector<handed_session>& batch) {
@@ -91,14 +93,17 @@ const auto decode_state = [](upgrade_frame& f) { return app::decode_state(f); };
 const auto decode_sessions = [](upgrade_frame& f) { return app::decode_sessions(f); };
 
 /// Checks that `decode` refuses every truncation of `payload` (sent with `fds` as a `type`
-/// frame), and that no truncation leaks a descriptor.
+/// frame) but those that leave out `optional_tails` bytes (the fields an older process does not
+/// send), and that no truncation leaks a descriptor.
 template <typename Decode>
 void check_truncations_refused(upgrade_message type, const std::string& payload,
-                               const std::vector<int>& fds, Decode decode, std::size_t optional_tail = 0) {
+                               const std::vector<int>& fds, Decode decode,
+                               std::vector<std::size_t> optional_tails = {}) {
   const int before = open_fd_count();
   std::size_t accepted = 0;
   for (std::size_t size = 0; size < payload.size(); ++size) {
-    if (size == payload.size() - optional_tail) continue;  // a complete message of an older process
+    if (std::ranges::find(optional_tails, payload.size() - size) != optional_tails.end())
+      continue;  // a complete message of an older process
     auto frame = frame_of(type, payload.substr(0, size), fds);
     auto got = decode(frame);
     if (got) {
@@ -160,9 +165,10 @@ void write_session(payload_writer& w, std::uint32_t client, std::uint32_t upstre
 }
 
 /// A state with two listeners of two and three workers' sockets, the admin socket, three
-/// health entries and the anycast device; its descriptors are the pipes'.
+/// health entries, the anycast device and the sockmap's three maps; its descriptors are the
+/// pipes'.
 struct sample_state {
-  test_pipe p1, p2, p3, p4;
+  test_pipe p1, p2, p3, p4, p5;
   handed_state state;
   sample_state() {
     state.pid = 4242;
@@ -179,6 +185,7 @@ struct sample_state {
     state.health.push_back({"other", "s0", "[fd00::1]:6443", server_state::not_ready,
                             down_reason::protocol_error, "bad\0line", 1, 1, false});
     state.anycast_fd = p4.read_end.get();
+    state.sockmap = {p4.write_end.get(), p5.read_end.get(), p5.write_end.get()};
   }
 };
 
@@ -211,6 +218,11 @@ struct sample_batch {
     a.activity.header[2] = 3;
     a.activity.header_have = 3;
     a.activity.record_left = 0;
+    a.sockmap_pair = 4095;
+    a.written_base[0] = 1;
+    a.written_base[1] = 0xffffffff00000000ULL;
+    a.redirect_counted[0] = 77;
+    a.redirect_counted[1] = 1ULL << 40;
     batch.push_back(std::move(a));
 
     handed_session b;
@@ -256,6 +268,11 @@ void check_same(const handed_session& got, const handed_session& want) {
   CHECK(std::memcmp(got.activity.header, want.activity.header, sizeof got.activity.header) == 0);
   CHECK(got.activity.header_have == want.activity.header_have);
   CHECK(got.activity.record_left == want.activity.record_left);
+  CHECK(got.sockmap_pair == want.sockmap_pair);
+  CHECK(got.written_base[0] == want.written_base[0]);
+  CHECK(got.written_base[1] == want.written_base[1]);
+  CHECK(got.redirect_counted[0] == want.redirect_counted[0]);
+  CHECK(got.redirect_counted[1] == want.redirect_counted[1]);
   CHECK((got.upstream_fd >= 0) == (want.upstream_fd >= 0));
   CHECK(same_file(got.client_fd, want.client_fd));
   if (want.upstream_fd >= 0) CHECK(same_file(got.upstream_fd, want.upstream_fd));
@@ -263,11 +280,11 @@ void check_same(const handed_session& got, const handed_session& want) {
 
 }  // namespace
 
-TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socket, health and anycast device") {
+TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socket, health, anycast device and sockmap") {
   sample_state sample;
   const int before = open_fd_count();
   {
-    auto [frame, got] = round_trip(upgrade_message::state, sample.state, 7, decode_state);
+    auto [frame, got] = round_trip(upgrade_message::state, sample.state, 10, decode_state);
     REQUIRE(got);
     CHECK(got->pid == 4242);
     CHECK(got->workers == 3);
@@ -284,6 +301,9 @@ TEST_CASE("upgrade_messages: a state round-trips with its listeners, admin socke
     CHECK(got->admin_address == sample.state.admin_address);
     CHECK(same_file(got->admin_fd, sample.state.admin_fd));
     CHECK(same_file(got->anycast_fd, sample.state.anycast_fd));
+    CHECK(same_file(got->sockmap.socks_fd, sample.state.sockmap.socks_fd));
+    CHECK(same_file(got->sockmap.slots_fd, sample.state.sockmap.slots_fd));
+    CHECK(same_file(got->sockmap.legs_fd, sample.state.sockmap.legs_fd));
     REQUIRE(got->health.size() == 3);
     for (std::size_t i = 0; i < 3; ++i) {
       const auto& h = got->health[i];
@@ -325,6 +345,7 @@ TEST_CASE("upgrade_messages: a state from a process without anycast (no last fie
   REQUIRE(got);
   CHECK(got->pid == 7);
   CHECK(got->anycast_fd == -1);
+  CHECK(got->sockmap.legs_fd == -1);
 }
 
 TEST_CASE("upgrade_messages: a batch of sessions round-trips with every field") {
@@ -342,6 +363,31 @@ TEST_CASE("upgrade_messages: a batch of sessions round-trips with every field") 
     close_all(*got);
   }
   CHECK(open_fd_count() == before);
+}
+
+TEST_CASE("upgrade_messages: a batch from a process without the sockmap (no trailer) is read") {
+  sample_batch sample;
+  std::vector<int> fds;
+  auto payload = app::encode(sample.batch, fds);
+  payload.resize(payload.size() - (4 + 4 + 4 + 4 * 8));  // the trailer: a count and session a's entry
+  auto frame = frame_of(upgrade_message::sessions, payload, fds);
+  auto got = app::decode_sessions(frame);
+  REQUIRE(got);
+  REQUIRE(got->size() == 3);
+  CHECK((*got)[0].sockmap_pair == -1);
+  close_all(*got);
+}
+
+TEST_CASE("upgrade_messages: a sockmap entry for a session without an upstream is refused") {
+  sample_batch sample;
+  std::vector<int> fds;
+  auto payload = app::encode(sample.batch, fds);
+  // Session a's entry names index 0; make it name b, which has no upstream leg.
+  const auto at = payload.size() - (4 + 4 * 8) - 4;
+  const std::uint32_t index = 1;
+  std::memcpy(payload.data() + at, &index, sizeof index);
+  auto frame = frame_of(upgrade_message::sessions, payload, fds);
+  CHECK_FALSE(app::decode_sessions(frame));
 }
 
 TEST_CASE("upgrade_messages: an empty batch round-trips") {
@@ -384,15 +430,18 @@ TEST_CASE("upgrade_messages: a text round-trips; a truncated or padded one does 
 TEST_CASE("upgrade_messages: every truncation of a state is refused and leaks no descriptor") {
   sample_state sample;
   std::vector<int> fds;
+  // An older process sends no sockmap maps (three descriptor indexes), and before that no
+  // anycast device (one).
   check_truncations_refused(upgrade_message::state, app::encode(sample.state, fds), fds,
-                            decode_state, sizeof(std::uint32_t));
+                            decode_state, {3 * sizeof(std::uint32_t), 4 * sizeof(std::uint32_t)});
 }
 
 TEST_CASE("upgrade_messages: every truncation of a batch is refused and leaks no descriptor") {
   sample_batch sample;
   std::vector<int> fds;
+  // An older process sends no sockmap trailer: its count and session a's entry.
   check_truncations_refused(upgrade_message::sessions, app::encode(sample.batch, fds), fds,
-                            decode_sessions);
+                            decode_sessions, {4 + 4 + 4 + 4 * 8});
 }
 
 TEST_CASE("upgrade_messages: every truncation of an end is refused") {

@@ -86,7 +86,10 @@ const std::vector<broken> cases = {
     {"list for a number", "global:\n  workers: [1]\n" + tail, 2, 12, "global.workers",
      "expected a whole number, found a list"},
     {"number for a map", "global: 5\n" + tail, 1, 9, "global",
-     "expected a map (with keys workers, max_connections, shutdown_grace, max_buffer_memory), found '5'"},
+     "expected a map (with keys workers, max_connections, shutdown_grace, max_buffer_memory, "
+     "data_path), found '5'"},
+    {"unknown data path", "global:\n  data_path: xdp\n" + tail, 2, 14, "global.data_path",
+     "unknown data path 'xdp' (valid: auto | sockmap | epoll)"},
     {"text for a list", servers + "    servers: abc\n", 5, 14, "backends[0].servers",
      "expected a list, found 'abc'"},
     {"text for a server", servers + "    servers: [s1]\n", 5, 15, "backends[0].servers[0]",

@@ -152,6 +152,7 @@ TEST_CASE("a full config lands every value in its field") {
   max_connections: 1000
   shutdown_grace: 0s
   max_buffer_memory: 32MiB
+  data_path: epoll
 admin:
   listen: "[::1]:9200"
 frontends:
@@ -226,7 +227,7 @@ vrrp_instances:
 )",
                                  "@DIR@", dir.path()));
 
-  CHECK(c.global == global_config{4, 1000, 0s, 32ull << 20});
+  CHECK(c.global == global_config{4, 1000, 0s, 32ull << 20, data_path::epoll});
   CHECK(c.admin.listen == address("[::1]:9200"));
 
   REQUIRE(c.frontends.size() == 2);

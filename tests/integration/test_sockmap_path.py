@@ -1,0 +1,301 @@
+"""The sockmap data path (`global.data_path: sockmap`) through the real cplb binary: a bulk session
+joins the sockhash and its bytes move inside the kernel, and every promise of the epoll path still
+holds there: byte-exact both ways, half-close, byte counters, idle_timeout, drain at a reload, a
+bounded queue for a reader that stops, and the hand-over at a binary upgrade. Also the `auto`
+fallback without the privileges. Needs root (CAP_BPF, CAP_NET_ADMIN), as CI runs."""
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from harness import Cplb, admin_status, free_port, http_get, metric_samples, wait_until
+
+JOINED = r'msg="session moves in the kernel"'
+
+
+def config(port, admin, servers, *, idle="1h", grace="200ms", path="sockmap"):
+    lines = "\n".join(f"      - {{name: {name}, address: '{address}'}}" for name, address in servers)
+    return f"""
+global: {{workers: 2, shutdown_grace: 1s, data_path: {path}}}
+admin: {{listen: 127.0.0.1:{admin}}}
+frontends:
+  - name: fe
+    listen: 127.0.0.1:{port}
+    backend: be
+    connect_timeout: 1s
+    idle_timeout: {idle}
+    first_data_timeout: 0s
+backends:
+  - name: be
+    on_server_down: drain
+    drain: {{grace: {grace}, spread: 0s}}
+    servers:
+{lines}
+    health_check: {{protocol: tcp, interval: 200ms, timeout: 150ms, rise: 1, fall: 1}}
+"""
+
+
+class Backend:
+    """A TCP server on 127.0.0.1 that runs `handler(conn)` in a thread per connection. Health checks
+    connect and close at once: a handler sees them as a connection that sends nothing."""
+
+    def __init__(self, handler, name="s1"):
+        self.name = name
+        self._handler = handler
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._threads = []
+        self._stopping = False
+
+    def __enter__(self):
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc):
+        self._stopping = True
+        self._listener.close()
+        for t in self._threads:
+            t.join(10)
+
+    def _accept(self):
+        while not self._stopping:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self._handler(conn)
+            except OSError:
+                pass
+
+
+def echo(conn):
+    """Echoes until the client's EOF, then ends its side."""
+    while data := conn.recv(1 << 18):
+        conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+
+
+def recv_exactly(sock, size, timeout=30):
+    sock.settimeout(timeout)
+    chunks, have = [], 0
+    while have < size:
+        chunk = sock.recv(min(1 << 20, size - have))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return b"".join(chunks)
+
+
+def recv_to_eof(sock, timeout=30):
+    sock.settimeout(timeout)
+    chunks = []
+    while chunk := sock.recv(1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "the sockmap path needs CAP_BPF and CAP_NET_ADMIN")
+class SockmapPathTest(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port()
+        self.admin = free_port()
+
+    def start(self, backend, **options):
+        cplb = self.enterContext(Cplb(config(self.port, self.admin, [(backend.name, backend.address)], **options),
+                                      wait_ports=[self.port, self.admin]))
+        cplb.wait_log(rf'msg="server up".*server={backend.name}\b')
+        self.assertIn('msg="data path: sockmap"', cplb.log_text())
+        return cplb
+
+    def metric(self, name, **labels):
+        text = http_get("127.0.0.1", self.admin, "/metrics")[1]
+        wanted = frozenset(labels.items())
+        return sum(v for k, v in metric_samples(text, name).items() if wanted <= k)
+
+    def echo_session(self, payload):
+        """Sends `payload` through cplb to the echo backend, half-closes, returns what came back."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            result = {}
+            reader = threading.Thread(target=lambda: result.update(data=recv_to_eof(sock, 60)))
+            reader.start()
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            reader.join(90)
+        return result.get("data", b"")
+
+    def test_a_bulk_session_moves_in_the_kernel_byte_exact_both_ways_and_is_counted(self):
+        backend = self.enterContext(Backend(echo))
+        cplb = self.start(backend)
+        payload = os.urandom(48 << 20)
+        echoed = self.echo_session(payload)
+        self.assertEqual(len(echoed), len(payload))
+        self.assertEqual(digest(echoed), digest(payload))
+        self.assertRegex(cplb.log_text(), JOINED)
+        # Every byte counted once, though user space saw few of them.
+        wait_until(lambda: self.metric("cplb_session_ends_total", reason="client_closed") >= 1,
+                   what="the session counted as ended")
+        self.assertEqual(self.metric("cplb_server_bytes_sent_total", server="s1"), len(payload))
+        self.assertEqual(self.metric("cplb_server_bytes_received_total", server="s1"), len(payload))
+
+    def test_a_half_close_after_bulk_passes_on_only_once_every_byte_has(self):
+        answer = os.urandom(8 << 20)
+        got = {}
+
+        def count_then_answer(conn):
+            received = recv_to_eof(conn)
+            if not received:
+                return  # a health check
+            got["digest"] = digest(received)
+            conn.sendall(answer)
+
+        backend = self.enterContext(Backend(count_then_answer))
+        cplb = self.start(backend)
+        request = os.urandom(32 << 20)
+        reply = self.echo_session(request)
+        self.assertEqual(got.get("digest"), digest(request), "the server's EOF came before the last bytes")
+        self.assertEqual(digest(reply), digest(answer))
+        self.assertRegex(cplb.log_text(), JOINED)
+
+    def test_a_reader_that_stops_holds_its_server_back_and_then_gets_every_byte(self):
+        stream = os.urandom(96 << 20)
+        sent = {"bytes": 0}
+
+        def send_stream(conn):
+            if not conn.recv(16):
+                return  # a health check
+            for at in range(0, len(stream), 1 << 16):
+                conn.sendall(stream[at:at + (1 << 16)])
+                sent["bytes"] = at + (1 << 16)
+
+        backend = self.enterContext(Backend(send_stream))
+        cplb = self.start(backend)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.sendall(b"go")
+            head = recv_exactly(sock, 4 << 20)
+            cplb.wait_log(JOINED)
+            # The client reads nothing now: the kernel's queue is bounded by the credit, so the
+            # server stalls with what the sockets' buffers hold, far from the whole stream.
+            time.sleep(2)
+            stalled_at = sent["bytes"]
+            time.sleep(1)
+            self.assertEqual(sent["bytes"], stalled_at, "the server was never held back")
+            self.assertLess(stalled_at, 48 << 20)
+            rest = recv_exactly(sock, len(stream) - len(head), timeout=60)
+        self.assertEqual(digest(head + rest), digest(stream))
+
+    def test_idle_timeout_ends_a_quiet_kernel_session_and_spares_a_moving_one(self):
+        def burst_then(conn):
+            command = conn.recv(16)
+            if command == b"quiet":
+                conn.sendall(os.urandom(8 << 20))
+                conn.recv(1)  # until cplb closes
+            elif command == b"steady":
+                for _ in range(16):  # 4 s of bursts, 4 MiB in all: idle_timeout is 1 s
+                    conn.sendall(os.urandom(256 << 10))
+                    time.sleep(0.25)
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(1)
+
+        backend = self.enterContext(Backend(burst_then))
+        cplb = self.start(backend, idle="1s")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as steady, \
+                socket.create_connection(("127.0.0.1", self.port), timeout=30) as quiet:
+            quiet.sendall(b"quiet")
+            self.assertEqual(len(recv_exactly(quiet, 8 << 20)), 8 << 20)
+            steady.sendall(b"steady")
+            started = time.monotonic()
+            self.assertEqual(len(recv_to_eof(steady)), 4 << 20, "the moving session was cut short")
+            self.assertGreater(time.monotonic() - started, 3.5)
+            # The quiet one ended: at most about two idle timeouts after its last byte.
+            quiet.settimeout(5)
+            self.assertEqual(quiet.recv(1), b"")
+        self.assertEqual(len(re.findall(JOINED, cplb.log_text())), 2)
+        self.assertGreaterEqual(self.metric("cplb_session_ends_total", reason="idle_timeout"), 1)
+
+    def test_a_server_removed_by_a_reload_drains_its_kernel_session(self):
+        def stream_forever(conn):
+            if not conn.recv(16):
+                return
+            while True:
+                conn.sendall(os.urandom(1 << 16))
+                time.sleep(0.01)
+
+        backend = self.enterContext(Backend(stream_forever))
+        spare = self.enterContext(Backend(echo, name="s2"))
+        cplb = self.start(backend, grace="300ms")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            sock.sendall(b"go")
+            recv_exactly(sock, 4 << 20)
+            cplb.wait_log(JOINED)
+            cplb.reload(config(self.port, self.admin, [(spare.name, spare.address)], grace="300ms"))
+            sock.settimeout(10)
+            with self.assertRaises((ConnectionResetError, EOFError)):
+                while sock.recv(1 << 20):
+                    pass
+                raise EOFError
+        wait_until(lambda: self.metric("cplb_session_ends_total", reason="drained") >= 1,
+                   what="the session counted as drained")
+
+    def test_a_binary_upgrade_hands_a_kernel_session_on_without_losing_a_byte(self):
+        backend = self.enterContext(Backend(echo))
+        cplb = self.start(backend)
+        chunks = [os.urandom(1 << 20) for _ in range(48)]
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            result = {}
+            reader = threading.Thread(target=lambda: result.update(data=recv_to_eof(sock, 60)))
+            reader.start()
+            for i, chunk in enumerate(chunks):
+                sock.sendall(chunk)
+                time.sleep(0.02)
+                if i == 8:
+                    cplb.wait_log(JOINED)
+                    old, new, _ = cplb.upgrade(admin_port=self.admin)
+            sock.shutdown(socket.SHUT_WR)
+            reader.join(90)
+        payload = b"".join(chunks)
+        self.assertEqual(digest(result.get("data", b"")), digest(payload))
+        self.assertNotEqual(old, new)
+        self.assertIn('msg="data path: sockmap, taken over from the previous process"', cplb.log_text())
+        # The next process's own bulk sessions join the same maps beside the handed one's pair.
+        again = os.urandom(16 << 20)
+        self.assertEqual(digest(self.echo_session(again)), digest(again))
+        self.assertEqual(admin_status(self.admin)["pid"], new)
+
+    def test_auto_falls_back_to_epoll_without_the_privileges_and_sockmap_refuses_to_start(self):
+        backend = self.enterContext(Backend(echo))
+        no_bpf = ["setpriv", "--bounding-set=-bpf,-sys_admin,-net_admin,-perfmon", "--"]
+        cfg = config(self.port, self.admin, [(backend.name, backend.address)], path="auto")
+        with Cplb(cfg, wait_ports=[self.port], command_prefix=no_bpf) as cplb:
+            cplb.wait_log(r'msg="server up"')
+            self.assertRegex(cplb.log_text(), r'msg="data path: epoll" reason="sockmap is not available: ')
+            payload = os.urandom(8 << 20)
+            self.assertEqual(digest(self.echo_session(payload)), digest(payload))
+            self.assertNotRegex(cplb.log_text(), JOINED)
+        cfg = config(self.port, self.admin, [(backend.name, backend.address)], path="sockmap")
+        cplb = Cplb(cfg, command_prefix=no_bpf)
+        with self.assertRaisesRegex(RuntimeError, r"global.data_path: sockmap is not available"):
+            with cplb:
+                pass
+
+
+if __name__ == "__main__":
+    unittest.main()
