@@ -1,8 +1,8 @@
 #include "session.hpp"
 
 #include <linux/sockios.h>
-#include <netinet/in.h>
 #include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -47,11 +47,6 @@ constexpr std::chrono::milliseconds stall_retry{10};
 /// leg's send queue, held against max_buffer_memory while the session is in the sockhash; and
 /// a session waiting for those bytes to reach it looks again a millisecond later (retry_soon).
 constexpr std::uint64_t redirect_credit = 1 << 20;
-/// After a half-close, the direction still open moves without a credit (see redirect_all): a
-/// session whose reader falls this far behind is reset rather than hold more in the kernel. It
-/// is looked at this often.
-constexpr std::uint64_t half_closed_queue_limit = 16 * redirect_credit;
-constexpr std::chrono::milliseconds half_closed_check{100};
 
 /// How long a session leaving to rebalance waits for its client to close after the FIN.
 constexpr std::chrono::seconds leave_linger{2};
@@ -313,6 +308,11 @@ std::size_t session::read_size(const pump& p) const {
   return unsent(*p.to) > behind_queue ? std::min(full, behind_read) : full;
 }
 
+int session::unread(const leg& l) {
+  int queued = 0;
+  return ::ioctl(l.fd, SIOCINQ, &queued) == 0 ? queued : 1;
+}
+
 int session::unsent(const leg& l) {
   int queued = 0;
   return ::ioctl(l.fd, SIOCOUTQ, &queued) == 0 ? queued : 0;
@@ -500,18 +500,20 @@ void session::flush_counters(pump& p) {
 bool session::transfer_passed(pump& p) {
   count_redirected(p);
   const auto scratch = host_.scratch();
-  std::size_t moved = 0;
   // Reads on while what the kernel moved has not reached the other leg yet, up to a credit's
   // worth held; then TCP holds the sender back. Beyond it too while the other direction has
-  // bytes on their way to this socket that its peer could take: once this socket has no room
-  // for its own segments, they queue in the kernel ahead of those, and the two directions
-  // would wait for each other.
+  // bytes on their way to this socket that its peer could take: the kernel queues this socket's
+  // own segments behind those once it has begun to, and the two directions would wait for each
+  // other.
   pump& other = &p == &upstream_pump_ ? downstream_pump_ : upstream_pump_;
   const auto may_read = [&] {
     if (p.backlog_size < redirect_credit) return !stall_for_memory(p);
     return unsent(*p.from) < behind_queue && redirect_pending(other);
   };
-  while (!p.finished && !p.end_read && p.from->readable && may_read()) {
+  for (std::size_t moved = 0;;) {
+    // What is held goes first, once what the kernel moved before it has arrived.
+    if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
+    if (p.finished || p.end_read || !p.from->readable || !may_read()) break;
     if (moved >= bytes_per_turn) {
       if (!resume_queued_) {
         resume_queued_ = true;
@@ -521,6 +523,12 @@ bool session::transfer_passed(pump& p) {
     }
     const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
     if (n == 0) {
+      // The FIN can be reported while segments the kernel left on the socket are still queued
+      // on their way to it: the end is the end only once every one of them has been read.
+      if (shared_load(p.shared->passed) > p.passed_read) {
+        retry_soon();
+        break;
+      }
       p.end_read = true;
       break;
     }
@@ -535,6 +543,7 @@ bool session::transfer_passed(pump& p) {
     }
     const auto size = static_cast<std::size_t>(n);
     moved += size;
+    p.passed_read += size;
     count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
     last_activity_ = host_.loop().now();
     if (&p == &upstream_pump_)
@@ -542,7 +551,6 @@ bool session::transfer_passed(pump& p) {
     p.unflushed_bytes += size;
     if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
     std::size_t sent = 0;
-    // These bytes follow the ones the kernel moved before them: sent once those have arrived.
     if (!p.backlog && p.to->writable && !redirect_pending(p)) {
       const auto n_sent = send_some(p, scratch.data(), size);
       if (n_sent < 0) return false;
@@ -551,39 +559,10 @@ bool session::transfer_passed(pump& p) {
     }
     if (sent < size) append_backlog(p, scratch.data() + sent, size - sent);
   }
-  if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
-  // The end of stream passes on once everything before it has, and once the other direction
-  // leaves nothing on the socket it goes to (see redirect_all).
-  if (p.end_read && !p.finished && !p.backlog && !redirect_pending(p) && redirect_all(other))
-    return end_of_stream(p);
+  // The end of stream passes on once everything before it has.
+  if (p.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
   renew_credit(p);
-  return within_half_close_bound(p);
-}
-
-bool session::redirect_all(pump& q) {
-  if (!q.shared || q.finished || q.redirect_stopped) return true;
-  if (!q.redirect_all) {
-    q.redirect_all = true;
-    shared_store(q.shared->credit, ~__u64{0});
-    lock_step(*q.from);
-  }
-  if (shared_load(q.shared->passed) == q.consumed) return true;
-  retry_soon();  // once the pump has passed on what was left for it
-  return false;
-}
-
-bool session::within_half_close_bound(pump& p) {
-  if (!p.redirect_all || p.finished) return true;
-  const auto moved = shared_load(p.shared->redirected);
-  const auto arrived = written(p.to->fd) - p.written_base - p.consumed;
-  if (moved - std::min<std::uint64_t>(moved, arrived) <= half_closed_queue_limit) {
-    retry_soon(half_closed_check);
-    return true;
-  }
-  log::warn("a half-closed session's reader fell too far behind in the kernel: reset",
-            {{"server", server_->name()}, {"queued", std::to_string(moved - arrived)}});
-  finish(end_reason::local_error, true);
-  return false;
+  return true;
 }
 
 void session::lock_step(const leg& l) {
@@ -612,17 +591,12 @@ void session::append_backlog(pump& p, const char* data, std::size_t size) {
 
 void session::enter_sockmap() {
   // Neither leg may be in the middle of a segment: the program judges whole segments, and would
-  // pass on again the part of one already read. Else at the next drained read.
+  // pass on again the part of one already read. A leg last read to the end of what it had is
+  // not, nor one with nothing queued. Else at the next drained read.
   if (leaving_ || upstream_.fd < 0 || holds_bytes(upstream_pump_) || holds_bytes(downstream_pump_) ||
-      client_.midway || upstream_.midway)
+      (client_.midway && unread(client_) > 0) || (upstream_.midway && unread(upstream_) > 0))
     return;
   join_kernel_ = false;
-  // Half-closed already: a leg that has sent its FIN would leave the sockhash at its peer's, with
-  // what was left on it (see redirect_all). Such a session stays here, bulk by splice.
-  if (upstream_pump_.finished || downstream_pump_.finished) {
-    kernel_refused_ = true;
-    return;
-  }
   sockmap_path* path = host_.sockmap();
   const auto pair = host_.buffers().can_hold(2 * static_cast<std::int64_t>(redirect_credit))
                         ? path->take_pair()
@@ -677,6 +651,7 @@ bool session::resume_in_sockmap(const handed_session& handed) {
     p->written_base = handed.written_base[i];
     p->redirect_counted = handed.redirect_counted[i];
     p->consumed = shared_load(p->shared->consumed);
+    p->passed_read = p->consumed + p->backlog_size;  // what was read and not sent came as the backlog
     socklen_t size = sizeof cookies_[i];
     ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &cookies_[i], &size);
     ++i;
@@ -718,7 +693,7 @@ void session::consumed(pump& p, std::size_t bytes) {
 }
 
 void session::renew_credit(pump& p) {
-  if (!p.shared || p.redirect_stopped || p.redirect_all || p.finished) return;
+  if (!p.shared || p.redirect_stopped || p.finished) return;
   const auto credit = shared_load(p.shared->credit);
   const auto moved = shared_load(p.shared->redirected);
   if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
@@ -758,8 +733,10 @@ void session::on_deadline() {
   if (connecting_) return connect_failed(backend::down_reason::timeout, true);
   if (leaving_) {
     if (now >= close_deadline_) return finish(end_reason::rebalanced, true);  // the client did not close in time
+    // A retry: what the kernel moved to the client may have reached it by now.
+    stalled_until_ = steady::time_point::min();
     host_.loop().schedule(timer_, close_deadline_);
-    return continue_leaving();  // a retry: what the kernel moved to the client has reached it
+    return continue_leaving();
   }
   // What the kernel moved since last looked is activity too.
   count_redirected(upstream_pump_);

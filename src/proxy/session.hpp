@@ -118,8 +118,8 @@ class session final : public session_hook, public loop_target {
     std::uint64_t redirect_counted = 0;  ///< bytes the kernel moved that the counters have
     std::uint64_t redirect_drained = 0;  ///< bytes the kernel moved known to be in `to`'s queue
     std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on
+    std::uint64_t passed_read = 0;       ///< bytes left on `from` that the pump has read
     bool redirect_stopped = false;       ///< the kernel moves none of it any more
-    bool redirect_all = false;           ///< the kernel moves all of it, without a credit
     bool end_read = false;       ///< sockmap: EOF read, to pass on once everything before it has
   };
 
@@ -158,6 +158,8 @@ class session final : public session_hook, public loop_target {
   bool stall_for_memory(pump& p);
   /// How much the next read of `p` may take: the whole scratch buffer, unless `p.to` is behind.
   std::size_t read_size(const pump& p) const;
+  /// Bytes `l`'s socket has received and not been read yet (SIOCINQ; 1 when it cannot say).
+  static int unread(const leg& l);
   /// Bytes `l`'s socket has not sent yet (SIOCOUTQ).
   static int unsent(const leg& l);
   /// Drops the backlog and the pipe of `p`, returning their bytes to the buffer account.
@@ -185,14 +187,6 @@ class session final : public session_hook, public loop_target {
   void renew_credit(pump& p);
   /// Stops the kernel moving `p`'s bytes: from now on they are left for the pump.
   void stop_redirect(pump& p);
-  /// Before a half-close goes to `q.from`: a socket that has sent its FIN leaves the sockhash as
-  /// soon as its peer's FIN comes, and the kernel then drops what was left on it unread. So `q`
-  /// moves everything in the kernel from now on, without a credit; true once nothing is left
-  /// for the pump either (else it looks again shortly).
-  bool redirect_all(pump& q);
-  /// Without a credit, the kernel's queue is bounded here instead: false (and the session reset)
-  /// once `p`'s reader is half_closed_queue_limit behind.
-  bool within_half_close_bound(pump& p);
   /// Waits for any program run on `l`'s socket to end (it holds the socket's lock).
   static void lock_step(const leg& l);
   /// Has the session look again (pump both ways) after `after`.

@@ -291,7 +291,7 @@ class SockmapPathTest(unittest.TestCase):
             self.assertEqual(digest(self.echo_session(payload)), digest(payload))
             self.assertNotRegex(cplb.log_text(), JOINED)
         cfg = config(self.port, self.admin, [(backend.name, backend.address)], path="sockmap")
-        cplb = Cplb(cfg, command_prefix=no_bpf)
+        cplb = Cplb(cfg, wait_ports=[self.port], command_prefix=no_bpf)
         with self.assertRaisesRegex(RuntimeError, r"global.data_path: sockmap is not available"):
             with cplb:
                 pass
