@@ -44,8 +44,7 @@ constexpr std::size_t behind_read = 16 * 1024;
 constexpr std::chrono::milliseconds stall_retry{10};
 
 /// The sockmap path: what the kernel may move for a direction beyond what has reached the other
-/// leg's send queue, held against max_buffer_memory while the session is in the sockhash; and
-/// a session waiting for those bytes to reach it looks again a millisecond later (retry_soon).
+/// leg's send queue, held against max_buffer_memory while the session is in the sockhash.
 constexpr std::uint64_t redirect_credit = 1 << 20;
 
 /// How long a session leaving to rebalance waits for its client to close after the FIN.
@@ -573,8 +572,8 @@ void session::lock_step(const leg& l) {
   ::getsockopt(l.fd, IPPROTO_TCP, TCP_INFO, &info, &size);
 }
 
-void session::retry_soon(std::chrono::milliseconds after) {
-  const auto retry = host_.loop().now() + after;
+void session::retry_soon() {
+  const auto retry = host_.loop().now() + std::chrono::milliseconds{1};
   if (stalled_until_ == steady::time_point::min() || retry < stalled_until_) stalled_until_ = retry;
   if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
 }
@@ -834,7 +833,10 @@ void session::finish(end_reason why, bool reset_peers) {
   if (log::enabled(log::level::debug))
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
-                               {"reason", generation::to_string(why)}});
+                               {"reason", generation::to_string(why)},
+                               // on the sockmap path: bytes moved in the kernel, and left for the pump
+                               {"in_kernel", std::to_string(upstream_pump_.redirect_counted + downstream_pump_.redirect_counted)},
+                               {"passed", std::to_string(upstream_pump_.passed_read + downstream_pump_.passed_read)}});
   // Closing takes both descriptors out of the loop's epoll set (and the sockhash's).
   close_legs(reset_peers);
   leave();

@@ -172,7 +172,8 @@ class session final : public session_hook, public loop_target {
   /// Adds `size` bytes to the backlog of `p`.
   void append_backlog(pump& p, const char* data, std::size_t size);
   /// The sockmap path, once a direction is bulk and a read drained its socket: puts both legs
-  /// in the sockhash, unless either direction holds bytes or a leg was last read midway.
+  /// in the sockhash, unless either direction holds bytes or a leg was last read midway through
+  /// bytes still queued.
   void enter_sockmap();
   /// resume: takes up the legs' place in the sockmap the session was handed over in.
   bool resume_in_sockmap(const handed_session& handed);
@@ -189,8 +190,8 @@ class session final : public session_hook, public loop_target {
   void stop_redirect(pump& p);
   /// Waits for any program run on `l`'s socket to end (it holds the socket's lock).
   static void lock_step(const leg& l);
-  /// Has the session look again (pump both ways) after `after`.
-  void retry_soon(std::chrono::milliseconds after = std::chrono::milliseconds{1});
+  /// Has the session look again (pump both ways) a millisecond from now.
+  void retry_soon();
   /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
   void close_legs(bool reset);
 

@@ -1,7 +1,7 @@
 """The sockmap data path (`global.data_path: sockmap`) through the real cplb binary: a bulk session
 joins the sockhash and its bytes move inside the kernel, and every promise of the epoll path still
-holds there: byte-exact both ways, half-close, byte counters, idle_timeout, drain at a reload, a
-bounded queue for a reader that stops, and the hand-over at a binary upgrade. Also the `auto`
+holds there: byte-exact both ways, half-close, byte counters, idle_timeout, drain at a reload,
+rebalancing, a bounded queue for a reader that stops, and the hand-over at a binary upgrade. Also the `auto`
 fallback without the privileges. Needs root (CAP_BPF, CAP_NET_ADMIN), as CI runs."""
 
 import hashlib
@@ -13,40 +13,25 @@ import time
 import unittest
 
 from harness import Cplb, admin_status, free_port, http_get, metric_samples, wait_until
+from test_reload import config as reload_config
 
 JOINED = r'msg="session moves in the kernel"'
 
 
-def config(port, admin, servers, *, idle="1h", grace="200ms", path="sockmap"):
-    lines = "\n".join(f"      - {{name: {name}, address: '{address}'}}" for name, address in servers)
-    return f"""
-global: {{workers: 2, shutdown_grace: 1s, data_path: {path}}}
-admin: {{listen: 127.0.0.1:{admin}}}
-frontends:
-  - name: fe
-    listen: 127.0.0.1:{port}
-    backend: be
-    connect_timeout: 1s
-    idle_timeout: {idle}
-    first_data_timeout: 0s
-backends:
-  - name: be
-    on_server_down: drain
-    drain: {{grace: {grace}, spread: 0s}}
-    servers:
-{lines}
-    health_check: {{protocol: tcp, interval: 200ms, timeout: 150ms, rise: 1, fall: 1}}
-"""
+def config(port, admin, servers, *, idle="1h", path="sockmap"):
+    """test_reload's config (drain on a server's removal after 200 ms) with `path` and `idle`."""
+    cfg = reload_config(port, admin, servers, grace="1s", extra_frontend=f"    idle_timeout: {idle}")
+    return cfg.replace("global: {", f"global: {{data_path: {path}, ", 1)
 
 
 class Backend:
     """A TCP server on 127.0.0.1 that runs `handler(conn)` in a thread per connection. Health checks
     connect and close at once: a handler sees them as a connection that sends nothing."""
 
-    def __init__(self, handler, name="s1"):
+    def __init__(self, handler, name="s1", port=0):
         self.name = name
         self._handler = handler
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._threads = []
         self._stopping = False
@@ -241,12 +226,12 @@ class SockmapPathTest(unittest.TestCase):
 
         backend = self.enterContext(Backend(stream_forever))
         spare = self.enterContext(Backend(echo, name="s2"))
-        cplb = self.start(backend, grace="300ms")
+        cplb = self.start(backend)
         with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
             sock.sendall(b"go")
             recv_exactly(sock, 4 << 20)
             cplb.wait_log(JOINED)
-            cplb.reload(config(self.port, self.admin, [(spare.name, spare.address)], grace="300ms"))
+            cplb.reload(config(self.port, self.admin, [(spare.name, spare.address)]))
             sock.settimeout(10)
             with self.assertRaises((ConnectionResetError, EOFError)):
                 while sock.recv(1 << 20):
@@ -254,6 +239,43 @@ class SockmapPathTest(unittest.TestCase):
                 raise EOFError
         wait_until(lambda: self.metric("cplb_session_ends_total", reason="drained") >= 1,
                    what="the session counted as drained")
+
+    def test_rebalancing_moves_a_quiet_kernel_session_after_every_byte_it_was_sent(self):
+        download = os.urandom(4 << 20)
+
+        def send_then_hold(conn):
+            if not conn.recv(16):
+                return
+            conn.sendall(download)
+            conn.recv(1)  # until the session leaves
+
+        s1 = self.enterContext(Backend(send_then_hold))
+        s2_port = free_port()
+        cfg = config(self.port, self.admin, [("s1", s1.address), ("s2", f"127.0.0.1:{s2_port}")])
+        cfg = cfg.replace("    balance: round_robin\n",
+                          "    balance: least_conn\n    rebalance: {threshold: 1.25, spread: 1s, quiet: 1s}\n")
+        cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port, self.admin]))
+        cplb.wait_log(r'msg="server up".*server=s1\b')
+        clients = [self.enterContext(socket.create_connection(("127.0.0.1", self.port), timeout=30))
+                   for _ in range(4)]
+        for sock in clients:
+            sock.sendall(b"go")
+        for sock in clients:
+            self.assertEqual(digest(recv_exactly(sock, len(download))), digest(download))
+        wait_until(lambda: len(re.findall(JOINED, cplb.log_text())) == 4, what="all four in the kernel")
+        # s2 comes up: s1 holds all four, and the quiet ones leave with a FIN, nothing lost.
+        self.enterContext(Backend(send_then_hold, name="s2", port=s2_port))
+        wait_until(lambda: self.metric("cplb_rebalance_closed_sessions_total", server="s1") >= 1, timeout=15,
+                   what="a session rebalanced")
+        ended = 0
+        for sock in clients:
+            sock.settimeout(0.5)
+            try:
+                ended += sock.recv(1) == b""
+            except TimeoutError:
+                pass
+        self.assertGreaterEqual(ended, 1)
+        self.assertGreaterEqual(self.metric("cplb_session_ends_total", reason="rebalanced"), 1)
 
     def test_a_binary_upgrade_hands_a_kernel_session_on_without_losing_a_byte(self):
         backend = self.enterContext(Backend(echo))
