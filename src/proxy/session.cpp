@@ -1,51 +1,30 @@
 #include "session.hpp"
 
 #include <linux/sockios.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
-#include "bpf/session_redirect.h"
 #include "cplb/core/log.hpp"
+#include "pump_limits.hpp"
 #include "sockmap_path.hpp"
 #include "socket_options.hpp"
 
 namespace cplb::proxy {
 
 using steady = std::chrono::steady_clock;
+using namespace pump_limits;
 
 namespace {
 
-/// Long sessions publish their byte counts in chunks of this size, not only at the end.
-constexpr std::uint64_t counter_flush_bytes = 1 << 20;
-/// Bytes one direction may move per turn before yielding to other sessions.
-constexpr std::size_t bytes_per_turn = 1 << 20;
-
-/// How much a read takes, so that a slow reader costs little user-space memory however fast its
-/// server sends (what the other leg cannot take is kept as a backlog): a read that follows a
-/// short one takes at most `opening_read`; one that follows a full one takes the whole scratch
-/// buffer, unless the other leg has more than `behind_queue` unsent (it is behind: `behind_read`).
-/// Over max_buffer_memory, a direction reads only while the other leg has less than
-/// `behind_read` unsent (it keeps up, so what is read leaves at once and holds nothing), and at
-/// most `behind_read`: a new session's request still passes.
-constexpr std::size_t opening_read = 64 * 1024;
-constexpr int behind_queue = 64 * 1024;
-constexpr std::size_t behind_read = 16 * 1024;
 /// How often a session stalled by max_buffer_memory looks again.
 constexpr std::chrono::milliseconds stall_retry{10};
-
-/// The sockmap path: what the kernel may move for a direction beyond what has reached the other
-/// leg's send queue, held against max_buffer_memory while the session is in the sockhash.
-constexpr std::uint64_t redirect_credit = 1 << 20;
 
 /// How long a session leaving to rebalance waits for its client to close after the FIN.
 constexpr std::chrono::seconds leave_linger{2};
@@ -53,20 +32,6 @@ constexpr std::chrono::seconds leave_linger{2};
 /// Poller tags of the two legs.
 constexpr unsigned client_tag = 0;
 constexpr unsigned upstream_tag = 1;
-
-/// A field of the state a session shares with the sockmap program (bpf/session_redirect.h).
-__u64 shared_load(__u64& field) { return std::atomic_ref(field).load(std::memory_order_acquire); }
-void shared_store(__u64& field, __u64 value) { std::atomic_ref(field).store(value, std::memory_order_release); }
-
-/// Bytes ever written into `fd`'s send queue: those its peer acknowledged and those still queued.
-std::uint64_t written(int fd) {
-  tcp_info info{};
-  socklen_t size = sizeof info;
-  int queued = 0;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || ::ioctl(fd, SIOCOUTQ, &queued) != 0)
-    return 0;
-  return info.tcpi_bytes_acked + static_cast<std::uint64_t>(queued);
-}
 
 /// Closes `fd`, if open; with `reset` the peer sees a reset rather than a clean end.
 void close_fd(int& fd, bool reset) {
@@ -307,11 +272,6 @@ std::size_t session::read_size(const pump& p) const {
   return unsent(*p.to) > behind_queue ? std::min(full, behind_read) : full;
 }
 
-int session::unread(const leg& l) {
-  int queued = 0;
-  return ::ioctl(l.fd, SIOCINQ, &queued) == 0 ? queued : 1;
-}
-
 int session::unsent(const leg& l) {
   int queued = 0;
   return ::ioctl(l.fd, SIOCOUTQ, &queued) == 0 ? queued : 0;
@@ -496,231 +456,6 @@ void session::flush_counters(pump& p) {
   p.unflushed_bytes = 0;
 }
 
-bool session::transfer_passed(pump& p) {
-  count_redirected(p);
-  const auto scratch = host_.scratch();
-  // Reads on while what the kernel moved has not reached the other leg yet, up to a credit's
-  // worth held; then TCP holds the sender back. Beyond it too while the other direction has
-  // bytes on their way to this socket that its peer could take: the kernel queues this socket's
-  // own segments behind those once it has begun to, and the two directions would wait for each
-  // other.
-  pump& other = &p == &upstream_pump_ ? downstream_pump_ : upstream_pump_;
-  const auto may_read = [&] {
-    if (p.backlog_size < redirect_credit) return !stall_for_memory(p);
-    return unsent(*p.from) < behind_queue && redirect_pending(other);
-  };
-  for (std::size_t moved = 0;;) {
-    // What is held goes first, once what the kernel moved before it has arrived.
-    if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
-    if (p.finished || p.end_read || !p.from->readable || !may_read()) break;
-    if (moved >= bytes_per_turn) {
-      if (!resume_queued_) {
-        resume_queued_ = true;
-        host_.loop().again(*this);
-      }
-      break;
-    }
-    const auto n = ::recv(p.from->fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
-    if (n == 0) {
-      // The FIN can be reported while segments the kernel left on the socket are still queued
-      // on their way to it: the end is the end only once every one of them has been read.
-      if (shared_load(p.shared->passed) > p.passed_read) {
-        retry_soon();
-        break;
-      }
-      p.end_read = true;
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        p.from->readable = false;
-        break;
-      }
-      finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
-      return false;
-    }
-    const auto size = static_cast<std::size_t>(n);
-    moved += size;
-    p.passed_read += size;
-    count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
-    last_activity_ = host_.loop().now();
-    if (&p == &upstream_pump_)
-      client_activity_.on_bytes({scratch.data(), size}, last_activity_, frontend_.backend->config().rebalance.quiet);
-    p.unflushed_bytes += size;
-    if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
-    std::size_t sent = 0;
-    if (!p.backlog && p.to->writable && !redirect_pending(p)) {
-      const auto n_sent = send_some(p, scratch.data(), size);
-      if (n_sent < 0) return false;
-      sent = static_cast<std::size_t>(n_sent);
-      consumed(p, sent);
-    }
-    if (sent < size) append_backlog(p, scratch.data() + sent, size - sent);
-  }
-  // The end of stream passes on once everything before it has.
-  if (p.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
-  renew_credit(p);
-  return true;
-}
-
-void session::lock_step(const leg& l) {
-  // A program run on `l` that read the old credit may still be at work: it runs under the
-  // socket's lock, which reading the socket's TCP state takes, so once this returns it is done.
-  tcp_info info{};
-  socklen_t size = sizeof info;
-  ::getsockopt(l.fd, IPPROTO_TCP, TCP_INFO, &info, &size);
-}
-
-void session::retry_soon() {
-  const auto retry = host_.loop().now() + std::chrono::milliseconds{1};
-  if (stalled_until_ == steady::time_point::min() || retry < stalled_until_) stalled_until_ = retry;
-  if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
-}
-
-void session::append_backlog(pump& p, const char* data, std::size_t size) {
-  auto grown = std::make_unique_for_overwrite<char[]>(p.backlog_size + size);
-  if (p.backlog) std::memcpy(grown.get(), p.backlog.get() + p.backlog_offset, p.backlog_size);
-  std::memcpy(grown.get() + p.backlog_size, data, size);
-  p.backlog = std::move(grown);
-  p.backlog_offset = 0;
-  p.backlog_size += static_cast<std::uint32_t>(size);
-  host_.buffers().hold(static_cast<std::int64_t>(size));
-}
-
-void session::enter_sockmap() {
-  // Neither leg may be in the middle of a segment: the program judges whole segments, and would
-  // pass on again the part of one already read. A leg last read to the end of what it had is
-  // not, nor one with nothing queued. Else at the next drained read.
-  if (leaving_ || upstream_.fd < 0 || holds_bytes(upstream_pump_) || holds_bytes(downstream_pump_) ||
-      (client_.midway && unread(client_) > 0) || (upstream_.midway && unread(upstream_) > 0))
-    return;
-  join_kernel_ = false;
-  sockmap_path* path = host_.sockmap();
-  const auto pair = host_.buffers().can_hold(2 * static_cast<std::int64_t>(redirect_credit))
-                        ? path->take_pair()
-                        : std::nullopt;
-  if (!pair) {
-    kernel_refused_ = true;  // by splice, then
-    return;
-  }
-  const std::uint32_t first = *pair * 2;
-  // Both legs go in with no credit: a segment redirected to a peer not in the sockhash yet would
-  // be dropped, and one left on the socket is read as before.
-  for (auto [p, slot] : {std::pair{&upstream_pump_, first}, std::pair{&downstream_pump_, first + 1}}) {
-    p->shared = &path->leg(slot);
-    *p->shared = cplb_leg{};
-    p->written_base = written(p->to->fd);
-  }
-  if (!path->insert(first, client_.fd, cookies_[0])) {
-    upstream_pump_.shared = downstream_pump_.shared = nullptr;
-    path->free_pair(*pair);
-    kernel_refused_ = true;
-    return;
-  }
-  sockmap_pair_ = *pair;
-  if (!path->insert(first + 1, upstream_.fd, cookies_[1])) {
-    // The client's leg is in for good (until it closes), with no credit: the pump moves
-    // everything, as it counts what the program leaves on the socket.
-    log::warn("cannot add a session to the sockmap", {{"error", std::strerror(errno)}});
-    downstream_pump_.shared = nullptr;
-    upstream_pump_.redirect_stopped = true;
-    return;
-  }
-  host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
-  renew_credit(upstream_pump_);
-  renew_credit(downstream_pump_);
-  // Segments that arrived since the sockets were drained are judged by the program only at the
-  // next one; setting the low-water mark judges them now, so the pump never reads a byte the
-  // program has not counted.
-  const int one = 1;
-  for (leg* l : {&client_, &upstream_}) ::setsockopt(l->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-  if (log::enabled(log::level::debug))
-    log::debug("session moves in the kernel", {{"server", server_->name()}, {"pair", std::to_string(*pair)}});
-}
-
-bool session::resume_in_sockmap(const handed_session& handed) {
-  sockmap_path* path = host_.sockmap();
-  if (!path || upstream_.fd < 0 || handed.sockmap_pair >= path->pairs()) return false;
-  sockmap_pair_ = handed.sockmap_pair;
-  const auto first = static_cast<std::uint32_t>(sockmap_pair_) * 2;
-  int i = 0;
-  for (auto [p, l] : {std::pair{&upstream_pump_, &client_}, std::pair{&downstream_pump_, &upstream_}}) {
-    p->shared = &path->leg(first + static_cast<std::uint32_t>(i));
-    p->written_base = handed.written_base[i];
-    p->redirect_counted = handed.redirect_counted[i];
-    p->consumed = shared_load(p->shared->consumed);
-    p->passed_read = p->consumed + p->backlog_size;  // what was read and not sent came as the backlog
-    socklen_t size = sizeof cookies_[i];
-    ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &cookies_[i], &size);
-    ++i;
-  }
-  host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
-  return true;
-}
-
-void session::count_redirected(pump& p) {
-  if (!p.shared) return;
-  const auto moved = shared_load(p.shared->redirected);
-  if (moved == p.redirect_counted) return;
-  const auto n = moved - p.redirect_counted;
-  p.redirect_counted = moved;
-  last_activity_ = host_.loop().now();
-  if (&p == &upstream_pump_)
-    client_activity_.on_unseen(n, last_activity_, frontend_.backend->config().rebalance.quiet);
-  p.unflushed_bytes += n;
-  if (p.unflushed_bytes >= counter_flush_bytes) flush_counters(p);
-}
-
-bool session::redirect_pending(pump& p) {
-  if (!p.shared) return false;
-  const auto moved = shared_load(p.shared->redirected);
-  if (moved == p.redirect_drained) return false;
-  // What reached the other leg is what was written into it, less what the pump wrote itself.
-  if (written(p.to->fd) - p.written_base - p.consumed >= moved) {
-    p.redirect_drained = moved;
-    return false;
-  }
-  retry_soon();
-  return true;
-}
-
-void session::consumed(pump& p, std::size_t bytes) {
-  if (!p.shared || bytes == 0) return;
-  p.consumed += bytes;
-  shared_store(p.shared->consumed, p.consumed);
-}
-
-void session::renew_credit(pump& p) {
-  if (!p.shared || p.redirect_stopped || p.finished) return;
-  const auto credit = shared_load(p.shared->credit);
-  const auto moved = shared_load(p.shared->redirected);
-  if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
-  const auto arrived = written(p.to->fd) - p.written_base - p.consumed;
-  shared_store(p.shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
-}
-
-void session::stop_redirect(pump& p) {
-  if (!p.shared || p.redirect_stopped) return;
-  p.redirect_stopped = true;
-  shared_store(p.shared->credit, 0);
-  lock_step(*p.from);  // so that its count is in
-}
-
-void session::close_legs(bool reset) {
-  close_fd(client_.fd, reset);
-  close_fd(upstream_.fd, reset);
-  if (sockmap_pair_ < 0) return;
-  // Closed, the sockets have left the sockhash; their cookies and the pair are free again.
-  sockmap_path* path = host_.sockmap();
-  for (auto cookie : cookies_)
-    if (cookie) path->forget(cookie);
-  path->free_pair(static_cast<std::uint32_t>(sockmap_pair_));
-  if (downstream_pump_.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
-  sockmap_pair_ = -1;
-  upstream_pump_.shared = downstream_pump_.shared = nullptr;
-}
-
 steady::time_point session::pumping_deadline() const {
   const auto stalled = stalled_until_ == steady::time_point::min() ? steady::time_point::max() : stalled_until_;
   return std::min({last_activity_ + frontend_.config.idle_timeout, close_deadline_, stalled});
@@ -820,6 +555,20 @@ void session::continue_leaving() {
   }
 }
 
+void session::close_legs(bool reset) {
+  close_fd(client_.fd, reset);
+  close_fd(upstream_.fd, reset);
+  if (sockmap_pair_ < 0) return;
+  // Closed, the sockets have left the sockhash; their cookies and the pair are free again.
+  sockmap_path* path = host_.sockmap();
+  for (auto cookie : cookies_)
+    if (cookie) path->forget(cookie);
+  path->free_pair(static_cast<std::uint32_t>(sockmap_pair_));
+  release_credit();
+  sockmap_pair_ = -1;
+  upstream_pump_.shared = downstream_pump_.shared = nullptr;
+}
+
 void session::finish(end_reason why, bool reset_peers) {
   if (closing_) return;
   count_redirected(upstream_pump_);
@@ -904,7 +653,7 @@ bool session::hand_over(handed_session& out) {
       out.written_base[i] = p->written_base;
       out.redirect_counted[i] = p->redirect_counted;
     }
-    if (downstream_pump_.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
+    release_credit();
   }
   leave();
   return true;

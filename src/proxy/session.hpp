@@ -194,6 +194,8 @@ class session final : public session_hook, public loop_target {
   void retry_soon();
   /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
   void close_legs(bool reset);
+  /// Gives the credit of a session in the sockhash back to max_buffer_memory.
+  void release_credit();
 
   /// When the pumping session must next wake: idle or drain deadline, whichever is first.
   std::chrono::steady_clock::time_point pumping_deadline() const;
