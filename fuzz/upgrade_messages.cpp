@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           for (int fd : l.fds) ::close(fd);
         if (state->admin_fd >= 0) ::close(state->admin_fd);
         if (state->anycast_fd >= 0) ::close(state->anycast_fd);
+        state->sockmap.close_fds();
       }
       break;
     case 1:

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -205,9 +206,11 @@ std::string encode(const std::vector<proxy::handed_session>& batch, std::vector<
     w.u8(a.header_have);
     w.u64(a.record_left);
   }
-  // The sessions in the sockmap, after the rest: an older process sends none.
+  // The sessions in the sockmap, after the rest and only when there are some (an older process
+  // sends none), in the order of the batch.
   std::uint32_t in_sockmap = 0;
   for (const auto& h : batch) in_sockmap += h.sockmap_pair >= 0;
+  if (in_sockmap == 0) return w.take();
   w.u32(in_sockmap);
   for (std::uint32_t i = 0; i < batch.size(); ++i) {
     const auto& h = batch[i];
@@ -260,11 +263,14 @@ std::optional<std::vector<proxy::handed_session>> decode_sessions(upgrade_frame&
     out.push_back(std::move(h));
     if (!r.ok() || !sane) return fail();
   }
-  if (!r.at_end())
-    for (std::uint32_t i = 0, n = r.count(36); i < n; ++i) {
+  if (!r.at_end()) {
+    const auto n = r.count(40);
+    if (n == 0) return fail();  // never sent empty
+    for (std::uint32_t i = 0, next = 0; i < n; ++i) {
       const auto index = r.u32();
       const auto pair = r.u32();
-      if (index >= out.size() || out[index].upstream_fd < 0) return fail();
+      if (index < next || index >= out.size() || out[index].upstream_fd < 0 || pair > INT32_MAX) return fail();
+      next = index + 1;
       auto& h = out[index];
       h.sockmap_pair = pair;
       for (int d = 0; d < 2; ++d) {
@@ -272,6 +278,7 @@ std::optional<std::vector<proxy::handed_session>> decode_sessions(upgrade_frame&
         h.redirect_counted[d] = r.u64();
       }
     }
+  }
   if (!r.at_end()) return fail();
   return out;
 }
