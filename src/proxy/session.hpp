@@ -158,8 +158,6 @@ class session final : public session_hook, public loop_target {
   bool stall_for_memory(pump& p);
   /// How much the next read of `p` may take: the whole scratch buffer, unless `p.to` is behind.
   std::size_t read_size(const pump& p) const;
-  /// Bytes `l`'s socket has received and not been read yet (SIOCINQ; 1 when it cannot say).
-  static int unread(const leg& l);
   /// Bytes `l`'s socket has not sent yet (SIOCOUTQ).
   static int unsent(const leg& l);
   /// Drops the backlog and the pipe of `p`, returning their bytes to the buffer account.
@@ -172,8 +170,7 @@ class session final : public session_hook, public loop_target {
   /// Adds `size` bytes to the backlog of `p`.
   void append_backlog(pump& p, const char* data, std::size_t size);
   /// The sockmap path, once a direction is bulk and a read drained its socket: puts both legs
-  /// in the sockhash, unless either direction holds bytes or a leg was last read midway through
-  /// bytes still queued.
+  /// in the sockhash, unless either direction holds bytes or a leg's last read filled its buffer.
   void enter_sockmap();
   /// resume: takes up the legs' place in the sockmap the session was handed over in.
   bool resume_in_sockmap(const handed_session& handed);

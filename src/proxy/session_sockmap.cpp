@@ -140,10 +140,10 @@ void session::append_backlog(pump& p, const char* data, std::size_t size) {
 
 void session::enter_sockmap() {
   // Neither leg may be in the middle of a segment: the program judges whole segments, and would
-  // pass on again the part of one already read. A leg last read to the end of what it had is
-  // not, nor one with nothing queued. Else at the next drained read.
+  // pass on again the part of one already read. A leg whose last read was short (or EAGAIN) is
+  // not. Else at the next drained read.
   if (leaving_ || upstream_.fd < 0 || holds_bytes(upstream_pump_) || holds_bytes(downstream_pump_) ||
-      (client_.midway && unread(client_) > 0) || (upstream_.midway && unread(upstream_) > 0))
+      client_.midway || upstream_.midway)
     return;
   join_kernel_ = false;
   sockmap_path* path = host_.sockmap();
@@ -255,11 +255,6 @@ void session::stop_redirect(pump& p) {
   p.redirect_stopped = true;
   shared_store(p.shared->credit, 0);
   lock_step(*p.from);  // so that its count is in
-}
-
-int session::unread(const leg& l) {
-  int queued = 0;
-  return ::ioctl(l.fd, SIOCINQ, &queued) == 0 ? queued : 1;
 }
 
 void session::release_credit() {

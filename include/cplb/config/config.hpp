@@ -31,7 +31,9 @@ struct global_config {
   /// All sessions' not-yet-forwarded bytes together; over it, sessions stop reading until their
   /// peers catch up (nothing is dropped).
   std::uint64_t max_buffer_memory = 256ull << 20;
-  data_path path = data_path::automatic;  ///< read at start only
+  /// Read at start only. epoll by default until the sockmap path has a longer record (see
+  /// docs/design.md, "The sockmap path").
+  data_path path = data_path::epoll;
   friend bool operator==(const global_config&, const global_config&) = default;
 };
 
