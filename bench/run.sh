@@ -33,7 +33,7 @@
 #   BENCH_STORM_CLIENTS          clients of the storm scenario (bench/run.sh storm) [8000; smoke 300]
 #   BENCH_TARGETS                targets to run ["direct haproxy nginx cplb"; the behaviour
 #                                scenarios run those of haproxy and cplb in it]
-#   BENCH_CPLB_DATA_PATH         cplb's global.data_path: auto, sockmap or epoll [auto]
+#   BENCH_CPLB_DATA_PATH         cplb's global.data_path: auto, sockmap or epoll [epoll, its default]
 #   BENCH_WORKERS                proxy worker threads/processes [2]
 #   BENCH_STREAMS                iperf3 parallel streams [4]
 #   BENCH_CONNRATE_CONNECTIONS   wrk connections for connrate [32]
@@ -323,7 +323,7 @@ EOF
     cplb)
       local check='health_check: {protocol: tcp, interval: 2s, timeout: 1s}'
       cat >"$dir/cplb.yaml" <<EOF
-global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-auto}}
+global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-epoll}}
 admin: {listen: 127.0.0.1:$admin_port}
 frontends:
   - {name: http, listen: 127.0.0.1:$fe_http, backend: http, idle_timeout: 1h}
@@ -546,7 +546,7 @@ backend api
 $lines
 EOF
   cat >"$dir/cplb.yaml" <<EOF
-global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-auto}}
+global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-epoll}}
 admin: {listen: 127.0.0.1:$side_admin}
 frontends:
   - {name: api, listen: 127.0.0.1:${fe_port[cplb]}, backend: api, idle_timeout: 1h}
@@ -764,7 +764,7 @@ CFG
         local cap=""
         [ "$target" = cplb-cap ] && cap=", max_buffer_memory: $slow_cap"
         cat >"$tmp/$s/$target.yaml" <<CFG
-global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-auto}$cap}
+global: {workers: $workers, max_connections: 20000, shutdown_grace: 1s, data_path: ${BENCH_CPLB_DATA_PATH:-epoll}$cap}
 admin: {listen: 127.0.0.1:$admin}
 frontends:
   - {name: api, listen: 127.0.0.1:$fe, backend: api, idle_timeout: 1h}

@@ -12,16 +12,13 @@
 
 #include "bpf/least_sessions.h"
 #include "bpf/objects.hpp"
+#include "bpf_failure.hpp"
 
 namespace cplb::proxy {
 
 namespace {
 
 constexpr std::size_t map_bytes = sizeof(cplb_worker_sessions);
-
-std::string failed(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error < 0 ? -error : error);
-}
 
 /// libbpf prints to stderr by default; cplb reports its own failures in one line instead.
 int quiet(libbpf_print_level, const char*, va_list) { return 0; }
@@ -32,16 +29,16 @@ class loaded_program {
   explicit loaded_program(int counts_fd, std::string& error) {
     object_ = bpf_object__open_mem(bpf::least_sessions, bpf::least_sessions_size, nullptr);
     if (!object_) {
-      error = failed("cannot open the BPF object", errno);
+      error = bpf_failure("cannot open the BPF object", errno);
       return;
     }
     bpf_map* counts = bpf_object__find_map_by_name(object_, "worker_sessions");
     if (int e = counts ? bpf_map__reuse_fd(counts, counts_fd) : -ENOENT; e != 0) {
-      error = failed("cannot share the session counts", e);
+      error = bpf_failure("cannot share the session counts", e);
       return;
     }
     if (int e = bpf_object__load(object_); e != 0) {
-      error = failed("cannot load the BPF program", e);
+      error = bpf_failure("cannot load the BPF program", e);
       return;
     }
     listeners_fd_ = bpf_object__find_map_fd_by_name(object_, "listeners");
@@ -78,12 +75,12 @@ load_placement::load_placement(unsigned workers) : workers_(workers) {
   map_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cplb_sessions", sizeof(std::uint32_t), map_bytes,
                            1, &options);
   if (map_fd_ < 0) {
-    reason_ = failed("cannot create a BPF map (needs CAP_BPF)", errno);
+    reason_ = bpf_failure("cannot create a BPF map (needs CAP_BPF)", errno);
     return;
   }
   void* counts = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd_, 0);
   if (counts == MAP_FAILED) {
-    reason_ = failed("cannot map the BPF array", errno);
+    reason_ = bpf_failure("cannot map the BPF array", errno);
     ::close(map_fd_);
     map_fd_ = -1;
     return;
@@ -112,13 +109,13 @@ bool load_placement::attach(std::span<const int> listeners, std::string& error) 
   for (std::uint32_t slot = 0; slot < listeners.size(); ++slot) {
     const std::uint64_t fd = static_cast<std::uint64_t>(listeners[slot]);
     if (bpf_map_update_elem(program.listeners_fd(), &slot, &fd, BPF_ANY) != 0) {
-      error = failed("cannot add a listening socket to the BPF map", errno);
+      error = bpf_failure("cannot add a listening socket to the BPF map", errno);
       return false;
     }
   }
   const int prog = program.program_fd();
   if (::setsockopt(listeners[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog, sizeof prog) != 0) {
-    error = failed("cannot attach the reuseport program", errno);
+    error = bpf_failure("cannot attach the reuseport program", errno);
     return false;
   }
   return true;

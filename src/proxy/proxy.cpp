@@ -182,8 +182,6 @@ bool proxy::inherit_sockmap(handed_sockmap maps, std::string& error) {
   return true;
 }
 
-bool proxy::in_kernel() const { return shared_->sockmap != nullptr; }
-
 handed_sockmap proxy::sockmap_maps() const {
   return shared_->sockmap ? shared_->sockmap->hand_over() : handed_sockmap{};
 }

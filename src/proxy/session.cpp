@@ -261,6 +261,7 @@ bool session::flush_backlog(pump& p) {
   if (p.backlog_size == 0) {
     p.backlog.reset();
     p.backlog_offset = 0;
+    p.backlog_capacity = 0;
   }
   return true;
 }
@@ -287,6 +288,7 @@ void session::drop_backlog(pump& p) {
   p.backlog.reset();
   p.backlog_size = 0;
   p.backlog_offset = 0;
+  p.backlog_capacity = 0;
 }
 
 bool session::stall_for_memory(pump& p) {
@@ -348,6 +350,7 @@ bool session::transfer(pump& p) {
       p.backlog_size = static_cast<std::uint32_t>(n - sent);
       p.backlog_offset = 0;
       p.backlog = std::make_unique_for_overwrite<char[]>(p.backlog_size);
+      p.backlog_capacity = p.backlog_size;
       std::memcpy(p.backlog.get(), scratch.data() + sent, p.backlog_size);
       host_.buffers().hold(p.backlog_size);
       return true;
@@ -664,6 +667,7 @@ void session::restore_backlog(pump& p, const std::string& bytes) {
   p.backlog_size = static_cast<std::uint32_t>(bytes.size());
   p.backlog_offset = 0;
   p.backlog = std::make_unique_for_overwrite<char[]>(bytes.size());
+  p.backlog_capacity = p.backlog_size;
   std::memcpy(p.backlog.get(), bytes.data(), bytes.size());
   host_.buffers().hold(p.backlog_size);
 }

@@ -109,6 +109,7 @@ class session final : public session_hook, public loop_target {
     std::unique_ptr<splice_pipe> pipe; ///< bulk: moves by splice, and holds what is unwritten
     std::uint32_t backlog_offset = 0;
     std::uint32_t backlog_size = 0;
+    std::uint32_t backlog_capacity = 0;  ///< bytes `backlog` has room for
     std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     bool finished = false;             ///< EOF read and passed on as a half-close
     bool last_read_full = false;       ///< bulk: the last read filled what it asked for
@@ -187,8 +188,8 @@ class session final : public session_hook, public loop_target {
   void stop_redirect(pump& p);
   /// Waits for any program run on `l`'s socket to end (it holds the socket's lock).
   static void lock_step(const leg& l);
-  /// Has the session look again (pump both ways) a millisecond from now.
-  void retry_soon();
+  /// Has the session look again (pump both ways) `after` from now.
+  void retry_soon(std::chrono::milliseconds after);
   /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
   void close_legs(bool reset);
   /// Gives the credit of a session in the sockhash back to max_buffer_memory.
@@ -244,6 +245,9 @@ class session final : public session_hook, public loop_target {
   bool closing_ = false;
   bool join_kernel_ = false;          ///< a direction turned bulk: join the sockhash when drained
   bool kernel_refused_ = false;       ///< the sockhash had no room: bulk moves by splice
+  /// How long until a session waiting for the kernel's bytes to reach a leg looks again: a
+  /// millisecond, doubling while it waits (a slow reader), as the leg's room also wakes it.
+  std::chrono::milliseconds pending_retry_{1};
   std::int64_t sockmap_pair_ = -1;    ///< the sockmap path: the pair of slots of the legs
   std::uint64_t cookies_[2] = {0, 0}; ///< and the legs' socket cookies
 };

@@ -75,7 +75,7 @@ bool session::transfer_passed(pump& p) {
       // The FIN can be reported while segments the kernel left on the socket are still queued
       // on their way to it: the end is the end only once every one of them has been read.
       if (shared_load(p.shared->passed) > p.passed_read) {
-        retry_soon();
+        retry_soon(std::chrono::milliseconds{1});
         break;
       }
       p.end_read = true;
@@ -122,18 +122,28 @@ void session::lock_step(const leg& l) {
   ::getsockopt(l.fd, IPPROTO_TCP, TCP_INFO, &info, &size);
 }
 
-void session::retry_soon() {
-  const auto retry = host_.loop().now() + std::chrono::milliseconds{1};
+void session::retry_soon(std::chrono::milliseconds after) {
+  const auto retry = host_.loop().now() + after;
   if (stalled_until_ == steady::time_point::min() || retry < stalled_until_) stalled_until_ = retry;
   if (stalled_until_ < timer_.expiry()) host_.loop().schedule(timer_, stalled_until_);
 }
 
 void session::append_backlog(pump& p, const char* data, std::size_t size) {
-  auto grown = std::make_unique_for_overwrite<char[]>(p.backlog_size + size);
-  if (p.backlog) std::memcpy(grown.get(), p.backlog.get() + p.backlog_offset, p.backlog_size);
-  std::memcpy(grown.get() + p.backlog_size, data, size);
-  p.backlog = std::move(grown);
-  p.backlog_offset = 0;
+  const std::size_t needed = p.backlog_size + size;
+  if (p.backlog_offset + needed > p.backlog_capacity) {
+    if (needed <= p.backlog_capacity) {
+      std::memmove(p.backlog.get(), p.backlog.get() + p.backlog_offset, p.backlog_size);
+    } else {
+      // Doubling: a backlog that grows read by read is copied a few times, not at every read.
+      const auto capacity = std::max<std::size_t>(needed, 2 * std::size_t{p.backlog_capacity});
+      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      if (p.backlog) std::memcpy(grown.get(), p.backlog.get() + p.backlog_offset, p.backlog_size);
+      p.backlog = std::move(grown);
+      p.backlog_capacity = static_cast<std::uint32_t>(capacity);
+    }
+    p.backlog_offset = 0;
+  }
+  std::memcpy(p.backlog.get() + p.backlog_offset + p.backlog_size, data, size);
   p.backlog_size += static_cast<std::uint32_t>(size);
   host_.buffers().hold(static_cast<std::int64_t>(size));
 }
@@ -229,9 +239,11 @@ bool session::redirect_pending(pump& p) {
   // What reached the other leg is what was written into it, less what the pump wrote itself.
   if (written(p.to->fd) - p.written_base - p.consumed >= moved) {
     p.redirect_drained = moved;
+    pending_retry_ = std::chrono::milliseconds{1};
     return false;
   }
-  retry_soon();
+  retry_soon(pending_retry_);
+  pending_retry_ = std::min(2 * pending_retry_, std::chrono::milliseconds{32});
   return true;
 }
 

@@ -7,20 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "bpf/objects.hpp"
+#include "bpf_failure.hpp"
 #include "bpf/session_redirect.h"
 
 namespace cplb::proxy {
 
 namespace {
-
-std::string failed(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error < 0 ? -error : error);
-}
 
 int duplicate(int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
@@ -30,7 +26,7 @@ sockmap_path::sockmap_path(std::uint32_t pairs) {
   const std::uint32_t entries = pairs * 2;
   bpf_object* object = bpf_object__open_mem(bpf::session_redirect, bpf::session_redirect_size, nullptr);
   if (!object) {
-    reason_ = failed("cannot open the BPF object", errno);
+    reason_ = bpf_failure("cannot open the BPF object", errno);
     return;
   }
   bpf_map* maps[] = {bpf_object__find_map_by_name(object, "socks"),
@@ -44,7 +40,7 @@ sockmap_path::sockmap_path(std::uint32_t pairs) {
   }
   for (bpf_map* m : maps) bpf_map__set_max_entries(m, entries);
   if (int e = bpf_object__load(object); e != 0) {
-    reason_ = failed("cannot load the sockmap program (needs CAP_BPF and CAP_NET_ADMIN)", e);
+    reason_ = bpf_failure("cannot load the sockmap program (needs CAP_BPF and CAP_NET_ADMIN)", e);
     bpf_object__close(object);
     return;
   }
@@ -57,7 +53,7 @@ sockmap_path::sockmap_path(std::uint32_t pairs) {
   const int attach_error = errno;
   bpf_object__close(object);
   if (attached != 0) {
-    reason_ = failed("cannot attach the stream verdict program", attach_error);
+    reason_ = bpf_failure("cannot attach the stream verdict program", attach_error);
     return;
   }
   if (!map_legs(entries)) return;
@@ -104,7 +100,7 @@ bool sockmap_path::map_legs(std::uint32_t entries) {
   mapped_bytes_ = (sizeof(cplb_leg) * entries + page - 1) / page * page;
   void* at = ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, legs_fd_, 0);
   if (at == MAP_FAILED) {
-    reason_ = failed("cannot map the leg states", errno);
+    reason_ = bpf_failure("cannot map the leg states", errno);
     return false;
   }
   legs_ = static_cast<cplb_leg*>(at);

@@ -392,10 +392,11 @@ class FakeApiserver:
         self.stop()
 
 
-def with_data_path(config_yaml):
-    """`config_yaml` with `global.data_path` set to $CPLB_TEST_DATA_PATH, unless unset or the
-    config chooses its own: CTest runs the integration suite on each data path this way."""
-    path = os.environ.get("CPLB_TEST_DATA_PATH")
+def with_data_path(config_yaml, path=None):
+    """`config_yaml` with `global.data_path` set to `path` (default $CPLB_TEST_DATA_PATH), unless
+    neither is set or the config chooses its own: CTest runs the integration suite on each data
+    path this way."""
+    path = path or os.environ.get("CPLB_TEST_DATA_PATH")
     if not path or "data_path:" in config_yaml:
         return config_yaml
     flow = re.compile(r"^global:\s*\{", re.M)

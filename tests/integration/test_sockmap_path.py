@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Cplb, admin_status, free_port, http_get, metric_samples, wait_until
+from harness import Cplb, admin_status, free_port, http_get, metric_samples, wait_until, with_data_path
 from test_reload import config as reload_config
 
 JOINED = r'msg="session moves in the kernel"'
@@ -20,8 +20,8 @@ JOINED = r'msg="session moves in the kernel"'
 
 def config(port, admin, servers, *, idle="1h", path="sockmap"):
     """test_reload's config (drain on a server's removal after 200 ms) with `path` and `idle`."""
-    cfg = reload_config(port, admin, servers, grace="1s", extra_frontend=f"    idle_timeout: {idle}")
-    return cfg.replace("global: {", f"global: {{data_path: {path}, ", 1)
+    return with_data_path(reload_config(port, admin, servers, grace="1s", extra_frontend=f"    idle_timeout: {idle}"),
+                          path)
 
 
 class Backend:

@@ -9,7 +9,7 @@ import os
 import socket
 import unittest
 
-from harness import Cplb, FakeApiserver, free_port, wait_until
+from harness import Cplb, FakeApiserver, free_port, wait_until, with_data_path
 from test_metrics import config, samples, scrape
 
 
@@ -91,7 +91,7 @@ class WithoutBpfTest(unittest.TestCase):
         server = self.enterContext(FakeApiserver(name="s1", echo=True))
         # Root without CAP_BPF and CAP_SYS_ADMIN, as in a container that does not grant them; the
         # data path is `auto` whatever the suite runs on, as sockmap is not to be had either.
-        cfg = config(port, admin, [("s1", server.address)]).replace("global: {", "global: {data_path: auto, ", 1)
+        cfg = with_data_path(config(port, admin, [("s1", server.address)]), "auto")
         cplb = self.enterContext(Cplb(cfg, wait_ports=[port, admin],
                                       command_prefix=["setpriv", "--bounding-set=-bpf,-sys_admin"]))
         cplb.wait_log(r'msg="new connections spread over workers by address hash" reason=".*needs CAP_BPF')

@@ -86,8 +86,6 @@ class proxy {
   /// Before start, at an upgrade: takes over the previous process's sockmap, with the sessions
   /// it will hand over in it. False with `error` when its maps are not this version's.
   bool inherit_sockmap(handed_sockmap maps, std::string& error);
-  /// True when bulk sessions move inside the kernel.
-  bool in_kernel() const;
   /// Copies (dup) of the sockmap's maps for the next process (-1 each on the epoll path).
   handed_sockmap sockmap_maps() const;
 
