@@ -216,7 +216,7 @@ bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstre
 
 bool session::pump_one(pump& p) {
   if (p.pipe) return transfer_spliced(p);
-  if (p.shared) return transfer_passed(p);
+  if (auto* k = in_kernel(p)) return transfer_passed(p, *k);
   if (p.backlog) {
     if (!p.to->writable) return true;
     if (!flush_backlog(p)) return false;
@@ -366,7 +366,7 @@ bool session::transfer(pump& p) {
     // on: in the sockhash, which it joins once its socket is drained (the program must see whole
     // segments: a partly read one would be passed on again whole), or else by splice (unless
     // every pipe of the worker is in use).
-    if (static_cast<std::size_t>(n) >= std::min(scratch.size(), opening_read) && sockmap_pair_ < 0) {
+    if (static_cast<std::size_t>(n) >= std::min(scratch.size(), opening_read) && !kernel_) {
       if (host_.sockmap() && !kernel_refused_) {
         join_kernel_ = true;
         continue;
@@ -561,15 +561,14 @@ void session::continue_leaving() {
 void session::close_legs(bool reset) {
   close_fd(client_.fd, reset);
   close_fd(upstream_.fd, reset);
-  if (sockmap_pair_ < 0) return;
+  if (!kernel_) return;
   // Closed, the sockets have left the sockhash; their cookies and the pair are free again.
   sockmap_path* path = host_.sockmap();
-  for (auto cookie : cookies_)
+  for (auto cookie : kernel_->cookies)
     if (cookie) path->forget(cookie);
-  path->free_pair(static_cast<std::uint32_t>(sockmap_pair_));
+  path->free_pair(kernel_->pair);
   release_credit();
-  sockmap_pair_ = -1;
-  upstream_pump_.shared = downstream_pump_.shared = nullptr;
+  kernel_.reset();
 }
 
 void session::finish(end_reason why, bool reset_peers) {
@@ -582,13 +581,17 @@ void session::finish(end_reason why, bool reset_peers) {
   drop_backlog(downstream_pump_);
   if (server_ && why == end_reason::rebalanced) add_owned(server_->counters(host_.slot()).rebalanced, 1);
   frontend_.stats->worker(host_.slot()).count_end(why);
-  if (log::enabled(log::level::debug))
+  if (log::enabled(log::level::debug)) {
+    // On the sockmap path: bytes moved in the kernel, and left for the pump.
+    const kernel_state::direction none;
+    const auto& up = kernel_ ? kernel_->up : none;
+    const auto& down = kernel_ ? kernel_->down : none;
     log::debug("session end", {{"backend", frontend_.backend->name()},
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", generation::to_string(why)},
-                               // on the sockmap path: bytes moved in the kernel, and left for the pump
-                               {"in_kernel", std::to_string(upstream_pump_.redirect_counted + downstream_pump_.redirect_counted)},
-                               {"passed", std::to_string(upstream_pump_.passed_read + downstream_pump_.passed_read)}});
+                               {"in_kernel", std::to_string(up.redirect_counted + down.redirect_counted)},
+                               {"passed", std::to_string(up.passed_read + down.passed_read)}});
+  }
   // Closing takes both descriptors out of the loop's epoll set (and the sockhash's).
   close_legs(reset_peers);
   leave();
@@ -609,7 +612,7 @@ void session::leave() {
 
 bool session::hand_over(handed_session& out) {
   // A session only half in the sockhash (its upstream leg could not join) ends here.
-  if (closing_ || leaving_ || (sockmap_pair_ >= 0 && !downstream_pump_.shared)) return false;
+  if (closing_ || leaving_ || (kernel_ && !kernel_->down.shared)) return false;
   const auto now = host_.loop().now();
   // Out of the epoll set before the descriptors leave: it would report them for as long as the
   // next process holds its copies.
@@ -649,15 +652,7 @@ bool session::hand_over(handed_session& out) {
   flush_counters(downstream_pump_);
   drop_backlog(upstream_pump_);
   drop_backlog(downstream_pump_);
-  if (sockmap_pair_ >= 0) {
-    // The legs stay in the sockhash, whose maps go to the next process: the pair is its now.
-    out.sockmap_pair = std::exchange(sockmap_pair_, -1);
-    for (auto [p, i] : {std::pair{&upstream_pump_, 0}, std::pair{&downstream_pump_, 1}}) {
-      out.written_base[i] = p->written_base;
-      out.redirect_counted[i] = p->redirect_counted;
-    }
-    release_credit();
-  }
+  hand_over_sockmap(out);
   leave();
   return true;
 }

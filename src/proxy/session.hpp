@@ -107,21 +107,35 @@ class session final : public session_hook, public loop_target {
     leg* to = nullptr;
     std::unique_ptr<char[]> backlog;   ///< bytes read but not yet written; null when empty
     std::unique_ptr<splice_pipe> pipe; ///< bulk: moves by splice, and holds what is unwritten
+    std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     std::uint32_t backlog_offset = 0;
     std::uint32_t backlog_size = 0;
     std::uint32_t backlog_capacity = 0;  ///< bytes `backlog` has room for
-    std::uint64_t unflushed_bytes = 0; ///< bytes moved since the last counter flush
     bool finished = false;             ///< EOF read and passed on as a half-close
     bool last_read_full = false;       ///< bulk: the last read filled what it asked for
-    /// The sockmap path: this direction's shared state while both legs are in the sockhash.
-    cplb_leg* shared = nullptr;
-    std::uint64_t written_base = 0;      ///< bytes ever written into `to` when it went in
-    std::uint64_t redirect_counted = 0;  ///< bytes the kernel moved that the counters have
-    std::uint64_t redirect_drained = 0;  ///< bytes the kernel moved known to be in `to`'s queue
-    std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on
-    std::uint64_t passed_read = 0;       ///< bytes left on `from` that the pump has read
-    bool redirect_stopped = false;       ///< the kernel moves none of it any more
-    bool end_read = false;       ///< sockmap: EOF read, to pass on once everything before it has
+  };
+
+  /// The sockmap path: a session's state while its legs are in the sockhash. Allocated on
+  /// joining, so the sessions that never join (most of them) pay one pointer for it.
+  struct kernel_state {
+    /// One direction: the state it shares with the program, and what the pump knows of it.
+    struct direction {
+      cplb_leg* shared = nullptr;          ///< null: this leg is not in the sockhash
+      std::uint64_t written_base = 0;      ///< bytes ever written into `to` when it went in
+      std::uint64_t redirect_counted = 0;  ///< bytes the kernel moved that the counters have
+      std::uint64_t redirect_drained = 0;  ///< bytes the kernel moved known to be in `to`'s queue
+      std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on
+      std::uint64_t passed_read = 0;       ///< bytes left on `from` that the pump has read
+      bool redirect_stopped = false;       ///< the kernel moves none of it any more
+      bool end_read = false;               ///< EOF read, to pass on once everything before it has
+    };
+    direction up;    ///< client -> server
+    direction down;  ///< server -> client
+    std::uint32_t pair = 0;             ///< the pair of slots of the legs
+    std::uint64_t cookies[2] = {0, 0};  ///< and the legs' socket cookies
+    /// How long until a session waiting for the kernel's bytes to reach a leg looks again: a
+    /// millisecond, doubling while it waits (a slow reader), as the leg's room also wakes it.
+    std::chrono::milliseconds pending_retry{1};
   };
 
   /// The client has spoken: connect upstream (unless it only closed).
@@ -165,9 +179,16 @@ class session final : public session_hook, public loop_target {
   void drop_backlog(pump& p);
   void flush_counters(pump& p);
 
+  /// `p`'s state in the sockhash, or null while it has none (the session is not in it, or only
+  /// the client's leg is).
+  kernel_state::direction* in_kernel(const pump& p) const {
+    if (!kernel_) return nullptr;
+    auto& d = &p == &upstream_pump_ ? kernel_->up : kernel_->down;
+    return d.shared ? &d : nullptr;
+  }
   /// transfer for a direction in the sockhash: moves what the program left on `p.from`, after
   /// what the kernel moved before it; false when the session ended.
-  bool transfer_passed(pump& p);
+  bool transfer_passed(pump& p, kernel_state::direction& k);
   /// Adds `size` bytes to the backlog of `p`.
   void append_backlog(pump& p, const char* data, std::size_t size);
   /// The sockmap path, once a direction is bulk and a read drained its socket: puts both legs
@@ -192,6 +213,8 @@ class session final : public session_hook, public loop_target {
   void retry_soon(std::chrono::milliseconds after);
   /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
   void close_legs(bool reset);
+  /// hand_over: the legs stay in the sockhash, whose maps go to the next process with the pair.
+  void hand_over_sockmap(handed_session& out);
   /// Gives the credit of a session in the sockhash back to max_buffer_memory.
   void release_credit();
 
@@ -245,11 +268,7 @@ class session final : public session_hook, public loop_target {
   bool closing_ = false;
   bool join_kernel_ = false;          ///< a direction turned bulk: join the sockhash when drained
   bool kernel_refused_ = false;       ///< the sockhash had no room: bulk moves by splice
-  /// How long until a session waiting for the kernel's bytes to reach a leg looks again: a
-  /// millisecond, doubling while it waits (a slow reader), as the leg's room also wakes it.
-  std::chrono::milliseconds pending_retry_{1};
-  std::int64_t sockmap_pair_ = -1;    ///< the sockmap path: the pair of slots of the legs
-  std::uint64_t cookies_[2] = {0, 0}; ///< and the legs' socket cookies
+  std::unique_ptr<kernel_state> kernel_;  ///< the sockmap path: null until the session joins
 };
 
 }  // namespace cplb::proxy

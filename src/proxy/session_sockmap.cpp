@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <tuple>
 
 #include "bpf/session_redirect.h"
 #include "cplb/core/log.hpp"
@@ -46,7 +48,7 @@ std::uint64_t written(int fd) {
 
 }  // namespace
 
-bool session::transfer_passed(pump& p) {
+bool session::transfer_passed(pump& p, kernel_state::direction& k) {
   count_redirected(p);
   const auto scratch = host_.scratch();
   // Reads on while what the kernel moved has not reached the other leg yet, up to a credit's
@@ -62,7 +64,7 @@ bool session::transfer_passed(pump& p) {
   for (std::size_t moved = 0;;) {
     // What is held goes first, once what the kernel moved before it has arrived.
     if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
-    if (p.finished || p.end_read || !p.from->readable || !may_read()) break;
+    if (p.finished || k.end_read || !p.from->readable || !may_read()) break;
     if (moved >= bytes_per_turn) {
       if (!resume_queued_) {
         resume_queued_ = true;
@@ -74,11 +76,11 @@ bool session::transfer_passed(pump& p) {
     if (n == 0) {
       // The FIN can be reported while segments the kernel left on the socket are still queued
       // on their way to it: the end is the end only once every one of them has been read.
-      if (shared_load(p.shared->passed) > p.passed_read) {
+      if (shared_load(k.shared->passed) > k.passed_read) {
         retry_soon(std::chrono::milliseconds{1});
         break;
       }
-      p.end_read = true;
+      k.end_read = true;
       break;
     }
     if (n < 0) {
@@ -92,7 +94,7 @@ bool session::transfer_passed(pump& p) {
     }
     const auto size = static_cast<std::size_t>(n);
     moved += size;
-    p.passed_read += size;
+    k.passed_read += size;
     count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
     last_activity_ = host_.loop().now();
     if (&p == &upstream_pump_)
@@ -109,7 +111,7 @@ bool session::transfer_passed(pump& p) {
     if (sent < size) append_backlog(p, scratch.data() + sent, size - sent);
   }
   // The end of stream passes on once everything before it has.
-  if (p.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
+  if (k.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
   renew_credit(p);
   return true;
 }
@@ -167,24 +169,25 @@ void session::enter_sockmap() {
   const std::uint32_t first = *pair * 2;
   // Both legs go in with no credit: a segment redirected to a peer not in the sockhash yet would
   // be dropped, and one left on the socket is read as before.
-  for (auto [p, slot] : {std::pair{&upstream_pump_, first}, std::pair{&downstream_pump_, first + 1}}) {
-    p->shared = &path->leg(slot);
-    *p->shared = cplb_leg{};
-    p->written_base = written(p->to->fd);
+  auto k = std::make_unique<kernel_state>();
+  k->pair = *pair;
+  for (auto [d, slot, to] : {std::tuple{&k->up, first, &upstream_}, std::tuple{&k->down, first + 1, &client_}}) {
+    d->shared = &path->leg(slot);
+    *d->shared = cplb_leg{};
+    d->written_base = written(to->fd);
   }
-  if (!path->insert(first, client_.fd, cookies_[0])) {
-    upstream_pump_.shared = downstream_pump_.shared = nullptr;
+  if (!path->insert(first, client_.fd, k->cookies[0])) {
     path->free_pair(*pair);
     kernel_refused_ = true;
     return;
   }
-  sockmap_pair_ = *pair;
-  if (!path->insert(first + 1, upstream_.fd, cookies_[1])) {
+  kernel_ = std::move(k);
+  if (!path->insert(first + 1, upstream_.fd, kernel_->cookies[1])) {
     // The client's leg is in for good (until it closes), with no credit: the pump moves
     // everything, as it counts what the program leaves on the socket.
     log::warn("cannot add a session to the sockmap", {{"error", std::strerror(errno)}});
-    downstream_pump_.shared = nullptr;
-    upstream_pump_.redirect_stopped = true;
+    kernel_->down.shared = nullptr;
+    kernel_->up.redirect_stopped = true;
     return;
   }
   host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
@@ -202,17 +205,19 @@ void session::enter_sockmap() {
 bool session::resume_in_sockmap(const handed_session& handed) {
   sockmap_path* path = host_.sockmap();
   if (!path || upstream_.fd < 0 || handed.sockmap_pair >= path->pairs()) return false;
-  sockmap_pair_ = handed.sockmap_pair;
-  const auto first = static_cast<std::uint32_t>(sockmap_pair_) * 2;
+  kernel_ = std::make_unique<kernel_state>();
+  kernel_->pair = static_cast<std::uint32_t>(handed.sockmap_pair);
+  const auto first = kernel_->pair * 2;
   int i = 0;
-  for (auto [p, l] : {std::pair{&upstream_pump_, &client_}, std::pair{&downstream_pump_, &upstream_}}) {
-    p->shared = &path->leg(first + static_cast<std::uint32_t>(i));
-    p->written_base = handed.written_base[i];
-    p->redirect_counted = handed.redirect_counted[i];
-    p->consumed = shared_load(p->shared->consumed);
-    p->passed_read = p->consumed + p->backlog_size;  // what was read and not sent came as the backlog
-    socklen_t size = sizeof cookies_[i];
-    ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &cookies_[i], &size);
+  for (auto [p, d, l] : {std::tuple{&upstream_pump_, &kernel_->up, &client_},
+                         std::tuple{&downstream_pump_, &kernel_->down, &upstream_}}) {
+    d->shared = &path->leg(first + static_cast<std::uint32_t>(i));
+    d->written_base = handed.written_base[i];
+    d->redirect_counted = handed.redirect_counted[i];
+    d->consumed = shared_load(d->shared->consumed);
+    d->passed_read = d->consumed + p->backlog_size;  // what was read and not sent came as the backlog
+    socklen_t size = sizeof kernel_->cookies[i];
+    ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &kernel_->cookies[i], &size);
     ++i;
   }
   host_.buffers().hold(2 * static_cast<std::int64_t>(redirect_credit));
@@ -220,11 +225,12 @@ bool session::resume_in_sockmap(const handed_session& handed) {
 }
 
 void session::count_redirected(pump& p) {
-  if (!p.shared) return;
-  const auto moved = shared_load(p.shared->redirected);
-  if (moved == p.redirect_counted) return;
-  const auto n = moved - p.redirect_counted;
-  p.redirect_counted = moved;
+  auto* k = in_kernel(p);
+  if (!k) return;
+  const auto moved = shared_load(k->shared->redirected);
+  if (moved == k->redirect_counted) return;
+  const auto n = moved - k->redirect_counted;
+  k->redirect_counted = moved;
   last_activity_ = host_.loop().now();
   if (&p == &upstream_pump_)
     client_activity_.on_unseen(n, last_activity_, frontend_.backend->config().rebalance.quiet);
@@ -233,44 +239,60 @@ void session::count_redirected(pump& p) {
 }
 
 bool session::redirect_pending(pump& p) {
-  if (!p.shared) return false;
-  const auto moved = shared_load(p.shared->redirected);
-  if (moved == p.redirect_drained) return false;
+  auto* k = in_kernel(p);
+  if (!k) return false;
+  const auto moved = shared_load(k->shared->redirected);
+  if (moved == k->redirect_drained) return false;
   // What reached the other leg is what was written into it, less what the pump wrote itself.
-  if (written(p.to->fd) - p.written_base - p.consumed >= moved) {
-    p.redirect_drained = moved;
-    pending_retry_ = std::chrono::milliseconds{1};
+  if (written(p.to->fd) - k->written_base - k->consumed >= moved) {
+    k->redirect_drained = moved;
+    kernel_->pending_retry = std::chrono::milliseconds{1};
     return false;
   }
-  retry_soon(pending_retry_);
-  pending_retry_ = std::min(2 * pending_retry_, std::chrono::milliseconds{32});
+  retry_soon(kernel_->pending_retry);
+  kernel_->pending_retry = std::min(2 * kernel_->pending_retry, std::chrono::milliseconds{32});
   return true;
 }
 
 void session::consumed(pump& p, std::size_t bytes) {
-  if (!p.shared || bytes == 0) return;
-  p.consumed += bytes;
-  shared_store(p.shared->consumed, p.consumed);
+  auto* k = in_kernel(p);
+  if (!k || bytes == 0) return;
+  k->consumed += bytes;
+  shared_store(k->shared->consumed, k->consumed);
 }
 
 void session::renew_credit(pump& p) {
-  if (!p.shared || p.redirect_stopped || p.finished) return;
-  const auto credit = shared_load(p.shared->credit);
-  const auto moved = shared_load(p.shared->redirected);
+  auto* k = in_kernel(p);
+  if (!k || k->redirect_stopped || p.finished) return;
+  const auto credit = shared_load(k->shared->credit);
+  const auto moved = shared_load(k->shared->redirected);
   if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
-  const auto arrived = written(p.to->fd) - p.written_base - p.consumed;
-  shared_store(p.shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
+  const auto arrived = written(p.to->fd) - k->written_base - k->consumed;
+  shared_store(k->shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
 }
 
 void session::stop_redirect(pump& p) {
-  if (!p.shared || p.redirect_stopped) return;
-  p.redirect_stopped = true;
-  shared_store(p.shared->credit, 0);
+  auto* k = in_kernel(p);
+  if (!k || k->redirect_stopped) return;
+  k->redirect_stopped = true;
+  shared_store(k->shared->credit, 0);
   lock_step(*p.from);  // so that its count is in
 }
 
+void session::hand_over_sockmap(handed_session& out) {
+  if (!kernel_) return;
+  // The legs stay in the sockhash, whose maps go to the next process: the pair is its now.
+  out.sockmap_pair = kernel_->pair;
+  for (auto [d, i] : {std::pair{&kernel_->up, 0}, std::pair{&kernel_->down, 1}}) {
+    out.written_base[i] = d->written_base;
+    out.redirect_counted[i] = d->redirect_counted;
+  }
+  release_credit();
+  kernel_.reset();
+}
+
 void session::release_credit() {
-  if (downstream_pump_.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
+  if (kernel_ && kernel_->down.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
 }
 
 }  // namespace cplb::proxy
