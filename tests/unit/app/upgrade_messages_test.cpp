@@ -199,7 +199,7 @@ struct sample_batch {
     a.client_fd = p1.read_end.get();
     a.upstream_fd = p1.write_end.get();
     a.frontend = "api";
-    a.server = "s1";
+    a.server = std::string("s1");  // not = "s1": GCC 12 warns of a false -Wmaybe-uninitialized
     a.server_address = "10.0.0.2:6443";
     a.to_server = std::string("\x16\x03\x01\0\x05hello\0\xff", 12);
     a.to_client = std::string(70000, '\0') + "\x80tail";
@@ -237,7 +237,7 @@ struct sample_batch {
     c.client_fd = p3.read_end.get();
     c.upstream_fd = p3.write_end.get();
     c.frontend = "other";
-    c.server = "s0";
+    c.server = std::string("s0");  // as above
     c.server_address = "[fd00::1]:6443";
     c.connecting = true;
     c.server_done = true;
