@@ -14,6 +14,7 @@
 #include "cplb/admin/status.hpp"
 #include "cplb/config/load.hpp"
 #include "cplb/core/log.hpp"
+#include "predecessor_watch.hpp"
 #include "systemd_notify.hpp"
 #include "upgrade_attempt.hpp"
 

@@ -32,6 +32,7 @@
 namespace cplb::app {
 
 struct upgrade_attempt;
+class predecessor_watch;
 
 /// Exit codes of the contract.
 enum exit_code : int { exit_ok = 0, exit_bad_config = 1, exit_runtime_failure = 2 };
@@ -128,6 +129,7 @@ class daemon {
   command_line command_;
   std::unique_ptr<upgrade_channel> takeover_;  ///< new process: until the hand-over is done
   std::unique_ptr<upgrade_attempt> upgrade_;   ///< old process: while one is in progress
+  std::unique_ptr<predecessor_watch> predecessor_;  ///< new process: until the old one has ended
   std::optional<handed_state> inherited_;      ///< new process: what the old one sent first
   /// New process: the VRRP instances start only once the old one has handed theirs over.
   std::unique_ptr<vrrp::group> held_vrrp_group_;

@@ -6,6 +6,7 @@
 
 #include "cplb/core/log.hpp"
 #include "daemon.hpp"
+#include "predecessor_watch.hpp"
 
 namespace cplb::app {
 
@@ -57,6 +58,11 @@ void daemon::finish_takeover() {
   }
   const std::size_t count = sessions.size();
   proxy_->adopt_sessions(std::move(sessions));
+  // The sessions the old process keeps (ending, leaving) hold sockmap pairs until it has ended.
+  predecessor_ = std::make_unique<predecessor_watch>(control_, static_cast<pid_t>(old_pid), [this] {
+    if (const auto pairs = proxy_->free_inherited_sockmap_pairs(); pairs > 0)
+      log::info("sockmap pairs of the previous process's last sessions freed", {{"pairs", pairs}});
+  });
   if (end) metrics_.inherit_counters(end->counters);
   if (held_vrrp_group_) vrrp_ = std::move(held_vrrp_group_);
   if (vrrp_ && end) vrrp_->inherit(end->vrrp);

@@ -186,6 +186,10 @@ handed_sockmap proxy::sockmap_maps() const {
   return shared_->sockmap ? shared_->sockmap->hand_over() : handed_sockmap{};
 }
 
+std::size_t proxy::free_inherited_sockmap_pairs() {
+  return shared_->sockmap ? shared_->sockmap->free_inherited() : 0;
+}
+
 void proxy::close_sessions(const backend::server_ptr& server, duration spread) {
   for (auto& w : workers_)
     w->post([wk = w.get(), server, spread] { wk->close_sessions(server.get(), spread); });

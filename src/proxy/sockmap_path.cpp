@@ -87,6 +87,7 @@ sockmap_path::sockmap_path(handed_sockmap maps, std::string& error)
   }
   for (std::uint32_t k = static_cast<std::uint32_t>(taken.size()); k-- > 0;)
     if (!taken[k]) free_.push_back(k);
+  inherited_ = std::move(taken);
 }
 
 sockmap_path::~sockmap_path() {
@@ -117,7 +118,39 @@ std::optional<std::uint32_t> sockmap_path::take_pair() {
 
 void sockmap_path::free_pair(std::uint32_t k) {
   std::lock_guard lock(mutex_);
+  if (k < inherited_.size()) inherited_[k] = false;  // a handed-over session's, given back by it
   free_.push_back(k);
+}
+
+std::size_t sockmap_path::free_inherited() {
+  std::lock_guard lock(mutex_);
+  std::vector<bool> freed(inherited_.size(), false);
+  std::size_t count = 0;
+  for (std::uint32_t k = 0; k < inherited_.size(); ++k) {
+    if (!inherited_[k] || occupied(2 * k) || occupied(2 * k + 1)) continue;
+    inherited_[k] = false;
+    freed[k] = true;
+    free_.push_back(k);
+    ++count;
+  }
+  if (count == 0) return 0;
+  // Cookies still naming a freed pair's slots (the previous process did not live to forget
+  // them) would fill the map.
+  std::vector<std::uint64_t> stale;
+  std::uint64_t key = 0, next = 0;
+  for (void* at = nullptr; bpf_map_get_next_key(slots_fd_, at, &next) == 0; at = &key) {
+    key = next;
+    std::uint32_t slot = 0;
+    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0 && slot / 2 < freed.size() && freed[slot / 2])
+      stale.push_back(key);
+  }
+  for (auto cookie : stale) forget(cookie);
+  return count;
+}
+
+bool sockmap_path::occupied(std::uint32_t slot) const {
+  std::uint64_t cookie = 0;  // a sockhash read from user space gives the socket's cookie
+  return bpf_map_lookup_elem(socks_fd_, &slot, &cookie) == 0;
 }
 
 bool sockmap_path::insert(std::uint32_t slot, int fd, std::uint64_t& cookie) {

@@ -25,7 +25,8 @@ class sockmap_path {
   /// Loads the program with maps for `pairs` sessions; `reason()` says why when it cannot.
   explicit sockmap_path(std::uint32_t pairs);
   /// Takes over the maps of the process before this one (upgrade). The program stays attached
-  /// to its sockhash. The pairs its sessions hold are taken until `free_pair`.
+  /// to its sockhash. The pairs its sessions hold are taken until `free_pair`, or, for those of
+  /// the sessions it kept (ending, leaving), until `free_inherited` finds them closed.
   sockmap_path(handed_sockmap maps, std::string& error);
   ~sockmap_path();
   sockmap_path(const sockmap_path&) = delete;
@@ -42,6 +43,10 @@ class sockmap_path {
   std::optional<std::uint32_t> take_pair();
   /// Gives pair `k` back once both its sockets are closed.
   void free_pair(std::uint32_t k);
+  /// Gives back the pairs taken over from the previous process whose sockets have all left the
+  /// sockhash (closed by that process, which keeps the sessions that could not move until they
+  /// end): the count given back.
+  std::size_t free_inherited();
 
   /// Puts `fd` in the sockhash at `slot`. Its state must be set first. False with errno set.
   bool insert(std::uint32_t slot, int fd, std::uint64_t& cookie);
@@ -55,6 +60,8 @@ class sockmap_path {
 
  private:
   bool map_legs(std::uint32_t entries);
+  /// True while a socket is in the sockhash at `slot`.
+  bool occupied(std::uint32_t slot) const;
 
   int socks_fd_ = -1;
   int slots_fd_ = -1;
@@ -65,6 +72,7 @@ class sockmap_path {
   std::string reason_;
   std::mutex mutex_;
   std::vector<std::uint32_t> free_;  ///< free pairs
+  std::vector<bool> inherited_;      ///< pairs taken over from the previous process, not yet given back
 };
 
 }  // namespace cplb::proxy

@@ -7,6 +7,7 @@ fallback without the privileges. Needs root (CAP_BPF, CAP_NET_ADMIN), as CI runs
 import hashlib
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -308,6 +309,42 @@ class SockmapPathTest(unittest.TestCase):
         # The next process's own bulk sessions join the same maps beside the handed one's pair.
         again = os.urandom(16 << 20)
         self.assertEqual(digest(self.echo_session(again)), digest(again))
+        self.assertEqual(admin_status(self.admin)["pid"], new)
+
+    def test_a_kernel_session_the_old_process_keeps_at_an_upgrade_gives_its_pair_back_when_it_ends(self):
+        # A session leaving to rebalance (its FIN sent, the client's awaited) cannot move: the old
+        # process keeps it, and its legs stay in the maps the successor took over until it ends.
+        download = os.urandom(4 << 20)
+
+        def send_then_hold(conn):
+            if not conn.recv(16):
+                return
+            conn.sendall(download)
+            conn.recv(1)  # until the session leaves
+
+        s1 = self.enterContext(Backend(send_then_hold))
+        s2_port = free_port()
+        cfg = config(self.port, self.admin, [("s1", s1.address), ("s2", f"127.0.0.1:{s2_port}")])
+        cfg = cfg.replace("    balance: round_robin\n",
+                          "    balance: least_conn\n    rebalance: {threshold: 1.25, spread: 1s, quiet: 1s}\n")
+        cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port, self.admin]))
+        cplb.wait_log(r'msg="server up".*server=s1\b')
+        clients = [self.enterContext(socket.create_connection(("127.0.0.1", self.port), timeout=30))
+                   for _ in range(4)]
+        for sock in clients:
+            sock.sendall(b"go")
+        for sock in clients:
+            self.assertEqual(digest(recv_exactly(sock, len(download))), digest(download))
+        wait_until(lambda: len(re.findall(JOINED, cplb.log_text())) == 4, what="all four in the kernel")
+        self.enterContext(Backend(send_then_hold, name="s2", port=s2_port))
+        # The first client told to leave stays open: its session waits for its EOF (2 s).
+        ready, _, _ = select.select(clients, [], [], 15)
+        self.assertTrue(ready, "no session left to rebalance")
+        self.assertEqual(ready[0].recv(1), b"")
+        old, new, _ = cplb.upgrade(admin_port=self.admin)
+        freed = cplb.wait_log(r'msg="sockmap pairs of the previous process\'s last sessions freed" pairs=(\d+)')
+        self.assertGreaterEqual(int(freed.group(1)), 1)
+        self.assertNotEqual(old, new)
         self.assertEqual(admin_status(self.admin)["pid"], new)
 
     def test_auto_falls_back_to_epoll_without_the_privileges_and_sockmap_refuses_to_start(self):

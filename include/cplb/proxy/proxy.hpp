@@ -88,6 +88,9 @@ class proxy {
   bool inherit_sockmap(handed_sockmap maps, std::string& error);
   /// Copies (dup) of the sockmap's maps for the next process (-1 each on the epoll path).
   handed_sockmap sockmap_maps() const;
+  /// Once the previous process has ended: gives back the sockmap pairs of the sessions it kept
+  /// (see sockmap_path::free_inherited); the count.
+  std::size_t free_inherited_sockmap_pairs();
 
   /// Closes the sessions to `server` on every worker: at once (reset) when `spread` is zero,
   /// else one after another evenly over `spread`.
