@@ -129,7 +129,6 @@ class daemon {
   command_line command_;
   std::unique_ptr<upgrade_channel> takeover_;  ///< new process: until the hand-over is done
   std::unique_ptr<upgrade_attempt> upgrade_;   ///< old process: while one is in progress
-  std::unique_ptr<predecessor_watch> predecessor_;  ///< new process: until the old one has ended
   std::optional<handed_state> inherited_;      ///< new process: what the old one sent first
   /// New process: the VRRP instances start only once the old one has handed theirs over.
   std::unique_ptr<vrrp::group> held_vrrp_group_;
@@ -140,6 +139,7 @@ class daemon {
   boost::asio::signal_set signals_{control_};
   boost::asio::steady_timer shutdown_timer_{control_};
   boost::asio::steady_timer anycast_resync_timer_{control_};
+  std::unique_ptr<predecessor_watch> predecessor_;  ///< new process: until the old one has ended
   metrics::exporter metrics_;
   std::unique_ptr<admin::server> admin_;
   std::chrono::system_clock::time_point loaded_at_;  ///< when the running config was loaded

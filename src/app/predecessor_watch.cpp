@@ -5,19 +5,32 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "cplb/core/log.hpp"
+
 namespace cplb::app {
 
 predecessor_watch::predecessor_watch(boost::asio::io_context& io, pid_t pid, std::function<void()> on_exit)
     : pidfd_(io), on_exit_(std::move(on_exit)) {
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    boost::asio::post(io, on_exit_);  // gone already (ESRCH)
+  if (fd < 0 && errno == ESRCH) {
+    boost::asio::post(io, on_exit_);
     return;
   }
-  pidfd_.assign(fd);
-  pidfd_.async_wait(boost::asio::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
-    if (!ec) on_exit_();
-  });
+  boost::system::error_code ec;
+  if (fd >= 0) pidfd_.assign(fd, ec);
+  if (fd < 0 || ec) {
+    if (fd >= 0 && ec) ::close(fd);
+    log::warn("cannot watch the previous process",
+              {{"pid", pid}, {"error", fd < 0 ? std::string(std::strerror(errno)) : ec.message()}});
+    return;
+  }
+  pidfd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                    [this](const boost::system::error_code& error) {
+                      if (!error) on_exit_();
+                    });
 }
 
 }  // namespace cplb::app

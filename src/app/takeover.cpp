@@ -1,5 +1,7 @@
 // Binary upgrade, the new process's side: receive what the old process hands over, serve on its
 // listening sockets, then take its sessions and VRRP state (see docs/design.md).
+#include <boost/asio/post.hpp>
+
 #include <unistd.h>
 
 #include <stdexcept>
@@ -62,6 +64,7 @@ void daemon::finish_takeover() {
   predecessor_ = std::make_unique<predecessor_watch>(control_, static_cast<pid_t>(old_pid), [this] {
     if (const auto pairs = proxy_->free_inherited_sockmap_pairs(); pairs > 0)
       log::info("sockmap pairs of the previous process's last sessions freed", {{"pairs", pairs}});
+    boost::asio::post(control_, [this] { predecessor_.reset(); });  // not from inside its own handler
   });
   if (end) metrics_.inherit_counters(end->counters);
   if (held_vrrp_group_) vrrp_ = std::move(held_vrrp_group_);

@@ -78,7 +78,8 @@ void daemon::on_successor_hello(upgrade_frame& frame) {
   state.admin_fd = admin_->listening_fd();
   state.health = checker_->hand_over();
   state.anycast_fd = anycast_device_ ? ::dup(anycast_device_->fd()) : -1;
-  state.sockmap = proxy_->sockmap_maps();
+  // The next process takes as free every pair not in use now: no session of ours joins after.
+  state.sockmap = proxy_->lend_sockmap();
   std::vector<int> fds;
   const auto payload = encode(state, fds);
   std::string error;
@@ -153,6 +154,7 @@ void daemon::upgrade_failed(const std::string& why) {
     }
   }
   if (attempt->accepting_stopped) proxy_->resume_accepting(std::exchange(attempt->listeners, {}));
+  proxy_->take_back_sockmap();
   if (!attempt->sessions.empty()) proxy_->adopt_sessions(std::exchange(attempt->sessions, {}));
   if (attempt->vrrp_handed) vrrp_->take_back(attempt->vrrp);
   if (anycast_) anycast_->resync();  // whatever the new process changed in the table

@@ -182,8 +182,14 @@ bool proxy::inherit_sockmap(handed_sockmap maps, std::string& error) {
   return true;
 }
 
-handed_sockmap proxy::sockmap_maps() const {
-  return shared_->sockmap ? shared_->sockmap->hand_over() : handed_sockmap{};
+handed_sockmap proxy::lend_sockmap() {
+  if (!shared_->sockmap) return {};
+  shared_->sockmap->allow_joining(false);
+  return shared_->sockmap->hand_over();
+}
+
+void proxy::take_back_sockmap() {
+  if (shared_->sockmap) shared_->sockmap->allow_joining(true);
 }
 
 std::size_t proxy::free_inherited_sockmap_pairs() {

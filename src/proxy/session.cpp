@@ -216,7 +216,7 @@ bool session::pump_both() { return pump_one(upstream_pump_) && pump_one(downstre
 
 bool session::pump_one(pump& p) {
   if (p.pipe) return transfer_spliced(p);
-  if (auto* k = in_kernel(p)) return transfer_passed(p, *k);
+  if (auto* d = in_kernel(p)) return transfer_passed(p, *d);
   if (p.backlog) {
     if (!p.to->writable) return true;
     if (!flush_backlog(p)) return false;

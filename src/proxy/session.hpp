@@ -179,16 +179,16 @@ class session final : public session_hook, public loop_target {
   void drop_backlog(pump& p);
   void flush_counters(pump& p);
 
-  /// `p`'s state in the sockhash, or null while it has none (the session is not in it, or only
-  /// the client's leg is).
-  kernel_state::direction* in_kernel(const pump& p) const {
+  /// `p`'s state in the sockhash, or null while it has none: the session is not in it, or only
+  /// the client's leg is and `p` is the server's direction.
+  kernel_state::direction* in_kernel(const pump& p) {
     if (!kernel_) return nullptr;
     auto& d = &p == &upstream_pump_ ? kernel_->up : kernel_->down;
     return d.shared ? &d : nullptr;
   }
   /// transfer for a direction in the sockhash: moves what the program left on `p.from`, after
   /// what the kernel moved before it; false when the session ended.
-  bool transfer_passed(pump& p, kernel_state::direction& k);
+  bool transfer_passed(pump& p, kernel_state::direction& d);
   /// Adds `size` bytes to the backlog of `p`.
   void append_backlog(pump& p, const char* data, std::size_t size);
   /// The sockmap path, once a direction is bulk and a read drained its socket: puts both legs
@@ -213,7 +213,7 @@ class session final : public session_hook, public loop_target {
   void retry_soon(std::chrono::milliseconds after);
   /// Closes both legs (leaving the sockhash with them) and gives the slot pair back.
   void close_legs(bool reset);
-  /// hand_over: the legs stay in the sockhash, whose maps go to the next process with the pair.
+  /// hand_over: puts the session's place in the sockmap into `out`, and forgets it here.
   void hand_over_sockmap(handed_session& out);
   /// Gives the credit of a session in the sockhash back to max_buffer_memory.
   void release_credit();
@@ -267,7 +267,7 @@ class session final : public session_hook, public loop_target {
   bool resume_queued_ = false;
   bool closing_ = false;
   bool join_kernel_ = false;          ///< a direction turned bulk: join the sockhash when drained
-  bool kernel_refused_ = false;       ///< the sockhash had no room: bulk moves by splice
+  bool kernel_refused_ = false;       ///< the sockhash had no room (or was lent): bulk moves by splice
   std::unique_ptr<kernel_state> kernel_;  ///< the sockmap path: null until the session joins
 };
 

@@ -48,7 +48,7 @@ std::uint64_t written(int fd) {
 
 }  // namespace
 
-bool session::transfer_passed(pump& p, kernel_state::direction& k) {
+bool session::transfer_passed(pump& p, kernel_state::direction& d) {
   count_redirected(p);
   const auto scratch = host_.scratch();
   // Reads on while what the kernel moved has not reached the other leg yet, up to a credit's
@@ -64,7 +64,7 @@ bool session::transfer_passed(pump& p, kernel_state::direction& k) {
   for (std::size_t moved = 0;;) {
     // What is held goes first, once what the kernel moved before it has arrived.
     if (p.backlog && p.to->writable && !redirect_pending(p) && !flush_backlog(p)) return false;
-    if (p.finished || k.end_read || !p.from->readable || !may_read()) break;
+    if (p.finished || d.end_read || !p.from->readable || !may_read()) break;
     if (moved >= bytes_per_turn) {
       if (!resume_queued_) {
         resume_queued_ = true;
@@ -76,11 +76,11 @@ bool session::transfer_passed(pump& p, kernel_state::direction& k) {
     if (n == 0) {
       // The FIN can be reported while segments the kernel left on the socket are still queued
       // on their way to it: the end is the end only once every one of them has been read.
-      if (shared_load(k.shared->passed) > k.passed_read) {
+      if (shared_load(d.shared->passed) > d.passed_read) {
         retry_soon(std::chrono::milliseconds{1});
         break;
       }
-      k.end_read = true;
+      d.end_read = true;
       break;
     }
     if (n < 0) {
@@ -94,7 +94,7 @@ bool session::transfer_passed(pump& p, kernel_state::direction& k) {
     }
     const auto size = static_cast<std::size_t>(n);
     moved += size;
-    k.passed_read += size;
+    d.passed_read += size;
     count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
     last_activity_ = host_.loop().now();
     if (&p == &upstream_pump_)
@@ -111,7 +111,7 @@ bool session::transfer_passed(pump& p, kernel_state::direction& k) {
     if (sent < size) append_backlog(p, scratch.data() + sent, size - sent);
   }
   // The end of stream passes on once everything before it has.
-  if (k.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
+  if (d.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
   renew_credit(p);
   return true;
 }
@@ -169,19 +169,20 @@ void session::enter_sockmap() {
   const std::uint32_t first = *pair * 2;
   // Both legs go in with no credit: a segment redirected to a peer not in the sockhash yet would
   // be dropped, and one left on the socket is read as before.
-  auto k = std::make_unique<kernel_state>();
-  k->pair = *pair;
-  for (auto [d, slot, to] : {std::tuple{&k->up, first, &upstream_}, std::tuple{&k->down, first + 1, &client_}}) {
+  auto joined = std::make_unique<kernel_state>();
+  joined->pair = *pair;
+  for (auto [d, slot, to] : {std::tuple{&joined->up, first, &upstream_},
+                             std::tuple{&joined->down, first + 1, &client_}}) {
     d->shared = &path->leg(slot);
     *d->shared = cplb_leg{};
     d->written_base = written(to->fd);
   }
-  if (!path->insert(first, client_.fd, k->cookies[0])) {
+  if (!path->insert(first, client_.fd, joined->cookies[0])) {
     path->free_pair(*pair);
     kernel_refused_ = true;
     return;
   }
-  kernel_ = std::move(k);
+  kernel_ = std::move(joined);
   if (!path->insert(first + 1, upstream_.fd, kernel_->cookies[1])) {
     // The client's leg is in for good (until it closes), with no credit: the pump moves
     // everything, as it counts what the program leaves on the socket.
@@ -207,6 +208,7 @@ bool session::resume_in_sockmap(const handed_session& handed) {
   if (!path || upstream_.fd < 0 || handed.sockmap_pair >= path->pairs()) return false;
   kernel_ = std::make_unique<kernel_state>();
   kernel_->pair = static_cast<std::uint32_t>(handed.sockmap_pair);
+  path->claim(kernel_->pair);
   const auto first = kernel_->pair * 2;
   int i = 0;
   for (auto [p, d, l] : {std::tuple{&upstream_pump_, &kernel_->up, &client_},
@@ -225,12 +227,12 @@ bool session::resume_in_sockmap(const handed_session& handed) {
 }
 
 void session::count_redirected(pump& p) {
-  auto* k = in_kernel(p);
-  if (!k) return;
-  const auto moved = shared_load(k->shared->redirected);
-  if (moved == k->redirect_counted) return;
-  const auto n = moved - k->redirect_counted;
-  k->redirect_counted = moved;
+  auto* d = in_kernel(p);
+  if (!d) return;
+  const auto moved = shared_load(d->shared->redirected);
+  if (moved == d->redirect_counted) return;
+  const auto n = moved - d->redirect_counted;
+  d->redirect_counted = moved;
   last_activity_ = host_.loop().now();
   if (&p == &upstream_pump_)
     client_activity_.on_unseen(n, last_activity_, frontend_.backend->config().rebalance.quiet);
@@ -239,13 +241,13 @@ void session::count_redirected(pump& p) {
 }
 
 bool session::redirect_pending(pump& p) {
-  auto* k = in_kernel(p);
-  if (!k) return false;
-  const auto moved = shared_load(k->shared->redirected);
-  if (moved == k->redirect_drained) return false;
+  auto* d = in_kernel(p);
+  if (!d) return false;
+  const auto moved = shared_load(d->shared->redirected);
+  if (moved == d->redirect_drained) return false;
   // What reached the other leg is what was written into it, less what the pump wrote itself.
-  if (written(p.to->fd) - k->written_base - k->consumed >= moved) {
-    k->redirect_drained = moved;
+  if (written(p.to->fd) - d->written_base - d->consumed >= moved) {
+    d->redirect_drained = moved;
     kernel_->pending_retry = std::chrono::milliseconds{1};
     return false;
   }
@@ -255,27 +257,27 @@ bool session::redirect_pending(pump& p) {
 }
 
 void session::consumed(pump& p, std::size_t bytes) {
-  auto* k = in_kernel(p);
-  if (!k || bytes == 0) return;
-  k->consumed += bytes;
-  shared_store(k->shared->consumed, k->consumed);
+  auto* d = in_kernel(p);
+  if (!d || bytes == 0) return;
+  d->consumed += bytes;
+  shared_store(d->shared->consumed, d->consumed);
 }
 
 void session::renew_credit(pump& p) {
-  auto* k = in_kernel(p);
-  if (!k || k->redirect_stopped || p.finished) return;
-  const auto credit = shared_load(k->shared->credit);
-  const auto moved = shared_load(k->shared->redirected);
+  auto* d = in_kernel(p);
+  if (!d || d->redirect_stopped || p.finished) return;
+  const auto credit = shared_load(d->shared->credit);
+  const auto moved = shared_load(d->shared->redirected);
   if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
-  const auto arrived = written(p.to->fd) - k->written_base - k->consumed;
-  shared_store(k->shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
+  const auto arrived = written(p.to->fd) - d->written_base - d->consumed;
+  shared_store(d->shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
 }
 
 void session::stop_redirect(pump& p) {
-  auto* k = in_kernel(p);
-  if (!k || k->redirect_stopped) return;
-  k->redirect_stopped = true;
-  shared_store(k->shared->credit, 0);
+  auto* d = in_kernel(p);
+  if (!d || d->redirect_stopped) return;
+  d->redirect_stopped = true;
+  shared_store(d->shared->credit, 0);
   lock_step(*p.from);  // so that its count is in
 }
 
@@ -292,7 +294,8 @@ void session::hand_over_sockmap(handed_session& out) {
 }
 
 void session::release_credit() {
-  if (kernel_ && kernel_->down.shared) host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
+  if (kernel_ && kernel_->down.shared)
+    host_.buffers().release(2 * static_cast<std::int64_t>(redirect_credit));
 }
 
 }  // namespace cplb::proxy

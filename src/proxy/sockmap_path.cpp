@@ -110,47 +110,73 @@ bool sockmap_path::map_legs(std::uint32_t entries) {
 
 std::optional<std::uint32_t> sockmap_path::take_pair() {
   std::lock_guard lock(mutex_);
-  if (free_.empty()) return std::nullopt;
+  if (!joining_ || free_.empty()) return std::nullopt;
   const auto k = free_.back();
   free_.pop_back();
   return k;
 }
 
+void sockmap_path::allow_joining(bool allowed) {
+  std::lock_guard lock(mutex_);
+  joining_ = allowed;
+}
+
 void sockmap_path::free_pair(std::uint32_t k) {
   std::lock_guard lock(mutex_);
-  if (k < inherited_.size()) inherited_[k] = false;  // a handed-over session's, given back by it
   free_.push_back(k);
 }
 
-std::size_t sockmap_path::free_inherited() {
+void sockmap_path::claim(std::uint32_t k) {
   std::lock_guard lock(mutex_);
-  std::vector<bool> freed(inherited_.size(), false);
+  if (k < inherited_.size()) inherited_[k] = false;
+}
+
+std::size_t sockmap_path::free_inherited() {
+  std::vector<std::uint32_t> candidates;
+  {
+    std::lock_guard lock(mutex_);
+    if (!joining_) return 0;  // lent to a next process meanwhile: the maps' pairs are its to count
+    for (std::uint32_t k = 0; k < inherited_.size(); ++k)
+      if (inherited_[k]) candidates.push_back(k);
+  }
+  // The lookups without the lock: the workers take and give back pairs meanwhile. No one holds
+  // an inherited pair here, and a claimed one has its sockets in the sockhash.
+  std::vector<std::uint32_t> empty;
+  for (auto k : candidates)
+    if (!occupied(2 * k) && !occupied(2 * k + 1)) empty.push_back(k);
+  std::vector<bool> reclaimed(pairs_, false);
   std::size_t count = 0;
-  for (std::uint32_t k = 0; k < inherited_.size(); ++k) {
-    if (!inherited_[k] || occupied(2 * k) || occupied(2 * k + 1)) continue;
-    inherited_[k] = false;
-    freed[k] = true;
-    free_.push_back(k);
-    ++count;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto k : empty)
+      if (inherited_[k]) {
+        inherited_[k] = false;
+        reclaimed[k] = true;
+        ++count;
+      }
   }
   if (count == 0) return 0;
-  // Cookies still naming a freed pair's slots (the previous process did not live to forget
-  // them) would fill the map.
+  // Cookies still naming a reclaimed pair's slots (the previous process did not live to forget
+  // them) would fill the map; they go before the pair can be taken again.
   std::vector<std::uint64_t> stale;
   std::uint64_t key = 0, next = 0;
   for (void* at = nullptr; bpf_map_get_next_key(slots_fd_, at, &next) == 0; at = &key) {
     key = next;
     std::uint32_t slot = 0;
-    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0 && slot / 2 < freed.size() && freed[slot / 2])
+    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0 && slot / 2 < pairs_ && reclaimed[slot / 2])
       stale.push_back(key);
   }
   for (auto cookie : stale) forget(cookie);
+  std::lock_guard lock(mutex_);
+  for (std::uint32_t k = 0; k < pairs_; ++k)
+    if (reclaimed[k]) free_.push_back(k);
   return count;
 }
 
 bool sockmap_path::occupied(std::uint32_t slot) const {
   std::uint64_t cookie = 0;  // a sockhash read from user space gives the socket's cookie
-  return bpf_map_lookup_elem(socks_fd_, &slot, &cookie) == 0;
+  // Only "no such entry" says empty: any other failure keeps the pair taken.
+  return bpf_map_lookup_elem(socks_fd_, &slot, &cookie) == 0 || errno != ENOENT;
 }
 
 bool sockmap_path::insert(std::uint32_t slot, int fd, std::uint64_t& cookie) {

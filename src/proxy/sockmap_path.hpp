@@ -39,10 +39,17 @@ class sockmap_path {
 
   /// How many pairs the maps hold.
   std::uint32_t pairs() const { return pairs_; }
-  /// A free pair of slots (2k: client leg, 2k+1: upstream leg), or nullopt when all are in use.
+  /// A free pair of slots (2k: client leg, 2k+1: upstream leg), or nullopt when all are in use
+  /// or joining is not allowed.
   std::optional<std::uint32_t> take_pair();
+  /// Whether sessions may take pairs: not while the maps are lent to a next process, which counts
+  /// as free every pair not in use when it took them.
+  void allow_joining(bool allowed);
   /// Gives pair `k` back once both its sockets are closed.
   void free_pair(std::uint32_t k);
+  /// A session handed over by the previous process holds pair `k` here now: `free_pair` gives it
+  /// back, not `free_inherited`.
+  void claim(std::uint32_t k);
   /// Gives back the pairs taken over from the previous process whose sockets have all left the
   /// sockhash (closed by that process, which keeps the sessions that could not move until they
   /// end): the count given back.
@@ -73,6 +80,7 @@ class sockmap_path {
   std::mutex mutex_;
   std::vector<std::uint32_t> free_;  ///< free pairs
   std::vector<bool> inherited_;      ///< pairs taken over from the previous process, not yet given back
+  bool joining_ = true;
 };
 
 }  // namespace cplb::proxy

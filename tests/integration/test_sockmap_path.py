@@ -325,6 +325,7 @@ class SockmapPathTest(unittest.TestCase):
         s1 = self.enterContext(Backend(send_then_hold))
         s2_port = free_port()
         cfg = config(self.port, self.admin, [("s1", s1.address), ("s2", f"127.0.0.1:{s2_port}")])
+        self.assertIn("    balance: round_robin\n", cfg)
         cfg = cfg.replace("    balance: round_robin\n",
                           "    balance: least_conn\n    rebalance: {threshold: 1.25, spread: 1s, quiet: 1s}\n")
         cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port, self.admin]))

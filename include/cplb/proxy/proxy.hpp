@@ -86,8 +86,11 @@ class proxy {
   /// Before start, at an upgrade: takes over the previous process's sockmap, with the sessions
   /// it will hand over in it. False with `error` when its maps are not this version's.
   bool inherit_sockmap(handed_sockmap maps, std::string& error);
-  /// Copies (dup) of the sockmap's maps for the next process (-1 each on the epoll path).
-  handed_sockmap sockmap_maps() const;
+  /// Copies (dup) of the sockmap's maps for the next process (-1 each on the epoll path). From
+  /// then on no session joins the sockhash (bulk moves by splice) until `take_back_sockmap`.
+  handed_sockmap lend_sockmap();
+  /// After a failed upgrade: sessions join the sockhash again.
+  void take_back_sockmap();
   /// Once the previous process has ended: gives back the sockmap pairs of the sessions it kept
   /// (see sockmap_path::free_inherited); the count.
   std::size_t free_inherited_sockmap_pairs();
