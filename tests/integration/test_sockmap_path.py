@@ -1,13 +1,15 @@
 """The sockmap data path (`global.data_path: sockmap`) through the real cplb binary: a bulk session
 joins the sockhash and its bytes move inside the kernel, and every promise of the epoll path still
 holds there: byte-exact both ways, half-close, byte counters, idle_timeout, drain at a reload,
-rebalancing, a bounded queue for a reader that stops, and the hand-over at a binary upgrade. Also the `auto`
-fallback without the privileges. Needs root (CAP_BPF, CAP_NET_ADMIN), as CI runs."""
+rebalancing, a bounded queue for a reader that stops, and the hand-over at a binary upgrade (with the
+slot pairs of the sessions the old process keeps coming back once it ends, and the sockhash open again
+after a failed upgrade). Also the `auto` fallback without the privileges. Needs root (CAP_BPF, CAP_NET_ADMIN), as CI runs."""
 
 import hashlib
 import os
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -347,6 +349,26 @@ class SockmapPathTest(unittest.TestCase):
         self.assertGreaterEqual(int(freed.group(1)), 1)
         self.assertNotEqual(old, new)
         self.assertEqual(admin_status(self.admin)["pid"], new)
+
+    def test_after_an_upgrade_that_failed_once_the_maps_were_sent_bulk_joins_the_sockhash_again(self):
+        # The old process lets no session join while a successor has its maps; the successor here
+        # fails after it took them, at binding a second frontend's port, which a socket holds.
+        backend = self.enterContext(Backend(echo))
+        cplb = self.start(backend)
+        blocker = self.enterContext(socket.socket())
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        good = cplb.config_path.read_text()
+        self.assertIn("backends:\n", good)
+        cplb.write_config(good.replace("backends:\n", f"  - {{name: taken, listen: 127.0.0.1:{blocker.getsockname()[1]}, "
+                                                      "backend: be}\nbackends:\n"))
+        old = cplb.current_pid
+        cplb.signal_current(signal.SIGUSR2)
+        cplb.wait_log(r'msg="upgrade failed: the old process keeps serving"', timeout=15)
+        self.assertEqual(admin_status(self.admin)["pid"], old)
+        payload = os.urandom(16 << 20)
+        self.assertEqual(digest(self.echo_session(payload)), digest(payload))
+        self.assertEqual(len(re.findall(JOINED, cplb.log_text())), 1)
 
     def test_auto_falls_back_to_epoll_without_the_privileges_and_sockmap_refuses_to_start(self):
         backend = self.enterContext(Backend(echo))
