@@ -251,7 +251,9 @@ class SockmapPathTest(unittest.TestCase):
         wait_until(lambda: self.metric("cplb_session_ends_total", reason="drained") >= 1,
                    what="the session counted as drained")
 
-    def test_rebalancing_moves_a_quiet_kernel_session_after_every_byte_it_was_sent(self):
+    def kernel_sessions_to_rebalance(self):
+        """Four sessions on s1 that downloaded 4 MiB each in the kernel, then s2 up: a backend that
+        rebalances quiet sessions. Returns (cplb, the four clients)."""
         download = os.urandom(4 << 20)
 
         def send_then_hold(conn):
@@ -263,6 +265,7 @@ class SockmapPathTest(unittest.TestCase):
         s1 = self.enterContext(Backend(send_then_hold))
         s2_port = free_port()
         cfg = config(self.port, self.admin, [("s1", s1.address), ("s2", f"127.0.0.1:{s2_port}")])
+        self.assertIn("    balance: round_robin\n", cfg)
         cfg = cfg.replace("    balance: round_robin\n",
                           "    balance: least_conn\n    rebalance: {threshold: 1.25, spread: 1s, quiet: 1s}\n")
         cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port, self.admin]))
@@ -274,8 +277,12 @@ class SockmapPathTest(unittest.TestCase):
         for sock in clients:
             self.assertEqual(digest(recv_exactly(sock, len(download))), digest(download))
         wait_until(lambda: len(re.findall(JOINED, cplb.log_text())) == 4, what="all four in the kernel")
-        # s2 comes up: s1 holds all four, and the quiet ones leave with a FIN, nothing lost.
+        # s2 comes up: s1 holds all four, and the quiet ones leave with a FIN.
         self.enterContext(Backend(send_then_hold, name="s2", port=s2_port))
+        return cplb, clients
+
+    def test_rebalancing_moves_a_quiet_kernel_session_after_every_byte_it_was_sent(self):
+        _, clients = self.kernel_sessions_to_rebalance()
         wait_until(lambda: self.metric("cplb_rebalance_closed_sessions_total", server="s1") >= 1, timeout=15,
                    what="a session rebalanced")
         ended = 0
@@ -316,30 +323,7 @@ class SockmapPathTest(unittest.TestCase):
     def test_a_kernel_session_the_old_process_keeps_at_an_upgrade_gives_its_pair_back_when_it_ends(self):
         # A session leaving to rebalance (its FIN sent, the client's awaited) cannot move: the old
         # process keeps it, and its legs stay in the maps the successor took over until it ends.
-        download = os.urandom(4 << 20)
-
-        def send_then_hold(conn):
-            if not conn.recv(16):
-                return
-            conn.sendall(download)
-            conn.recv(1)  # until the session leaves
-
-        s1 = self.enterContext(Backend(send_then_hold))
-        s2_port = free_port()
-        cfg = config(self.port, self.admin, [("s1", s1.address), ("s2", f"127.0.0.1:{s2_port}")])
-        self.assertIn("    balance: round_robin\n", cfg)
-        cfg = cfg.replace("    balance: round_robin\n",
-                          "    balance: least_conn\n    rebalance: {threshold: 1.25, spread: 1s, quiet: 1s}\n")
-        cplb = self.enterContext(Cplb(cfg, wait_ports=[self.port, self.admin]))
-        cplb.wait_log(r'msg="server up".*server=s1\b')
-        clients = [self.enterContext(socket.create_connection(("127.0.0.1", self.port), timeout=30))
-                   for _ in range(4)]
-        for sock in clients:
-            sock.sendall(b"go")
-        for sock in clients:
-            self.assertEqual(digest(recv_exactly(sock, len(download))), digest(download))
-        wait_until(lambda: len(re.findall(JOINED, cplb.log_text())) == 4, what="all four in the kernel")
-        self.enterContext(Backend(send_then_hold, name="s2", port=s2_port))
+        cplb, clients = self.kernel_sessions_to_rebalance()
         # The first client told to leave stays open: its session waits for its EOF (2 s).
         ready, _, _ = select.select(clients, [], [], 15)
         self.assertTrue(ready, "no session left to rebalance")
