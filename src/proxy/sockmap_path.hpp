@@ -67,7 +67,7 @@ class sockmap_path {
 
  private:
   bool map_legs(std::uint32_t entries);
-  /// True while a socket is in the sockhash at `slot`.
+  /// True while a socket is in the sockhash at `slot`, or when a failed lookup cannot tell.
   bool occupied(std::uint32_t slot) const;
 
   int socks_fd_ = -1;
