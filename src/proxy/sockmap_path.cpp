@@ -79,12 +79,8 @@ sockmap_path::sockmap_path(handed_sockmap maps, std::string& error)
   // The pairs of the sessions in the maps are taken: their cookies are in `slots`.
   pairs_ = info.max_entries / 2;
   std::vector<bool> taken(pairs_, false);
-  std::uint64_t key = 0, next = 0;
-  for (void* at = nullptr; bpf_map_get_next_key(slots_fd_, at, &next) == 0; at = &key) {
-    key = next;
-    std::uint32_t slot = 0;
-    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0 && slot / 2 < taken.size()) taken[slot / 2] = true;
-  }
+  for (const auto& [cookie, slot] : cookies())
+    if (slot / 2 < pairs_) taken[slot / 2] = true;
   for (std::uint32_t k = static_cast<std::uint32_t>(taken.size()); k-- > 0;)
     if (!taken[k]) free_.push_back(k);
   inherited_ = std::move(taken);
@@ -132,45 +128,45 @@ void sockmap_path::claim(std::uint32_t k) {
 }
 
 std::size_t sockmap_path::free_inherited() {
-  std::vector<std::uint32_t> candidates;
+  std::vector<std::uint32_t> pairs;  // inherited, then those of them found empty
   {
     std::lock_guard lock(mutex_);
     if (!joining_) return 0;  // lent to a next process meanwhile: the maps' pairs are its to count
     for (std::uint32_t k = 0; k < inherited_.size(); ++k)
-      if (inherited_[k]) candidates.push_back(k);
+      if (inherited_[k]) pairs.push_back(k);
   }
   // The lookups without the lock: the workers take and give back pairs meanwhile. No one holds
   // an inherited pair here, and a claimed one has its sockets in the sockhash.
-  std::vector<std::uint32_t> empty;
-  for (auto k : candidates)
-    if (!occupied(2 * k) && !occupied(2 * k + 1)) empty.push_back(k);
-  std::vector<bool> reclaimed(pairs_, false);
-  std::size_t count = 0;
+  std::erase_if(pairs, [this](std::uint32_t k) { return occupied(2 * k) || occupied(2 * k + 1); });
   {
     std::lock_guard lock(mutex_);
-    for (auto k : empty)
-      if (inherited_[k]) {
-        inherited_[k] = false;
-        reclaimed[k] = true;
-        ++count;
-      }
+    std::erase_if(pairs, [this](std::uint32_t k) {
+      const bool claimed = !inherited_[k];  // meanwhile
+      inherited_[k] = false;
+      return claimed;
+    });
   }
-  if (count == 0) return 0;
+  if (pairs.empty()) return 0;
   // Cookies still naming a reclaimed pair's slots (the previous process did not live to forget
   // them) would fill the map; they go before the pair can be taken again.
-  std::vector<std::uint64_t> stale;
+  std::vector<bool> reclaimed(pairs_, false);
+  for (auto k : pairs) reclaimed[k] = true;
+  for (const auto& [cookie, slot] : cookies())
+    if (slot / 2 < pairs_ && reclaimed[slot / 2]) forget(cookie);
+  std::lock_guard lock(mutex_);
+  free_.insert(free_.end(), pairs.begin(), pairs.end());
+  return pairs.size();
+}
+
+std::vector<std::pair<std::uint64_t, std::uint32_t>> sockmap_path::cookies() const {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> out;
   std::uint64_t key = 0, next = 0;
   for (void* at = nullptr; bpf_map_get_next_key(slots_fd_, at, &next) == 0; at = &key) {
     key = next;
     std::uint32_t slot = 0;
-    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0 && slot / 2 < pairs_ && reclaimed[slot / 2])
-      stale.push_back(key);
+    if (bpf_map_lookup_elem(slots_fd_, &key, &slot) == 0) out.emplace_back(key, slot);
   }
-  for (auto cookie : stale) forget(cookie);
-  std::lock_guard lock(mutex_);
-  for (std::uint32_t k = 0; k < pairs_; ++k)
-    if (reclaimed[k]) free_.push_back(k);
-  return count;
+  return out;
 }
 
 bool sockmap_path::occupied(std::uint32_t slot) const {

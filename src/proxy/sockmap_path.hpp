@@ -3,6 +3,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cplb/proxy/handover.hpp"
@@ -69,6 +70,8 @@ class sockmap_path {
   bool map_legs(std::uint32_t entries);
   /// True while a socket is in the sockhash at `slot`, or when a failed lookup cannot tell.
   bool occupied(std::uint32_t slot) const;
+  /// The cookie map's entries: each socket's cookie and its slot.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> cookies() const;
 
   int socks_fd_ = -1;
   int slots_fd_ = -1;
