@@ -175,6 +175,8 @@ void session::connect_failed(backend::down_reason why, bool servers_fault) {
   connecting_ = false;
   release_server();
   server_ = nullptr;
+  // A drain that found it connecting was for the server it leaves now, not the next one.
+  close_deadline_ = steady::time_point::max();
   connect_next();
 }
 

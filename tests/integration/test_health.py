@@ -2,9 +2,13 @@
 certificates generated here, passive detection, on_server_down and all_down."""
 
 import concurrent.futures
+import http.client
+import json
 import re
 import socket
+import ssl
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -40,6 +44,45 @@ backends:
         ca_file: {ca}
 {tls_extra}
 """
+
+
+class SilentListener:
+    """A TCP listener that accepts (and closes) every connection until go_silent(); then it takes
+    none: its accept queue (backlog 0) is kept full, so the kernel drops every later SYN and a
+    connect to it hangs, as to a host that is gone."""
+
+    def __init__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(0)
+        self._sock.settimeout(0.05)
+        self.address = "127.0.0.1:%d" % self._sock.getsockname()[1]
+        self._filler = None
+        self._silent = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while not self._silent.is_set():
+            try:
+                self._sock.accept()[0].close()
+            except TimeoutError:
+                pass
+
+    def go_silent(self):
+        self._silent.set()
+        self._thread.join(5)
+        # The queue's one place taken (by this connect, or a health check's just before it).
+        self._filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._filler.setblocking(False)
+        self._filler.connect_ex(("127.0.0.1", self._sock.getsockname()[1]))
+
+    def close(self):
+        self._silent.set()
+        self._thread.join(5)
+        if self._filler:
+            self._filler.close()
+        self._sock.close()
 
 
 def wait_log_count(cplb, pattern, count, timeout=5):
@@ -223,6 +266,56 @@ class HealthTest(unittest.TestCase):
         self.assertGreaterEqual(closed[0] - down_at, 0.9, "closed before the grace ended")
         self.assertGreaterEqual(closed[-1] - closed[0], 0.8, f"not spread: {closed}")
         self.assertLess(closed[-1] - down_at, 4.5)
+
+    def test_a_drain_spares_a_session_that_failed_over_while_connecting(self):
+        # A server that stops answering SYNs (a host gone, no RST) goes down while sessions are
+        # connecting to it; the drain meets them there. When their connects time out they move to
+        # the healthy server, and there they must stay: the drain was for the server they left.
+        healthy = self.apiserver("healthy")
+        gone = SilentListener()
+        self.addCleanup(gone.close)
+        port = free_port()
+        cfg = f"""
+global: {{workers: 2, shutdown_grace: 1s}}
+frontends:
+  - {{name: fe, listen: 127.0.0.1:{port}, backend: be, connect_timeout: 3s, retries: 2}}
+backends:
+  - name: be
+    balance: round_robin
+    on_server_down: drain
+    drain: {{grace: 0s, spread: 300ms}}
+    servers:
+      - {{name: gone, address: '{gone.address}'}}
+      - {{name: healthy, address: '{healthy.address}'}}
+    health_check: {{protocol: tcp, interval: 500ms, timeout: 300ms, rise: 1, fall: 2}}
+"""
+        cplb = self.enterContext(Cplb(cfg, wait_ports=[port]))
+        for name in ("gone", "healthy"):
+            cplb.wait_log(rf'msg="server up" backend=be server={name}\b')
+        gone.go_silent()
+        context = ssl.create_default_context(cafile=str(self.certs.ca.cert))
+
+        def two_requests():
+            """Opens a session (its connect reaches cplb at once), asks /version, and asks again on
+            the same connection 1.5 s later; returns the two answers' server names."""
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+            try:
+                names = []
+                for pause in (0, 1.5):
+                    time.sleep(pause)
+                    conn.request("GET", "/version")
+                    response = conn.getresponse()
+                    names.append(json.loads(response.read())["name"])
+                return names
+            finally:
+                conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = [pool.submit(two_requests) for _ in range(6)]
+            # Round robin sent half of them to `gone`: the drain found them connecting there.
+            drained = cplb.wait_log(r'msg="draining sessions" backend=be server=gone sessions=(\d+)', timeout=5)
+            self.assertGreater(int(drained.group(1)), 0, "no session was connecting when the drain began")
+            self.assertEqual([a.result(timeout=15) for a in answers], [["healthy", "healthy"]] * 6)
 
     def test_slow_start_ramps_a_returning_server_not_one_at_start(self):
         servers = [self.apiserver(f"r{i}") for i in (1, 2)]
