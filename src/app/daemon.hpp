@@ -128,11 +128,8 @@ class daemon {
   options options_;
   command_line command_;
   std::unique_ptr<upgrade_channel> takeover_;  ///< new process: until the hand-over is done
-  std::unique_ptr<upgrade_attempt> upgrade_;   ///< old process: while one is in progress
   std::optional<handed_state> inherited_;      ///< new process: what the old one sent first
-  /// New process: the VRRP instances start only once the old one has handed theirs over.
-  std::unique_ptr<vrrp::group> held_vrrp_group_;
-  vrrp::group::plan_ptr held_vrrp_plan_;
+  vrrp::group::plan_ptr held_vrrp_plan_;       ///< new process: for held_vrrp_group_
   config::config config_;       ///< the committed config (at first: the one to start with)
   bool started_ = false;        ///< a generation has been committed
   boost::asio::io_context control_{1};
@@ -140,6 +137,8 @@ class daemon {
   boost::asio::steady_timer shutdown_timer_{control_};
   boost::asio::steady_timer anycast_resync_timer_{control_};
   std::unique_ptr<predecessor_watch> predecessor_;  ///< new process: until the old one has ended
+  /// Old process: while one is in progress. After control_: it waits on it.
+  std::unique_ptr<upgrade_attempt> upgrade_;
   metrics::exporter metrics_;
   std::unique_ptr<admin::server> admin_;
   std::chrono::system_clock::time_point loaded_at_;  ///< when the running config was loaded
@@ -160,6 +159,8 @@ class daemon {
   std::unique_ptr<anycast::kernel> anycast_kernel_;
   std::unique_ptr<anycast::announcer> anycast_;
   int inherited_anycast_fd_ = -1;  ///< new process: the old one's device, until prepared
+  /// New process: the VRRP instances start only once the old one has handed theirs over.
+  std::unique_ptr<vrrp::group> held_vrrp_group_;
   std::unique_ptr<vrrp::group> vrrp_;  ///< null without vrrp_instances; destroyed first
 };
 
