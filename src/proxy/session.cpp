@@ -592,7 +592,8 @@ void session::finish(end_reason why, bool reset_peers) {
                                {"server", server_ ? server_->name() : std::string("-")},
                                {"reason", generation::to_string(why)},
                                {"in_kernel", std::to_string(up.redirect_counted + down.redirect_counted)},
-                               {"passed", std::to_string(up.passed_read + down.passed_read)}});
+                               {"passed", std::to_string(up.passed_read + down.passed_read)},
+                               {"repeated", std::to_string(up.repeated + down.repeated)}});
   }
   // Closing takes both descriptors out of the loop's epoll set (and the sockhash's).
   close_legs(reset_peers);

@@ -124,7 +124,9 @@ class session final : public session_hook, public loop_target {
       std::uint64_t written_base = 0;      ///< bytes ever written into `to` when it went in
       std::uint64_t redirect_counted = 0;  ///< bytes the kernel moved that the counters have
       std::uint64_t redirect_drained = 0;  ///< bytes the kernel moved known to be in `to`'s queue
-      std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on
+      std::uint64_t consumed = 0;          ///< bytes left on `from` that the pump has passed on or dropped
+      std::uint64_t repeated = 0;          ///< of them, those dropped as repeated (never written)
+      std::uint64_t repeats_done = 0;      ///< repeats the program posted that the pump has dropped
       std::uint64_t passed_read = 0;       ///< bytes left on `from` that the pump has read
       bool redirect_stopped = false;       ///< the kernel moves none of it any more
       bool end_read = false;               ///< EOF read, to pass on once everything before it has
@@ -203,6 +205,10 @@ class session final : public session_hook, public loop_target {
   bool redirect_pending(pump& p);
   /// The pump passed on `bytes` more that were left on `p.from`.
   void consumed(pump& p, std::size_t bytes);
+  /// The pump dropped `bytes` more of what was left on `p.from` as repeated (drop_repeats).
+  void count_repeated(kernel_state::direction& d, std::size_t bytes);
+  /// Bytes the pump wrote into the other leg since `d` went in.
+  static std::uint64_t pump_written(const kernel_state::direction& d) { return d.consumed - d.repeated; }
   /// Lets the kernel move `p`'s bytes again, up to a credit past what has reached `p.to`.
   void renew_credit(pump& p);
   /// Stops the kernel moving `p`'s bytes: from now on they are left for the pump.

@@ -17,6 +17,7 @@
 #include "bpf/session_redirect.h"
 #include "cplb/core/log.hpp"
 #include "pump_limits.hpp"
+#include "repeated_bytes.hpp"
 #include "session.hpp"
 #include "sockmap_path.hpp"
 
@@ -92,9 +93,15 @@ bool session::transfer_passed(pump& p, kernel_state::direction& d) {
       finish(&p == &upstream_pump_ ? end_reason::client_error : end_reason::server_error, true);
       return false;
     }
-    const auto size = static_cast<std::size_t>(n);
-    moved += size;
-    d.passed_read += size;
+    if (shared_load(d.shared->overflowed)) {
+      log::warn("a kernel session lost count of repeated bytes: reset", {{"backend", frontend_.backend->name()}});
+      finish(end_reason::local_error, true);
+      return false;
+    }
+    moved += static_cast<std::size_t>(n);
+    const auto size = drop_repeats(*d.shared, d.repeats_done, d.passed_read, scratch.data(), static_cast<std::size_t>(n));
+    count_repeated(d, static_cast<std::size_t>(n) - size);
+    d.passed_read += static_cast<std::size_t>(n);
     count_redirected(p);  // what the kernel moved before these bytes comes first, for the activity
     last_activity_ = host_.loop().now();
     if (&p == &upstream_pump_)
@@ -114,6 +121,16 @@ bool session::transfer_passed(pump& p, kernel_state::direction& d) {
   if (d.end_read && !p.finished && !p.backlog && !redirect_pending(p)) return end_of_stream(p);
   renew_credit(p);
   return true;
+}
+
+void session::count_repeated(kernel_state::direction& d, std::size_t bytes) {
+  // Dropped, they count as passed on for the program (`consumed`), but were never written.
+  shared_store(d.shared->repeats_done, d.repeats_done);
+  if (bytes == 0) return;
+  d.repeated += bytes;
+  shared_store(d.shared->repeated, d.repeated);
+  d.consumed += bytes;
+  shared_store(d.shared->consumed, d.consumed);
 }
 
 void session::lock_step(const leg& l) {
@@ -217,6 +234,8 @@ bool session::resume_in_sockmap(const handed_session& handed) {
     d->written_base = handed.written_base[i];
     d->redirect_counted = handed.redirect_counted[i];
     d->consumed = shared_load(d->shared->consumed);
+    d->repeated = shared_load(d->shared->repeated);
+    d->repeats_done = shared_load(d->shared->repeats_done);
     d->passed_read = d->consumed + p->backlog_size;  // what was read and not sent came as the backlog
     socklen_t size = sizeof kernel_->cookies[i];
     ::getsockopt(l->fd, SOL_SOCKET, SO_COOKIE, &kernel_->cookies[i], &size);
@@ -246,7 +265,7 @@ bool session::redirect_pending(pump& p) {
   const auto moved = shared_load(d->shared->redirected);
   if (moved == d->redirect_drained) return false;
   // What reached the other leg is what was written into it, less what the pump wrote itself.
-  if (written(p.to->fd) - d->written_base - d->consumed >= moved) {
+  if (written(p.to->fd) - d->written_base - pump_written(*d) >= moved) {
     d->redirect_drained = moved;
     kernel_->pending_retry = std::chrono::milliseconds{1};
     return false;
@@ -269,7 +288,7 @@ void session::renew_credit(pump& p) {
   const auto credit = shared_load(d->shared->credit);
   const auto moved = shared_load(d->shared->redirected);
   if (credit > moved && credit - moved >= redirect_credit / 2) return;  // plenty left
-  const auto arrived = written(p.to->fd) - d->written_base - d->consumed;
+  const auto arrived = written(p.to->fd) - d->written_base - pump_written(*d);
   shared_store(d->shared->credit, std::max<__u64>(credit, arrived + redirect_credit));
 }
 

@@ -1,9 +1,23 @@
 /* The sockmap data path's stream verdict program: moves a session's bytes from one leg's socket
  * to the other's inside the kernel, within a credit (see session_redirect.h). */
 #include <linux/bpf.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "session_redirect.h"
+
+/* The kernel's types, as far as the program reads them (CO-RE: libbpf places the fields by the
+ * running kernel's BTF). A TCP segment's sequence number leads its control block. */
+struct sk_buff {
+  char cb[48];
+  struct sock *sk;  /* a TCP socket's is its tcp_sock */
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+  __u32 copied_seq;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
 
 /* Sized by user space before load (sockmap_path.cpp). */
 struct {
@@ -41,6 +55,32 @@ int redirect_within_credit(struct __sk_buff *skb) {
   __u32 self = *slot;
   struct cplb_leg *leg = bpf_map_lookup_elem(&legs, &self);
   if (!leg) return SK_PASS;
+  /* Bytes of this segment that TCP delivered before, judged then: passed on with the rest, and
+   * dropped by user space. The first segment a leg judges starts where user space read up to. */
+  struct sk_buff *kernel_skb = bpf_cast_to_kern_ctx(skb);
+  __u32 seq = 0;
+  bpf_core_read(&seq, sizeof seq, &kernel_skb->cb);
+  __u32 known = (__u32)leg->next_seq;
+  if (!leg->next_seq) {
+    struct tcp_sock *tp = (struct tcp_sock *)BPF_CORE_READ(kernel_skb, sk);
+    if (!tp || bpf_core_read(&known, sizeof known, &tp->copied_seq) != 0) known = seq;
+  }
+  __u32 end = seq + skb->len;
+  __s32 seen = (__s32)(known - seq);
+  if ((__s32)(end - known) > 0) leg->next_seq = CPLB_SEQ_KNOWN | end;
+  if (seen > 0) {
+    __u64 posted = leg->repeats;
+    if (posted - *(volatile __u64 *)&leg->repeats_done >= CPLB_REPEAT_SLOTS) {
+      leg->overflowed = 1;
+    } else {
+      struct cplb_repeat *r = &leg->repeat[posted % CPLB_REPEAT_SLOTS];
+      r->at = leg->passed;
+      r->bytes = (__u32)seen < skb->len ? (__u32)seen : skb->len;
+      *(volatile __u64 *)&leg->repeats = posted + 1;  /* after the slot: user space reads it then */
+    }
+    leg->passed += skb->len;
+    return SK_PASS;
+  }
   __u64 redirected = leg->redirected;
   if (leg->passed != *(volatile __u64 *)&leg->consumed ||
       redirected + skb->len > *(volatile __u64 *)&leg->credit) {
